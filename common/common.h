@@ -1,0 +1,108 @@
+/*
+ * common/ — logging, monotonic clock, randomness and byte-order helpers.
+ * Uses libc only. Every other module may include this header.
+ */
+#ifndef TUTTI_COMMON_H
+#define TUTTI_COMMON_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CM_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define CM_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define CM_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* ---- logging ---------------------------------------------------------- */
+
+enum cm_log_level {
+	CM_LOG_ERROR = 0,
+	CM_LOG_WARN = 1,
+	CM_LOG_INFO = 2,
+	CM_LOG_DEBUG = 3,
+};
+
+void cm_log_set_level(enum cm_log_level level);
+enum cm_log_level cm_log_get_level(void);
+/* Parses "error", "warn", "info" or "debug". Returns 0 or EINVAL. */
+int cm_log_parse_level(const char *s, enum cm_log_level *out);
+/* One line to stderr: "2026-11-25T16:56:07.123Z INFO  mod: message".
+ * Metadata only: never pass media or SDP bodies at INFO or above. */
+void cm_log(enum cm_log_level level, const char *mod, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#define cm_error(mod, ...) cm_log(CM_LOG_ERROR, mod, __VA_ARGS__)
+#define cm_warn(mod, ...) cm_log(CM_LOG_WARN, mod, __VA_ARGS__)
+#define cm_info(mod, ...) cm_log(CM_LOG_INFO, mod, __VA_ARGS__)
+#define cm_debug(mod, ...)                                            \
+	do {                                                          \
+		if (cm_log_get_level() >= CM_LOG_DEBUG)               \
+			cm_log(CM_LOG_DEBUG, mod, __VA_ARGS__);       \
+	} while (0)
+
+/* ---- time ------------------------------------------------------------- */
+
+/* CLOCK_MONOTONIC in microseconds. */
+uint64_t cm_now_us(void);
+/* Wall clock as a 64-bit NTP timestamp (32.32), for RTCP sender reports. */
+uint64_t cm_ntp_now(void);
+
+/* ---- randomness ------------------------------------------------------- */
+
+/* Fills buf from getrandom(2). Returns 0 or an errno. */
+int cm_random(void *buf, size_t len);
+uint32_t cm_random_u32(void);
+/* Writes len random characters of [A-Za-z0-9] plus a NUL (out has len+1). */
+void cm_random_token(char *out, size_t len);
+
+/* ---- byte order (network order, unaligned-safe) ----------------------- */
+
+static inline uint16_t cm_rd16(const uint8_t *p)
+{
+	return (uint16_t)((p[0] << 8) | p[1]);
+}
+static inline uint32_t cm_rd24(const uint8_t *p)
+{
+	return ((uint32_t)p[0] << 16) | ((uint32_t)p[1] << 8) | p[2];
+}
+static inline uint32_t cm_rd32(const uint8_t *p)
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
+	       ((uint32_t)p[2] << 8) | p[3];
+}
+static inline uint64_t cm_rd64(const uint8_t *p)
+{
+	return ((uint64_t)cm_rd32(p) << 32) | cm_rd32(p + 4);
+}
+static inline void cm_wr16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+static inline void cm_wr24(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 16);
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)v;
+}
+static inline void cm_wr32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+static inline void cm_wr64(uint8_t *p, uint64_t v)
+{
+	cm_wr32(p, (uint32_t)(v >> 32));
+	cm_wr32(p + 4, (uint32_t)v);
+}
+
+/* 16-bit sequence-number comparison: a is newer than b (RFC 1982 style). */
+static inline bool cm_seq_newer(uint16_t a, uint16_t b)
+{
+	return a != b && (uint16_t)(a - b) < 0x8000;
+}
+
+#endif

@@ -1,0 +1,126 @@
+/*
+ * transport/ — the public header. WebRTC transport on ONE UDP port:
+ * ICE-lite (STUN), DTLS 1.2 → SRTP keys, SRTP/SRTCP, RTP/RTCP, SDP.
+ *
+ * Threads: tp_server runs one I/O thread (epoll). Peer events are called
+ * on that thread, and tp_peer_send_* may only be called from it (the
+ * event callbacks). Everything else here (tp_server_add_peer,
+ * tp_server_remove_peer, tp_server_stats) may be called from any thread:
+ * it posts a command to the I/O thread and waits for the answer.
+ */
+#ifndef TUTTI_TRANSPORT_H
+#define TUTTI_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "transport/rtcp.h"
+#include "transport/rtp.h"
+#include "transport/sdp.h"
+#include "transport/stun.h"
+
+#define TP_PEER_ID_LEN 16
+
+struct tp_server;
+struct tp_peer;
+
+struct tp_server_config {
+	const char *bind_ip; /* IPv4 or IPv6 literal */
+	uint16_t port; /* UDP media port */
+	const char *public_ip; /* address in candidates; NULL = bind_ip */
+};
+
+/* Why an inbound datagram was dropped. Each has a counter. */
+enum tp_drop {
+	TP_DROP_UNKNOWN_KIND, /* first byte is no STUN/DTLS/RTP (RFC 7983) */
+	TP_DROP_STUN_MALFORMED,
+	TP_DROP_STUN_NOT_REQUEST, /* responses, indications, other methods */
+	TP_DROP_STUN_UNKNOWN_USER,
+	TP_DROP_STUN_NO_INTEGRITY,
+	TP_DROP_STUN_BAD_INTEGRITY,
+	TP_DROP_STUN_NO_FINGERPRINT,
+	TP_DROP_UNKNOWN_ADDR, /* DTLS or SRTP from an address that did not pass ICE */
+	TP_DROP_DTLS_ERROR,
+	TP_DROP_NOT_READY, /* SRTP before the DTLS handshake finished */
+	TP_DROP_SRTP_AUTH,
+	TP_DROP_SRTP_REPLAY,
+	TP_DROP_SRTP_OTHER,
+	TP_DROP_RTP_MALFORMED,
+	TP_DROP_RTCP_MALFORMED,
+	TP_DROP_UNKNOWN_SSRC, /* RTP whose payload type the session did not negotiate */
+	TP_DROP_COUNT
+};
+
+/* "stun_bad_integrity" etc., for metrics labels. */
+const char *tp_drop_name(enum tp_drop d);
+
+struct tp_stats {
+	uint64_t peers; /* current */
+	uint64_t peers_connected; /* current, DTLS done */
+	uint64_t rx_packets, rx_bytes;
+	uint64_t tx_packets, tx_bytes;
+	uint64_t rx_rtp, rx_rtcp, tx_rtp, tx_rtcp;
+	uint64_t stun_requests; /* answered */
+	uint64_t dtls_handshakes; /* completed */
+	uint64_t consent_expired; /* peers dropped by consent freshness */
+	uint64_t drop[TP_DROP_COUNT];
+};
+
+/* Binds the UDP socket, makes the DTLS certificate and starts the I/O
+ * thread. Returns 0, EADDRINUSE, EADDRNOTAVAIL, EINVAL or another errno.
+ * The caller owns *out. */
+int tp_server_new(struct tp_server **out, const struct tp_server_config *cfg);
+/* Sends RTCP BYE to every connected peer, closes DTLS, stops the thread,
+ * closes the socket, frees everything; *p becomes NULL. */
+void tp_server_free(struct tp_server **p);
+
+/* sha-256 fingerprint of the server's certificate, "AB:CD:...". */
+const char *tp_server_fingerprint(const struct tp_server *s);
+void tp_server_stats(struct tp_server *s, struct tp_stats *out);
+
+enum tp_peer_state {
+	TP_PEER_CONNECTED, /* DTLS done, SRTP keys in place */
+	TP_PEER_CLOSED, /* consent expired, DTLS failed or closed by the peer;
+			 * the peer is freed right after this event */
+};
+
+/* Callbacks on the I/O thread. pkt is decrypted and writable; it is valid
+ * only during the call. */
+struct tp_peer_events {
+	void (*on_state)(void *arg, struct tp_peer *p, enum tp_peer_state st);
+	/* kind is the m-line the packet belongs to (by payload type). */
+	void (*on_rtp)(void *arg, struct tp_peer *p, enum tp_sdp_kind kind,
+		       uint8_t *pkt, size_t len, const struct tp_rtp_hdr *h);
+	/* One decrypted (compound) RTCP packet, already length-checked. */
+	void (*on_rtcp)(void *arg, struct tp_peer *p, const uint8_t *pkt, size_t len);
+};
+
+/* Parses and negotiates the SDP offer and, if tutti can serve it, adds a
+ * peer and writes the answer. ev/arg are called on the I/O thread until
+ * TP_PEER_CLOSED or tp_server_remove_peer. On success *answer is
+ * malloc'd (caller frees) and id receives the peer's id.
+ * Returns 0; EBADMSG (unparsable offer: 400), EPROTO (an offer tutti
+ * cannot serve: 422? see admin) with a reason in err; ENOMEM; ESHUTDOWN. */
+int tp_server_add_peer(struct tp_server *s, const char *offer, size_t offer_len,
+		       const struct tp_peer_events *ev, void *arg, char **answer,
+		       char id[TP_PEER_ID_LEN + 1], char *err, size_t errlen);
+
+/* Sends BYE and removes the peer; no event is called for it afterwards.
+ * Returns 0 or ENOENT. */
+int tp_server_remove_peer(struct tp_server *s, const char *id);
+
+/* ---- on the I/O thread only (inside peer events) ---- */
+
+const char *tp_peer_id(const struct tp_peer *p);
+const struct tp_sdp_neg_media *tp_peer_media(const struct tp_peer *p,
+					     enum tp_sdp_kind kind);
+/* The SSRC tutti sends this peer audio or video with. */
+uint32_t tp_peer_local_ssrc(const struct tp_peer *p, enum tp_sdp_kind kind);
+/* Protects and sends one RTP packet (pkt is copied). Counts it for the
+ * sender report of its SSRC. Returns 0, ENOTCONN before DTLS, or errno. */
+int tp_peer_send_rtp(struct tp_peer *p, const uint8_t *pkt, size_t len);
+/* Protects and sends one RTCP (compound) packet. */
+int tp_peer_send_rtcp(struct tp_peer *p, const uint8_t *pkt, size_t len);
+
+#endif
