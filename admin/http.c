@@ -1,1 +1,250 @@
-/* placeholder: being written */
+/*
+ * The HTTP server: libmicrohttpd with a thread per connection, a listening
+ * socket made here (so that "port in use" is a clear error), bodies
+ * capped at AD_MAX_BODY, and a router over the paths of DESIGN.md.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/common.h"
+#include "admin/internal.h"
+
+#define API_ROOMS "/api/v1/rooms/"
+
+enum MHD_Result ad_reply(struct MHD_Connection *c, unsigned status,
+			 const char *ctype, const void *body, size_t len)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	r = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+	if (!r)
+		return MHD_NO;
+	if (ctype)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+enum MHD_Result ad_reply_error(struct MHD_Connection *c, unsigned status,
+			       const char *code, const char *message)
+{
+	json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message",
+			      message);
+	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	enum MHD_Result ret;
+
+	ret = ad_reply(c, status, "application/json", text ? text : "{}",
+		       text ? strlen(text) : 2);
+	free(text);
+	json_decref(j);
+	return ret;
+}
+
+bool ad_draining(struct ad_server *s)
+{
+	return __atomic_load_n(&s->draining, __ATOMIC_RELAXED);
+}
+
+void ad_server_set_draining(struct ad_server *s, bool draining)
+{
+	__atomic_store_n(&s->draining, draining, __ATOMIC_RELAXED);
+}
+
+/* Splits "/api/v1/rooms/{room}/rest" into room (bounded) and rest. */
+static bool split_room(const char *url, char room[MX_ROOM_NAME_MAX + 1],
+		       const char **rest)
+{
+	const char *p = url + strlen(API_ROOMS), *slash = strchr(p, '/');
+	size_t n = slash ? (size_t)(slash - p) : strlen(p);
+
+	if (n == 0 || n > MX_ROOM_NAME_MAX)
+		return false;
+	memcpy(room, p, n);
+	room[n] = '\0';
+	*rest = slash ? slash : "";
+	return mx_room_name_valid(room);
+}
+
+static enum MHD_Result route(struct ad_server *s, struct MHD_Connection *c,
+			     const char *url, const char *method,
+			     const struct ad_body *b)
+{
+	char room[MX_ROOM_NAME_MAX + 1];
+	const char *rest;
+	enum MHD_Result ret;
+
+	if (b->too_large)
+		return ad_reply_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
+				      "request body too large");
+	if (ad_health(s, c, url, &ret))
+		return ret;
+	if (!strcmp(method, "GET") && ad_static(s, c, url, &ret))
+		return ret;
+	if (strncmp(url, API_ROOMS, strlen(API_ROOMS)))
+		return ad_reply_error(c, MHD_HTTP_NOT_FOUND, "not_found", "no such path");
+	if (!split_room(url, room, &rest))
+		return ad_reply_error(c, MHD_HTTP_BAD_REQUEST, "bad_room",
+				      "room ids are 1 to 64 of [a-z0-9-]");
+	if (!strcmp(rest, "/join")) {
+		if (strcmp(method, "POST"))
+			return ad_reply_error(c, MHD_HTTP_METHOD_NOT_ALLOWED,
+					      "method_not_allowed", "use POST");
+		return ad_join(s, c, room, b);
+	}
+	if (!strncmp(rest, "/participants/", 14) && rest[14] &&
+	    !strchr(rest + 14, '/'))
+		return ad_participant(s, c, method, room, rest + 14, b);
+	return ad_reply_error(c, MHD_HTTP_NOT_FOUND, "not_found", "no such path");
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
+				  const char *url, const char *method,
+				  const char *version, const char *upload,
+				  size_t *upload_size, void **con_cls)
+{
+	struct ad_server *s = cls;
+	struct ad_body *b = *con_cls;
+
+	if (!b) {
+		b = calloc(1, sizeof(*b));
+		if (!b)
+			return MHD_NO;
+		*con_cls = b;
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		size_t n = *upload_size;
+		*upload_size = 0;
+		if (b->too_large || b->len + n > AD_MAX_BODY) {
+			b->too_large = true;
+			return MHD_YES;
+		}
+		char *d = realloc(b->data, b->len + n + 1);
+		if (!d)
+			return MHD_NO;
+		memcpy(d + b->len, upload, n);
+		b->data = d;
+		b->len += n;
+		b->data[b->len] = '\0';
+		return MHD_YES;
+	}
+	return route(s, c, url, method, b);
+}
+
+static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
+		    enum MHD_RequestTerminationCode toe)
+{
+	struct ad_body *b = *con_cls;
+
+	if (b) {
+		free(b->data);
+		free(b);
+		*con_cls = NULL;
+	}
+}
+
+/* "ip:port" or "[ipv6]:port" → a listening socket. */
+static int listen_on(const char *addr, int *fd_out)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char host[64];
+	const char *colon = strrchr(addr, ':');
+	size_t hl;
+	long port;
+	char *end;
+	int fd, one = 1;
+
+	if (!colon)
+		return EINVAL;
+	port = strtol(colon + 1, &end, 10);
+	if (*end || port < 0 || port > 65535 || colon == addr)
+		return EINVAL;
+	hl = (size_t)(colon - addr);
+	if (addr[0] == '[' && addr[hl - 1] == ']') {
+		addr++;
+		hl -= 2;
+	}
+	if (hl >= sizeof(host))
+		return EINVAL;
+	memcpy(host, addr, hl);
+	host[hl] = '\0';
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		ss.ss_family = AF_INET;
+		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
+		len = sizeof(struct sockaddr_in);
+	} else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+		ss.ss_family = AF_INET6;
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
+		len = sizeof(struct sockaddr_in6);
+	} else {
+		return EINVAL;
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 128) < 0) {
+		int err = errno;
+		close(fd);
+		return err;
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+int ad_server_new(struct ad_server **out, const struct ad_config *cfg,
+		  struct mx_engine *mx)
+{
+	struct ad_server *s;
+	int fd = -1, err;
+
+	if (!out || !cfg || !cfg->http_addr || !mx)
+		return EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return ENOMEM;
+	s->mx = mx;
+	snprintf(s->web_dir, sizeof(s->web_dir), "%s",
+		 cfg->web_dir ? cfg->web_dir : TUTTI_WEB_DIR);
+	err = listen_on(cfg->http_addr, &fd);
+	if (err) {
+		free(s);
+		return err;
+	}
+	s->daemon = MHD_start_daemon(
+		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+			MHD_USE_ERROR_LOG,
+		0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, fd,
+		MHD_OPTION_NOTIFY_COMPLETED, on_done, s,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_END);
+	if (!s->daemon) {
+		close(fd);
+		free(s);
+		return EIO;
+	}
+	cm_info("admin", "http on %s", cfg->http_addr);
+	*out = s;
+	return 0;
+}
+
+void ad_server_free(struct ad_server **p)
+{
+	struct ad_server *s = p ? *p : NULL;
+
+	if (!s)
+		return;
+	MHD_stop_daemon(s->daemon);
+	free(s);
+	*p = NULL;
+}

@@ -1,1 +1,121 @@
-/* placeholder: being written */
+/*
+ * /livez, /readyz and /metrics (Prometheus text format 0.0.4, tutti_
+ * prefix, base units). Counters come from the mixer and the transport.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/common.h"
+#include "admin/internal.h"
+
+struct text {
+	char *buf;
+	size_t len, cap;
+};
+
+static void put(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void put(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return;
+		if ((size_t)n < t->cap - t->len) {
+			t->len += (size_t)n;
+			return;
+		}
+		size_t cap = t->cap * 2 + (size_t)n;
+		char *b = realloc(t->buf, cap);
+		if (!b)
+			return;
+		t->buf = b;
+		t->cap = cap;
+	}
+}
+
+static void metric(struct text *t, const char *name, const char *type,
+		   const char *help, unsigned long long v)
+{
+	put(t, "# HELP tutti_%s %s\n# TYPE tutti_%s %s\ntutti_%s %llu\n", name, help,
+	    name, type, name, v);
+}
+
+static enum MHD_Result metrics(struct ad_server *s, struct MHD_Connection *c)
+{
+	struct text t = { .cap = 8192 };
+	struct mx_stats st;
+	const struct tp_stats *tp = &st.transport;
+	enum MHD_Result ret;
+
+	t.buf = malloc(t.cap);
+	if (!t.buf)
+		return MHD_NO;
+	t.buf[0] = '\0';
+	mx_engine_stats(s->mx, &st);
+	metric(&t, "rooms", "gauge", "Rooms that exist.", st.rooms);
+	metric(&t, "participants", "gauge", "Participants in rooms.", st.participants);
+	metric(&t, "transport_peers", "gauge", "Transport sessions.", tp->peers);
+	metric(&t, "transport_peers_connected", "gauge",
+	       "Transport sessions with DTLS done.", tp->peers_connected);
+	metric(&t, "transport_received_packets_total", "counter",
+	       "UDP datagrams received.", tp->rx_packets);
+	metric(&t, "transport_received_bytes_total", "counter",
+	       "UDP bytes received.", tp->rx_bytes);
+	metric(&t, "transport_sent_packets_total", "counter", "UDP datagrams sent.",
+	       tp->tx_packets);
+	metric(&t, "transport_sent_bytes_total", "counter", "UDP bytes sent.",
+	       tp->tx_bytes);
+	metric(&t, "transport_rtp_received_total", "counter",
+	       "RTP packets received and decrypted.", tp->rx_rtp);
+	metric(&t, "transport_rtcp_received_total", "counter",
+	       "RTCP packets received and decrypted.", tp->rx_rtcp);
+	metric(&t, "transport_rtp_sent_total", "counter", "RTP packets sent.",
+	       tp->tx_rtp);
+	metric(&t, "transport_rtcp_sent_total", "counter", "RTCP packets sent.",
+	       tp->tx_rtcp);
+	metric(&t, "transport_stun_requests_total", "counter",
+	       "STUN binding requests answered.", tp->stun_requests);
+	metric(&t, "transport_dtls_handshakes_total", "counter",
+	       "DTLS handshakes completed.", tp->dtls_handshakes);
+	metric(&t, "transport_consent_expired_total", "counter",
+	       "Sessions dropped by consent freshness.", tp->consent_expired);
+	put(&t, "# HELP tutti_transport_dropped_packets_total Inbound datagrams "
+		"dropped, by reason.\n# TYPE tutti_transport_dropped_packets_total "
+		"counter\n");
+	for (int i = 0; i < TP_DROP_COUNT; i++)
+		put(&t, "tutti_transport_dropped_packets_total{reason=\"%s\"} %llu\n",
+		    tp_drop_name((enum tp_drop)i), (unsigned long long)tp->drop[i]);
+	ret = ad_reply(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
+		       t.buf, t.len);
+	free(t.buf);
+	return ret;
+}
+
+bool ad_health(struct ad_server *s, struct MHD_Connection *c, const char *url,
+	       enum MHD_Result *ret)
+{
+	static const char ok[] = "{\"status\":\"ok\"}";
+
+	if (!strcmp(url, "/livez")) {
+		*ret = ad_reply(c, MHD_HTTP_OK, "application/json", ok, strlen(ok));
+	} else if (!strcmp(url, "/readyz")) {
+		if (ad_draining(s))
+			*ret = ad_reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+					      "draining", "the server is shutting down");
+		else
+			*ret = ad_reply(c, MHD_HTTP_OK, "application/json", ok,
+					strlen(ok));
+	} else if (!strcmp(url, "/metrics")) {
+		*ret = metrics(s, c);
+	} else {
+		return false;
+	}
+	return true;
+}

@@ -1,1 +1,259 @@
-int main(void) { return 1; }
+/*
+ * tutti: flags and environment, wiring of transport → mixer → admin,
+ * signals, and a clean shutdown (participants get a BYE, sockets close,
+ * exit 0).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "admin/admin.h"
+#include "common/common.h"
+#include "mixer/mixer.h"
+#include "transport/transport.h"
+
+struct config {
+	const char *http;
+	const char *media_port;
+	const char *public_ip;
+	const char *data_dir;
+	const char *admin_key;
+	const char *tls_cert;
+	const char *tls_key;
+	const char *log_level;
+	const char *web_dir;
+	bool demo;
+};
+
+static void usage(FILE *f)
+{
+	fputs("Usage: tutti [options]\n"
+	      "An MCU media server: WebRTC in, one mixed audio and one composed video\n"
+	      "stream out per participant.\n\n"
+	      "  --http ADDR:PORT     HTTP listen address (TUTTI_HTTP, default 127.0.0.1:8080)\n"
+	      "  --media-port PORT    UDP media port (TUTTI_MEDIA_PORT, default 10000)\n"
+	      "  --public-ip IP       address put in ICE candidates (TUTTI_PUBLIC_IP,\n"
+	      "                       default: the HTTP bind address)\n"
+	      "  --data-dir DIR       state directory (TUTTI_DATA_DIR, default ./tutti-data)\n"
+	      "  --admin-key KEY      admin API bearer key (TUTTI_ADMIN_KEY; default: made\n"
+	      "                       at first start, stored in DIR/admin.key)\n"
+	      "  --tls-cert FILE      HTTPS certificate (TUTTI_TLS_CERT; not yet supported:\n"
+	      "  --tls-key FILE       put tutti behind a TLS reverse proxy, see README)\n"
+	      "  --log-level LEVEL    error, warn, info or debug (TUTTI_LOG_LEVEL, default info)\n"
+	      "  --web-dir DIR        the web client's files (TUTTI_WEB_DIR)\n"
+	      "  --demo               create an open room 'demo' (TUTTI_DEMO=1)\n"
+	      "  --help               this text\n",
+	      f);
+}
+
+static const char *env_or(const char *name, const char *def)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : def;
+}
+
+/* Exit with one clear line. */
+static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("tutti: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(2);
+}
+
+static void parse_args(int argc, char **argv, struct config *c)
+{
+	enum { O_HTTP = 256, O_MEDIA, O_PUBLIC, O_DATA, O_KEY, O_CERT, O_TLSKEY,
+	       O_LOG, O_WEB, O_DEMO, O_HELP };
+	static const struct option opts[] = {
+		{ "http", required_argument, NULL, O_HTTP },
+		{ "media-port", required_argument, NULL, O_MEDIA },
+		{ "public-ip", required_argument, NULL, O_PUBLIC },
+		{ "data-dir", required_argument, NULL, O_DATA },
+		{ "admin-key", required_argument, NULL, O_KEY },
+		{ "tls-cert", required_argument, NULL, O_CERT },
+		{ "tls-key", required_argument, NULL, O_TLSKEY },
+		{ "log-level", required_argument, NULL, O_LOG },
+		{ "web-dir", required_argument, NULL, O_WEB },
+		{ "demo", no_argument, NULL, O_DEMO },
+		{ "help", no_argument, NULL, O_HELP },
+		{ 0 },
+	};
+	int o;
+
+	c->http = env_or("TUTTI_HTTP", "127.0.0.1:8080");
+	c->media_port = env_or("TUTTI_MEDIA_PORT", "10000");
+	c->public_ip = env_or("TUTTI_PUBLIC_IP", NULL);
+	c->data_dir = env_or("TUTTI_DATA_DIR", "./tutti-data");
+	c->admin_key = env_or("TUTTI_ADMIN_KEY", NULL);
+	c->tls_cert = env_or("TUTTI_TLS_CERT", NULL);
+	c->tls_key = env_or("TUTTI_TLS_KEY", NULL);
+	c->log_level = env_or("TUTTI_LOG_LEVEL", "info");
+	c->web_dir = env_or("TUTTI_WEB_DIR", NULL);
+	c->demo = !strcmp(env_or("TUTTI_DEMO", "0"), "1");
+
+	opterr = 0;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case O_HTTP: c->http = optarg; break;
+		case O_MEDIA: c->media_port = optarg; break;
+		case O_PUBLIC: c->public_ip = optarg; break;
+		case O_DATA: c->data_dir = optarg; break;
+		case O_KEY: c->admin_key = optarg; break;
+		case O_CERT: c->tls_cert = optarg; break;
+		case O_TLSKEY: c->tls_key = optarg; break;
+		case O_LOG: c->log_level = optarg; break;
+		case O_WEB: c->web_dir = optarg; break;
+		case O_DEMO: c->demo = true; break;
+		case O_HELP: usage(stdout); exit(0);
+		default:
+			die("unknown or incomplete option '%s' (see --help)",
+			    argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		die("unexpected argument '%s' (see --help)", argv[optind]);
+}
+
+/* The host part of "ip:port" or "[ipv6]:port". */
+static void http_host(const char *http, char *out, size_t cap)
+{
+	const char *colon = strrchr(http, ':');
+	size_t n = colon ? (size_t)(colon - http) : strlen(http);
+
+	if (n >= 2 && http[0] == '[' && http[n - 1] == ']') {
+		http++;
+		n -= 2;
+	}
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(out, http, n);
+	out[n] = '\0';
+}
+
+/* Makes the data directory and checks that it is writable. */
+static void prepare_data_dir(const char *dir)
+{
+	char probe[4096];
+	int fd;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		die("cannot create data directory %s: %s", dir, strerror(errno));
+	snprintf(probe, sizeof(probe), "%s/.write-test", dir);
+	fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		die("data directory %s is not writable: %s", dir, strerror(errno));
+	close(fd);
+	unlink(probe);
+}
+
+/* The admin key: given, or read from DIR/admin.key, or made there (0600)
+ * and printed once. */
+static void admin_key(const struct config *c)
+{
+	char path[4096], key[65];
+	FILE *f;
+
+	if (c->admin_key)
+		return;
+	snprintf(path, sizeof(path), "%s/admin.key", c->data_dir);
+	f = fopen(path, "r");
+	if (f) {
+		fclose(f);
+		return;
+	}
+	cm_random_token(key, 40);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 || !(f = fdopen(fd, "w")))
+		die("cannot write %s: %s", path, strerror(errno));
+	fprintf(f, "%s\n", key);
+	fclose(f);
+	fprintf(stderr, "tutti: a new admin key was made and stored in %s: %s\n", path,
+		key);
+}
+
+int main(int argc, char **argv)
+{
+	struct config cfg;
+	struct tp_server *tp = NULL;
+	struct mx_engine *mx = NULL;
+	struct ad_server *ad = NULL;
+	enum cm_log_level level;
+	char host[64];
+	char *end;
+	long port;
+	sigset_t sigs;
+	int sig, err;
+
+	parse_args(argc, argv, &cfg);
+	if (cm_log_parse_level(cfg.log_level, &level))
+		die("bad log level '%s' (error, warn, info or debug)", cfg.log_level);
+	cm_log_set_level(level);
+	port = strtol(cfg.media_port, &end, 10);
+	if (*end || port < 1 || port > 65535)
+		die("bad media port '%s'", cfg.media_port);
+	if ((cfg.tls_cert != NULL) != (cfg.tls_key != NULL))
+		die("--tls-cert and --tls-key go together");
+	if (cfg.tls_cert)
+		die("HTTPS is not built in yet: run tutti behind a TLS reverse proxy "
+		    "(see README)");
+	prepare_data_dir(cfg.data_dir);
+	admin_key(&cfg);
+
+	/* Signals are taken by sigwait below, in this thread only: block
+	 * them before any other thread starts, so all inherit the mask. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	http_host(cfg.http, host, sizeof(host));
+	if (!cfg.public_ip && (!strcmp(host, "0.0.0.0") || !strcmp(host, "::")))
+		die("--public-ip is needed when listening on all addresses (%s)",
+		    cfg.http);
+	err = tp_server_new(&tp, &(struct tp_server_config){
+					 .bind_ip = host,
+					 .port = (uint16_t)port,
+					 .public_ip = cfg.public_ip,
+				 });
+	if (err)
+		die("cannot open media port udp %s:%ld: %s", host, port, strerror(err));
+	err = mx_engine_new(&mx, tp);
+	if (err)
+		die("cannot start the mixer: %s", strerror(err));
+	if (cfg.demo) {
+		mx_room_add(mx, "demo");
+		cm_info("server", "open room 'demo' created");
+	}
+	err = ad_server_new(&ad, &(struct ad_config){ .http_addr = cfg.http,
+						      .web_dir = cfg.web_dir },
+			    mx);
+	if (err)
+		die("cannot listen on http %s: %s", cfg.http, strerror(err));
+	cm_info("server", "tutti is up: http://%s/%s", cfg.http, cfg.demo ? "r/demo" : "");
+
+	while (sigwait(&sigs, &sig) != 0 || (sig != SIGINT && sig != SIGTERM))
+		;
+	cm_info("server", "%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	ad_server_set_draining(ad, true);
+	ad_server_free(&ad);
+	mx_engine_free(&mx);
+	tp_server_free(&tp);
+	cm_info("server", "bye");
+	return 0;
+}

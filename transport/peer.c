@@ -1,1 +1,490 @@
-/* placeholder: being written */
+/*
+ * One participant's transport state on the I/O thread: the addresses that
+ * passed ICE, consent freshness, DTLS → SRTP keys, unprotect/protect, and
+ * the RTCP sender and receiver reports (RFC 3550 6.4, A.3, A.8).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/common.h"
+#include "transport/internal.h"
+
+#define IDX_AUDIO 0
+#define IDX_VIDEO 1
+
+static int kind_index(enum tp_sdp_kind k)
+{
+	return k == TP_SDP_AUDIO ? IDX_AUDIO : k == TP_SDP_VIDEO ? IDX_VIDEO : -1;
+}
+
+const char *tp_peer_id(const struct tp_peer *p)
+{
+	return p->id;
+}
+
+const struct tp_sdp_neg_media *tp_peer_media(const struct tp_peer *p,
+					     enum tp_sdp_kind kind)
+{
+	int i = kind_index(kind);
+
+	return i >= 0 && p->has[i] ? &p->media[i] : NULL;
+}
+
+uint32_t tp_peer_local_ssrc(const struct tp_peer *p, enum tp_sdp_kind kind)
+{
+	int i = kind_index(kind);
+
+	return i >= 0 ? p->out[i].ssrc : 0;
+}
+
+static void dtls_send(void *arg, const uint8_t *buf, size_t len)
+{
+	struct tp_peer *p = arg;
+	const struct tp_addr_entry *e;
+
+	if (p->selected < 0)
+		return;
+	e = &p->addrs[p->selected];
+	tp_server_queue(p->srv, buf, len, &e->addr, e->len);
+}
+
+int tp_peer_create(struct tp_peer **out, struct tp_server *s,
+		   const struct tp_sdp_neg *neg, const struct tp_peer_events *ev,
+		   void *arg)
+{
+	struct tp_peer *p;
+	int err;
+
+	if (strlen(neg->ice_ufrag) >= sizeof(p->remote_ufrag) ||
+	    strlen(neg->fp_alg) >= sizeof(p->fp_alg) ||
+	    strlen(neg->fp) >= sizeof(p->fp))
+		return EINVAL;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return ENOMEM;
+	p->srv = s;
+	cm_random_token(p->id, TP_PEER_ID_LEN);
+	cm_random_token(p->ufrag, 8);
+	cm_random_token(p->pwd, 32);
+	strcpy(p->remote_ufrag, neg->ice_ufrag);
+	strcpy(p->fp_alg, neg->fp_alg);
+	strcpy(p->fp, neg->fp);
+	for (size_t i = 0; i < neg->n_media; i++) {
+		const struct tp_sdp_neg_media *m = &neg->media[i];
+		int k = kind_index(m->kind);
+		if (!m->accepted || k < 0 || p->has[k])
+			continue;
+		p->media[k] = *m;
+		p->media[k].codec = NULL; /* pointed into the offer */
+		p->has[k] = true;
+	}
+	p->ev = *ev;
+	p->arg = arg;
+	p->selected = -1;
+	p->created_us = p->last_consent_us = cm_now_us();
+	p->next_rtcp_us = p->created_us + TP_RTCP_INTERVAL_US;
+	p->out[IDX_AUDIO].ssrc = cm_random_u32() | 1;
+	p->out[IDX_AUDIO].clock = 48000;
+	p->out[IDX_VIDEO].ssrc = cm_random_u32() & ~1u;
+	p->out[IDX_VIDEO].clock = 90000;
+	err = tp_dtls_new(&p->dtls, tp_server_cert(s), TP_DTLS_SERVER, p->fp_alg,
+			  p->fp, dtls_send, p);
+	if (err) {
+		free(p);
+		return err;
+	}
+	*out = p;
+	return 0;
+}
+
+void tp_peer_destroy(struct tp_peer **pp)
+{
+	struct tp_peer *p = pp ? *pp : NULL;
+
+	if (!p)
+		return;
+	tp_dtls_free(&p->dtls);
+	tp_srtp_free(&p->srtp_in);
+	tp_srtp_free(&p->srtp_out);
+	free(p);
+	*pp = NULL;
+}
+
+/* ---- ICE -------------------------------------------------------------- */
+
+void tp_peer_on_ice(struct tp_peer *p, const struct sockaddr_storage *from,
+		    socklen_t alen, bool nominate, uint64_t now)
+{
+	int slot = -1, free_slot = -1;
+
+	p->last_consent_us = now;
+	for (int i = 0; i < TP_MAX_ADDRS; i++) {
+		if (!p->addrs[i].used) {
+			if (free_slot < 0)
+				free_slot = i;
+			continue;
+		}
+		if (p->addrs[i].len == alen && !memcmp(&p->addrs[i].addr, from, alen))
+			slot = i;
+	}
+	if (slot < 0) {
+		/* A new address; when all slots are taken, reuse one that is
+		 * not the selected one. */
+		slot = free_slot >= 0 ? free_slot : (p->selected + 1) % TP_MAX_ADDRS;
+		if (p->addrs[slot].used)
+			return; /* keep the table simple: no eviction while bound */
+		memset(&p->addrs[slot].addr, 0, sizeof(p->addrs[slot].addr));
+		memcpy(&p->addrs[slot].addr, from, alen);
+		p->addrs[slot].len = alen;
+		p->addrs[slot].peer = p;
+		p->addrs[slot].used = true;
+		tp_server_bind_addr(p->srv, &p->addrs[slot]);
+	}
+	if (!p->addrs[slot].used)
+		return; /* moved to another peer meanwhile */
+	if (nominate || p->selected < 0)
+		p->selected = slot;
+}
+
+/* ---- DTLS ------------------------------------------------------------- */
+
+static int make_srtp(struct tp_peer *p)
+{
+	uint8_t local[TP_SRTP_MAX_KEY_LEN], remote[TP_SRTP_MAX_KEY_LEN];
+	enum tp_srtp_profile prof;
+	size_t klen;
+	int err;
+
+	err = tp_dtls_srtp_keys(p->dtls, &prof, local, remote, &klen);
+	if (!err)
+		err = tp_srtp_new(&p->srtp_in, prof, remote, klen, true);
+	if (!err)
+		err = tp_srtp_new(&p->srtp_out, prof, local, klen, false);
+	memset(local, 0, sizeof(local));
+	memset(remote, 0, sizeof(remote));
+	if (!err)
+		cm_info("transport", "peer %s: DTLS done, SRTP %s", p->id,
+			prof == TP_SRTP_AEAD_AES_128_GCM ? "AEAD_AES_128_GCM"
+							 : "AES_CM_128_HMAC_SHA1_80");
+	return err;
+}
+
+void tp_peer_on_dtls(struct tp_peer *p, struct tp_addr_entry *from,
+		     const uint8_t *buf, size_t len)
+{
+	struct tp_stats *st = tp_server_counters(p->srv);
+	enum tp_dtls_state before = tp_dtls_state(p->dtls);
+
+	/* Answer on the address the handshake runs on. */
+	if (p->selected < 0 || &p->addrs[p->selected] != from)
+		p->selected = (int)(from - p->addrs);
+	if (tp_dtls_input(p->dtls, buf, len))
+		tp_server_drop(p->srv, TP_DROP_DTLS_ERROR);
+	if (before == TP_DTLS_HANDSHAKING &&
+	    tp_dtls_state(p->dtls) == TP_DTLS_CONNECTED && !p->connected) {
+		if (make_srtp(p)) {
+			cm_warn("transport", "peer %s: SRTP setup failed", p->id);
+			return;
+		}
+		p->connected = true;
+		st->dtls_handshakes++;
+		st->peers_connected++;
+		if (p->ev.on_state)
+			p->ev.on_state(p->arg, p, TP_PEER_CONNECTED);
+	}
+}
+
+/* ---- RTP/RTCP in ------------------------------------------------------ */
+
+static struct tp_in_stream *in_stream(struct tp_peer *p, uint32_t ssrc,
+				      uint32_t clock)
+{
+	struct tp_in_stream *free_s = NULL;
+
+	for (int i = 0; i < TP_MAX_IN_STREAMS; i++) {
+		if (p->in[i].used && p->in[i].ssrc == ssrc)
+			return &p->in[i];
+		if (!p->in[i].used && !free_s)
+			free_s = &p->in[i];
+	}
+	if (free_s) {
+		memset(free_s, 0, sizeof(*free_s));
+		free_s->ssrc = ssrc;
+		free_s->clock = clock;
+	}
+	return free_s;
+}
+
+/* RFC 3550 A.1 (simplified: no probation) and A.8 jitter. */
+static void count_rtp(struct tp_in_stream *s, const struct tp_rtp_hdr *h,
+		      uint64_t now)
+{
+	int64_t arrival = (int64_t)(now * s->clock / 1000000u);
+	int64_t transit = arrival - h->ts;
+
+	if (!s->used) {
+		s->used = true;
+		s->base_seq = h->seq;
+		s->max_seq = h->seq;
+		s->transit = transit;
+	} else {
+		uint16_t delta = (uint16_t)(h->seq - s->max_seq);
+		if (delta < 0x8000) {
+			if (h->seq < s->max_seq)
+				s->cycles += 65536;
+			s->max_seq = h->seq;
+		}
+		int64_t d = transit - s->transit;
+		if (d < 0)
+			d = -d;
+		s->transit = transit;
+		/* J += (|D| - J) / 16, kept times 16. */
+		s->jitter_q4 += (uint32_t)d - ((s->jitter_q4 + 8) >> 4);
+	}
+	s->received++;
+}
+
+static void on_sr(struct tp_peer *p, const struct tp_rtcp_pkt *pk, uint64_t now)
+{
+	for (int i = 0; i < TP_MAX_IN_STREAMS; i++) {
+		if (p->in[i].used && p->in[i].ssrc == pk->sender_ssrc) {
+			p->in[i].lsr = (uint32_t)(pk->u.sr.ntp >> 16);
+			p->in[i].lsr_us = now;
+		}
+	}
+}
+
+static void on_rtcp(struct tp_peer *p, uint8_t *buf, size_t len, uint64_t now)
+{
+	struct tp_rtcp_iter it;
+	struct tp_rtcp_pkt pk;
+	int err;
+
+	/* Walk it once to validate before anyone else trusts it. */
+	tp_rtcp_iter_init(&it, buf, len);
+	while ((err = tp_rtcp_next(&it, &pk)) == 0) {
+		if (pk.kind == TP_RTCP_K_SR)
+			on_sr(p, &pk, now);
+	}
+	if (err != ENOENT) {
+		tp_server_drop(p->srv, TP_DROP_RTCP_MALFORMED);
+		return;
+	}
+	tp_server_counters(p->srv)->rx_rtcp++;
+	if (p->ev.on_rtcp)
+		p->ev.on_rtcp(p->arg, p, buf, len);
+}
+
+void tp_peer_on_srtp(struct tp_peer *p, uint8_t *buf, size_t len, uint64_t now)
+{
+	struct tp_rtp_hdr h;
+	size_t n = len;
+	int err, k;
+
+	if (!p->connected) {
+		tp_server_drop(p->srv, TP_DROP_NOT_READY);
+		return;
+	}
+	if (tp_rtp_is_rtcp(buf, len))
+		err = tp_srtp_unprotect_rtcp(p->srtp_in, buf, &n);
+	else
+		err = tp_srtp_unprotect(p->srtp_in, buf, &n);
+	if (err) {
+		tp_server_drop(p->srv, err == EACCES	 ? TP_DROP_SRTP_AUTH
+				       : err == EALREADY ? TP_DROP_SRTP_REPLAY
+							 : TP_DROP_SRTP_OTHER);
+		return;
+	}
+	if (tp_rtp_is_rtcp(buf, n)) {
+		on_rtcp(p, buf, n, now);
+		return;
+	}
+	if (tp_rtp_parse(&h, buf, n)) {
+		tp_server_drop(p->srv, TP_DROP_RTP_MALFORMED);
+		return;
+	}
+	k = p->has[IDX_AUDIO] && h.pt == p->media[IDX_AUDIO].pt   ? IDX_AUDIO
+	    : p->has[IDX_VIDEO] && h.pt == p->media[IDX_VIDEO].pt ? IDX_VIDEO
+								  : -1;
+	if (k < 0) {
+		tp_server_drop(p->srv, TP_DROP_UNKNOWN_SSRC);
+		return;
+	}
+	struct tp_in_stream *s = in_stream(p, h.ssrc, p->out[k].clock);
+	if (s)
+		count_rtp(s, &h, now);
+	tp_server_counters(p->srv)->rx_rtp++;
+	if (p->ev.on_rtp)
+		p->ev.on_rtp(p->arg, p, p->media[k].kind, buf, n, &h);
+}
+
+/* ---- sending ---------------------------------------------------------- */
+
+static int send_protected(struct tp_peer *p, const uint8_t *pkt, size_t len,
+			  bool rtcp)
+{
+	uint8_t buf[TP_PKT_CAP];
+	const struct tp_addr_entry *e;
+	int err;
+
+	if (!p->connected || p->selected < 0)
+		return ENOTCONN;
+	if (len + TP_SRTP_MAX_TRAILER > sizeof(buf))
+		return EMSGSIZE;
+	memcpy(buf, pkt, len);
+	err = rtcp ? tp_srtp_protect_rtcp(p->srtp_out, buf, &len, sizeof(buf))
+		   : tp_srtp_protect(p->srtp_out, buf, &len, sizeof(buf));
+	if (err)
+		return err;
+	e = &p->addrs[p->selected];
+	tp_server_queue(p->srv, buf, len, &e->addr, e->len);
+	return 0;
+}
+
+int tp_peer_send_rtp(struct tp_peer *p, const uint8_t *pkt, size_t len)
+{
+	struct tp_rtp_hdr h;
+	int err;
+
+	if (tp_rtp_parse(&h, pkt, len))
+		return EINVAL;
+	err = send_protected(p, pkt, len, false);
+	if (err)
+		return err;
+	for (int k = 0; k < 2; k++) {
+		struct tp_out_stream *o = &p->out[k];
+		if (o->ssrc != h.ssrc)
+			continue;
+		o->active = true;
+		o->packets++;
+		o->octets += (uint32_t)h.payload_len;
+		o->last_ts = h.ts;
+		o->last_us = cm_now_us();
+	}
+	tp_server_counters(p->srv)->tx_rtp++;
+	return 0;
+}
+
+int tp_peer_send_rtcp(struct tp_peer *p, const uint8_t *pkt, size_t len)
+{
+	int err = send_protected(p, pkt, len, true);
+
+	if (!err)
+		tp_server_counters(p->srv)->tx_rtcp++;
+	return err;
+}
+
+/* ---- reports ---------------------------------------------------------- */
+
+/* RFC 3550 A.3: one report block per inbound SSRC. */
+static size_t report_blocks(struct tp_peer *p, struct tp_rtcp_rb *rb, uint64_t now)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < TP_MAX_IN_STREAMS; i++) {
+		struct tp_in_stream *s = &p->in[i];
+		if (!s->used)
+			continue;
+		uint32_t ext_max = s->cycles + s->max_seq;
+		uint32_t expected = ext_max - s->base_seq + 1;
+		int64_t lost = (int64_t)expected - s->received;
+		uint32_t exp_int = expected - s->expected_prior;
+		uint32_t rec_int = s->received - s->received_prior;
+		int64_t lost_int = (int64_t)exp_int - rec_int;
+
+		s->expected_prior = expected;
+		s->received_prior = s->received;
+		lost = CM_MAX(CM_MIN(lost, 0x7fffff), -0x800000);
+		rb[n] = (struct tp_rtcp_rb){
+			.ssrc = s->ssrc,
+			.fraction_lost = exp_int && lost_int > 0
+						 ? (uint8_t)((lost_int << 8) / exp_int)
+						 : 0,
+			.cum_lost = (int32_t)lost,
+			.ext_high_seq = ext_max,
+			.jitter = s->jitter_q4 >> 4,
+			.lsr = s->lsr,
+			/* DLSR in 1/65536 s. */
+			.dlsr = s->lsr ? (uint32_t)((now - s->lsr_us) * 65536 / 1000000) : 0,
+		};
+		n++;
+	}
+	return n;
+}
+
+static void send_reports(struct tp_peer *p, uint64_t now)
+{
+	uint8_t buf[1024];
+	struct tp_rtcp_rb rb[TP_MAX_IN_STREAMS];
+	size_t len = 0, n, w, n_rb = report_blocks(p, rb, now);
+	uint64_t ntp = cm_ntp_now();
+	bool first = true;
+
+	for (int k = 0; k < 2; k++) {
+		struct tp_out_stream *o = &p->out[k];
+		if (!o->active)
+			continue;
+		/* The RTP time now, extrapolated from the last packet sent. */
+		uint32_t ts = o->last_ts +
+			      (uint32_t)((now - o->last_us) * o->clock / 1000000u);
+		if (tp_rtcp_write_sr(buf + len, sizeof(buf) - len, &w, o->ssrc, ntp,
+				     ts, o->packets, o->octets, first ? rb : NULL,
+				     first ? n_rb : 0) == 0) {
+			len += w;
+			first = false;
+		}
+	}
+	if (first && tp_rtcp_write_rr(buf, sizeof(buf), &w, p->out[IDX_AUDIO].ssrc,
+				      rb, n_rb) == 0) {
+		len = w;
+		first = false;
+	}
+	n = len;
+	if (!first && tp_rtcp_write_sdes(buf + n, sizeof(buf) - n, &w,
+					 p->out[IDX_AUDIO].ssrc, "tutti") == 0)
+		len += w;
+	if (len)
+		tp_peer_send_rtcp(p, buf, len);
+}
+
+bool tp_peer_tick(struct tp_peer *p, uint64_t now)
+{
+	if (now - p->last_consent_us >= TP_CONSENT_TIMEOUT_US)
+		return false;
+	if (tp_dtls_state(p->dtls) == TP_DTLS_FAILED) {
+		cm_warn("transport", "peer %s: DTLS handshake failed", p->id);
+		return false;
+	}
+	if (tp_dtls_state(p->dtls) == TP_DTLS_CLOSED) {
+		cm_info("transport", "peer %s: DTLS closed by the peer", p->id);
+		return false;
+	}
+	if (!p->connected) {
+		if (tp_dtls_timeout_in(p->dtls) == 0)
+			tp_dtls_timeout(p->dtls);
+		return true;
+	}
+	if (now >= p->next_rtcp_us) {
+		send_reports(p, now);
+		/* RFC 3550 6.3.5: randomise between 0.5 and 1.5 intervals. */
+		p->next_rtcp_us = now + TP_RTCP_INTERVAL_US / 2 +
+				  cm_random_u32() % TP_RTCP_INTERVAL_US;
+	}
+	return true;
+}
+
+void tp_peer_say_goodbye(struct tp_peer *p)
+{
+	uint8_t buf[64];
+	size_t len, w;
+	uint32_t ssrc[2] = { p->out[IDX_AUDIO].ssrc, p->out[IDX_VIDEO].ssrc };
+
+	/* A compound packet starts with a report (RFC 3550 6.1). */
+	if (p->connected &&
+	    tp_rtcp_write_rr(buf, sizeof(buf), &len, ssrc[0], NULL, 0) == 0 &&
+	    tp_rtcp_write_bye(buf + len, sizeof(buf) - len, &w, ssrc, 2) == 0)
+		tp_peer_send_rtcp(p, buf, len + w);
+	if (p->dtls && tp_dtls_state(p->dtls) == TP_DTLS_CONNECTED)
+		tp_dtls_close(p->dtls);
+}

@@ -1,0 +1,29 @@
+/*
+ * admin/ — the public header: the HTTP server (libmicrohttpd) that serves
+ * the web client, the WHIP-style signalling, health and metrics.
+ * It talks to rooms only through mixer.h.
+ */
+#ifndef TUTTI_ADMIN_H
+#define TUTTI_ADMIN_H
+
+#include <stdbool.h>
+
+#include "mixer/mixer.h"
+
+struct ad_server;
+
+struct ad_config {
+	const char *http_addr; /* "127.0.0.1:8080", "[::1]:8080" */
+	const char *web_dir; /* NULL: the web/ folder of the source tree */
+};
+
+/* Binds and starts serving on libmicrohttpd's threads. mx is borrowed.
+ * Returns 0, EINVAL (bad address), EADDRINUSE, or another errno. */
+int ad_server_new(struct ad_server **out, const struct ad_config *cfg,
+		  struct mx_engine *mx);
+/* While draining, /readyz answers 503 and new joins get 503. */
+void ad_server_set_draining(struct ad_server *s, bool draining);
+/* Stops serving and frees; *p becomes NULL. */
+void ad_server_free(struct ad_server **p);
+
+#endif

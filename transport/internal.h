@@ -1,0 +1,125 @@
+/*
+ * Private to transport/: what server.c (socket, event loop, peer table,
+ * commands) and peer.c (one participant's ICE, DTLS, SRTP and RTCP state)
+ * share. Everything here runs on the I/O thread unless said otherwise.
+ */
+#ifndef TUTTI_TRANSPORT_INTERNAL_H
+#define TUTTI_TRANSPORT_INTERNAL_H
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
+
+#include "transport/dtls.h"
+#include "transport/srtp.h"
+#include "transport/transport.h"
+
+#define TP_MAX_ADDRS 4 /* validated ICE addresses per peer */
+#define TP_MAX_IN_STREAMS 4 /* inbound SSRCs tracked for receiver reports */
+#define TP_PKT_CAP 1600 /* a datagram buffer: MTU plus the SRTP trailer */
+#define TP_CONSENT_TIMEOUT_US (30 * 1000000ull)
+#define TP_RTCP_INTERVAL_US 1000000ull
+
+/* An address that passed ICE, linked into the server's address table. */
+struct tp_addr_entry {
+	struct sockaddr_storage addr;
+	socklen_t len;
+	struct tp_peer *peer;
+	struct tp_addr_entry *next; /* bucket chain */
+	bool used;
+};
+
+/* What tutti sends on one SSRC, for its sender reports. */
+struct tp_out_stream {
+	uint32_t ssrc;
+	uint32_t clock;
+	uint32_t packets;
+	uint32_t octets;
+	uint32_t last_ts;
+	uint64_t last_us;
+	bool active;
+};
+
+/* One inbound SSRC, for receiver report blocks (RFC 3550 A.1, A.3, A.8). */
+struct tp_in_stream {
+	uint32_t ssrc;
+	uint32_t clock;
+	uint16_t max_seq;
+	uint32_t cycles;
+	uint32_t base_seq;
+	uint32_t received;
+	uint32_t expected_prior;
+	uint32_t received_prior;
+	int64_t transit;
+	uint32_t jitter_q4; /* jitter in RTP units, times 16 */
+	uint32_t lsr; /* middle 32 bits of the last SR's NTP time */
+	uint64_t lsr_us; /* when that SR arrived */
+	bool used;
+};
+
+struct tp_peer {
+	struct tp_server *srv;
+	char id[TP_PEER_ID_LEN + 1];
+	char ufrag[9];
+	char pwd[33];
+	char remote_ufrag[257];
+	char fp_alg[16];
+	char fp[160];
+	struct tp_sdp_neg_media media[2]; /* [0] audio, [1] video */
+	bool has[2];
+	struct tp_peer_events ev;
+	void *arg;
+
+	struct tp_addr_entry addrs[TP_MAX_ADDRS];
+	int selected; /* index into addrs, -1 before ICE */
+	uint64_t created_us;
+	uint64_t last_consent_us;
+
+	struct tp_dtls *dtls;
+	struct tp_srtp *srtp_in;
+	struct tp_srtp *srtp_out;
+	bool connected;
+	bool closing;
+
+	struct tp_out_stream out[2];
+	struct tp_in_stream in[TP_MAX_IN_STREAMS];
+	uint64_t next_rtcp_us;
+
+	struct tp_peer *next; /* server's list */
+	struct tp_peer *ufrag_next; /* ufrag bucket chain */
+};
+
+/* ---- server.c, for peer.c ---- */
+
+/* Queues one datagram to addr for sendmmsg; flushed at the end of each
+ * loop iteration or when the batch is full. */
+void tp_server_queue(struct tp_server *s, const uint8_t *buf, size_t len,
+		     const struct sockaddr_storage *addr, socklen_t alen);
+/* Registers a validated address of p in the address table. */
+void tp_server_bind_addr(struct tp_server *s, struct tp_addr_entry *e);
+struct tp_dtls_cert *tp_server_cert(struct tp_server *s);
+struct tp_stats *tp_server_counters(struct tp_server *s);
+void tp_server_drop(struct tp_server *s, enum tp_drop why);
+
+/* ---- peer.c, for server.c ---- */
+
+/* Makes a peer from a negotiated offer (copies what it needs; keeps no
+ * pointer into the offer). Not yet in any table. Any thread. */
+int tp_peer_create(struct tp_peer **out, struct tp_server *s,
+		   const struct tp_sdp_neg *neg, const struct tp_peer_events *ev,
+		   void *arg);
+/* Frees a peer that is in no table any more. */
+void tp_peer_destroy(struct tp_peer **p);
+/* A STUN binding request for this peer passed every check. */
+void tp_peer_on_ice(struct tp_peer *p, const struct sockaddr_storage *from,
+		    socklen_t alen, bool nominate, uint64_t now);
+void tp_peer_on_dtls(struct tp_peer *p, struct tp_addr_entry *from,
+		     const uint8_t *buf, size_t len);
+void tp_peer_on_srtp(struct tp_peer *p, uint8_t *buf, size_t len, uint64_t now);
+/* Timers: DTLS retransmission, RTCP reports. Returns false when the peer
+ * must be closed (consent expired, DTLS failed). */
+bool tp_peer_tick(struct tp_peer *p, uint64_t now);
+/* Sends BYE and close_notify when connected. */
+void tp_peer_say_goodbye(struct tp_peer *p);
+
+#endif
