@@ -1,0 +1,964 @@
+/*
+ * tp_badinput: a WebRTC participant built from tutti's own protocol
+ * pieces (STUN, DTLS, SRTP, RTP, RTCP, SDP) that joins a room, checks that
+ * the echo room sends its media back, then throws bad datagrams at the
+ * media port and checks through GET /metrics that each one was dropped
+ * and counted under the right reason, and that the session survived.
+ *
+ *   tp_badinput --http 127.0.0.1:PORT [--room demo]
+ *
+ * Without --http it reads TUTTI_URL (http://127.0.0.1:PORT), as set by
+ * run_with_server.sh. Prints one line per check; exits 0 only if all pass.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "common/common.h"
+#include "transport/dtls.h"
+#include "transport/rtcp.h"
+#include "transport/rtp.h"
+#include "transport/sdp.h"
+#include "transport/srtp.h"
+#include "transport/stun.h"
+
+#define AUDIO_PT        111
+#define VIDEO_PT        96
+#define AUDIO_SSRC      0x0a0d1001u
+#define VIDEO_SSRC      0x0a0d2002u
+#define AUDIO_LEN       80 /* payload bytes */
+#define VIDEO_LEN       300
+#define AUDIO_PERIOD_US 20000
+#define VIDEO_PERIOD_US 66000
+#define STUN_PERIOD_US  2000000
+#define RTCP_PERIOD_US  1000000
+#define HTTP_MAX        (128 * 1024)
+#define PKT_CAP         1600
+#define N_TIDS          8
+#define METRIC_PREFIX   "tutti_transport_dropped_packets_total{reason=\""
+
+struct http_target {
+	char host[64];
+	uint16_t port;
+};
+
+struct peer {
+	struct http_target http;
+	char location[512];       /* the participant URL */
+	int fd;                   /* the socket that passed ICE */
+	int fd2;                  /* a second socket that never did ICE */
+	struct sockaddr_in media; /* the server's candidate */
+
+	char ufrag[9], pwd[25];
+	char srv_ufrag[257], srv_pwd[257], srv_fp_alg[16], srv_fp[160];
+	uint32_t srv_ssrc[2]; /* audio, video */
+
+	struct tp_dtls_cert *cert;
+	struct tp_dtls *dtls;
+	struct tp_dtls *dtls2; /* the intruder's ClientHello */
+	struct tp_srtp *tx, *rx;
+
+	uint16_t seq[2];
+	uint32_t counter; /* payload counter, shared by audio and video */
+	uint64_t next_us[2], next_stun_us, next_rtcp_us;
+	uint32_t sent[2];
+
+	uint8_t tids[N_TIDS][12];
+	unsigned n_tid;
+
+	/* what came back */
+	unsigned echo_ok[2], echo_bad, echo_foreign, rtcp_in, srtp_fail;
+	unsigned stun_ok, stun_other;
+
+	/* a protected packet that was sent, for the replay check */
+	uint8_t replay[PKT_CAP];
+	size_t replay_len;
+};
+
+static int failures;
+
+static void report(bool ok, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%s %s", ok ? "ok  " : "FAIL", name);
+	if (fmt) {
+		printf(" (");
+		va_start(ap, fmt);
+		vprintf(fmt, ap);
+		va_end(ap);
+		printf(")");
+	}
+	printf("\n");
+	fflush(stdout);
+	if (!ok)
+		failures++;
+}
+
+/* ---- a tiny blocking HTTP/1.1 client (Connection: close) ---- */
+
+struct http_resp {
+	int status;
+	char location[512];
+	char *body; /* points into buf */
+	size_t body_len;
+	char buf[HTTP_MAX + 1];
+};
+
+static int tcp_connect(const struct http_target *t)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(t->port)};
+	struct timeval tv = {.tv_sec = 5};
+	int fd;
+
+	if (inet_pton(AF_INET, t->host, &sa.sin_addr) != 1)
+		return -1;
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int send_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Finds header `name` (case-insensitive) in the head; copies its value. */
+static void header_value(const char *head, const char *name, char *out, size_t cap)
+{
+	size_t nl = strlen(name);
+	const char *p = head;
+
+	out[0] = '\0';
+	while ((p = strchr(p, '\n'))) {
+		p++;
+		if (!strncasecmp(p, name, nl) && p[nl] == ':') {
+			const char *v = p + nl + 1, *e;
+			size_t n;
+
+			while (*v == ' ' || *v == '\t')
+				v++;
+			e = v;
+			while (*e && *e != '\r' && *e != '\n')
+				e++;
+			n = CM_MIN((size_t)(e - v), cap - 1);
+			memcpy(out, v, n);
+			out[n] = '\0';
+			return;
+		}
+	}
+}
+
+/* One request; the whole answer is read until the server closes. */
+static int http_do(const struct http_target *t, const char *method, const char *path,
+		   const char *ctype, const char *body, struct http_resp *r)
+{
+	char head[1024], *sep;
+	size_t got = 0, blen = body ? strlen(body) : 0;
+	int fd, n;
+
+	memset(r, 0, offsetof(struct http_resp, buf));
+	r->status = -1;
+	fd = tcp_connect(t);
+	if (fd < 0)
+		return -1;
+	n = snprintf(head, sizeof(head),
+		     "%s %s HTTP/1.1\r\nHost: %s:%u\r\nConnection: close\r\n"
+		     "Content-Length: %zu\r\n%s%s%s\r\n",
+		     method, path, t->host, t->port, blen, ctype ? "Content-Type: " : "",
+		     ctype ? ctype : "", ctype ? "\r\n" : "");
+	if (n < 0 || (size_t)n >= sizeof(head) || send_all(fd, head, (size_t)n) ||
+	    (blen && send_all(fd, body, blen))) {
+		close(fd);
+		return -1;
+	}
+	while (got < HTTP_MAX) {
+		ssize_t k = recv(fd, r->buf + got, HTTP_MAX - got, 0);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		got += (size_t)k;
+	}
+	close(fd);
+	r->buf[got] = '\0';
+	if (sscanf(r->buf, "HTTP/1.%*d %d", &r->status) != 1)
+		return -1;
+	sep = strstr(r->buf, "\r\n\r\n");
+	if (!sep)
+		return -1;
+	*sep = '\0';
+	header_value(r->buf, "Location", r->location, sizeof(r->location));
+	r->body = sep + 4;
+	r->body_len = got - (size_t)(r->body - r->buf);
+	return 0;
+}
+
+static const char *const drop_names[] = {
+    "unknown_kind",      "stun_malformed",     "stun_not_request",    "stun_unknown_user",
+    "stun_no_integrity", "stun_bad_integrity", "stun_no_fingerprint", "unknown_addr",
+    "dtls_error",        "not_ready",          "srtp_auth",           "srtp_replay",
+    "srtp_other",        "rtp_malformed",      "rtcp_malformed",      "unknown_pt",
+};
+#define N_DROPS (sizeof(drop_names) / sizeof(drop_names[0]))
+
+/* Every drop counter from GET /metrics; an absent one counts as 0.
+ * Returns 0, or -1 if /metrics did not answer 200. */
+static int read_drops(const struct http_target *t, double *v)
+{
+	static struct http_resp r;
+	char key[128];
+	const char *p;
+	size_t i;
+
+	if (http_do(t, "GET", "/metrics", NULL, NULL, &r) || r.status != 200)
+		return -1;
+	for (i = 0; i < N_DROPS; i++) {
+		snprintf(key, sizeof(key), METRIC_PREFIX "%s\"}", drop_names[i]);
+		v[i] = 0;
+		for (p = r.body; (p = strstr(p, key)); p += strlen(key))
+			if (p == r.body || p[-1] == '\n') {
+				v[i] = strtod(p + strlen(key), NULL);
+				break;
+			}
+	}
+	return 0;
+}
+
+static size_t drop_index(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < N_DROPS && strcmp(drop_names[i], name); i++)
+		;
+	return i;
+}
+
+/* ---- SDP ---- */
+
+static int make_offer(struct peer *p, char *out, size_t cap)
+{
+	int n = snprintf(out, cap,
+			 "v=0\r\n"
+			 "o=- 4611731400430051336 2 IN IP4 127.0.0.1\r\n"
+			 "s=-\r\n"
+			 "t=0 0\r\n"
+			 "a=group:BUNDLE 0 1\r\n"
+			 "a=msid-semantic: WMS badinput\r\n"
+			 "m=audio 9 UDP/TLS/RTP/SAVPF %u\r\n"
+			 "c=IN IP4 0.0.0.0\r\n"
+			 "a=rtcp:9 IN IP4 0.0.0.0\r\n"
+			 "a=ice-ufrag:%s\r\n"
+			 "a=ice-pwd:%s\r\n"
+			 "a=fingerprint:sha-256 %s\r\n"
+			 "a=setup:actpass\r\n"
+			 "a=mid:0\r\n"
+			 "a=sendrecv\r\n"
+			 "a=msid:badinput audio0\r\n"
+			 "a=rtcp-mux\r\n"
+			 "a=rtpmap:%u opus/48000/2\r\n"
+			 "a=fmtp:%u minptime=10;useinbandfec=1\r\n"
+			 "a=ssrc:%u cname:badinput\r\n"
+			 "m=video 9 UDP/TLS/RTP/SAVPF %u\r\n"
+			 "c=IN IP4 0.0.0.0\r\n"
+			 "a=rtcp:9 IN IP4 0.0.0.0\r\n"
+			 "a=ice-ufrag:%s\r\n"
+			 "a=ice-pwd:%s\r\n"
+			 "a=fingerprint:sha-256 %s\r\n"
+			 "a=setup:actpass\r\n"
+			 "a=mid:1\r\n"
+			 "a=sendrecv\r\n"
+			 "a=msid:badinput video0\r\n"
+			 "a=rtcp-mux\r\n"
+			 "a=rtcp-rsize\r\n"
+			 "a=rtpmap:%u VP8/90000\r\n"
+			 "a=rtcp-fb:%u nack\r\n"
+			 "a=rtcp-fb:%u nack pli\r\n"
+			 "a=rtcp-fb:%u ccm fir\r\n"
+			 "a=ssrc:%u cname:badinput\r\n",
+			 AUDIO_PT, p->ufrag, p->pwd, tp_dtls_cert_fingerprint(p->cert),
+			 AUDIO_PT, AUDIO_PT, AUDIO_SSRC, VIDEO_PT, p->ufrag, p->pwd,
+			 tp_dtls_cert_fingerprint(p->cert), VIDEO_PT, VIDEO_PT, VIDEO_PT,
+			 VIDEO_PT, VIDEO_SSRC);
+
+	return n > 0 && (size_t)n < cap ? 0 : ENOSPC;
+}
+
+/* tp_sdp keeps no candidates: the first UDP host candidate, by hand. */
+static int answer_candidate(const char *sdp, struct sockaddr_in *sa)
+{
+	const char *l = sdp;
+	char ip[64], proto[8];
+	unsigned port;
+
+	while ((l = strstr(l, "a=candidate:"))) {
+		if (sscanf(l, "a=candidate:%*s %*u %7s %*u %63s %u typ", proto, ip,
+			   &port) == 3 &&
+		    !strcasecmp(proto, "udp") && port && port < 65536) {
+			memset(sa, 0, sizeof(*sa));
+			sa->sin_family = AF_INET;
+			sa->sin_port = htons((uint16_t)port);
+			if (inet_pton(AF_INET, ip, &sa->sin_addr) == 1)
+				return 0;
+		}
+		l++;
+	}
+	return ENOENT;
+}
+
+static int read_answer(struct peer *p, const char *text, size_t len)
+{
+	static struct tp_sdp s;
+	char err[128] = "";
+	size_t i;
+
+	if (tp_sdp_parse(&s, text, len, err, sizeof(err))) {
+		report(false, "answer_parses", "%s", err);
+		return EBADMSG;
+	}
+	snprintf(p->srv_ufrag, sizeof(p->srv_ufrag), "%s", s.ice_ufrag);
+	snprintf(p->srv_pwd, sizeof(p->srv_pwd), "%s", s.ice_pwd);
+	snprintf(p->srv_fp_alg, sizeof(p->srv_fp_alg), "%s", s.fp_alg);
+	snprintf(p->srv_fp, sizeof(p->srv_fp), "%s", s.fp);
+	for (i = 0; i < s.n_media; i++) {
+		const struct tp_sdp_media *m = &s.media[i];
+
+		/* media-level values override the session's */
+		if (m->ice_ufrag[0] && !p->srv_ufrag[0])
+			snprintf(p->srv_ufrag, sizeof(p->srv_ufrag), "%s", m->ice_ufrag);
+		if (m->ice_pwd[0] && !p->srv_pwd[0])
+			snprintf(p->srv_pwd, sizeof(p->srv_pwd), "%s", m->ice_pwd);
+		if (m->fp[0] && !p->srv_fp[0]) {
+			snprintf(p->srv_fp_alg, sizeof(p->srv_fp_alg), "%s", m->fp_alg);
+			snprintf(p->srv_fp, sizeof(p->srv_fp), "%s", m->fp);
+		}
+		if (m->n_ssrc && (m->kind == TP_SDP_AUDIO || m->kind == TP_SDP_VIDEO))
+			p->srv_ssrc[m->kind == TP_SDP_VIDEO] = m->ssrc[0];
+		if (m->setup[0] && strcmp(m->setup, "passive"))
+			report(false, "answer_setup_passive", "a=setup:%s", m->setup);
+	}
+	report(p->srv_ufrag[0] && p->srv_pwd[0], "answer_has_ice_credentials", NULL);
+	report(!strcasecmp(p->srv_fp_alg, "sha-256") && strlen(p->srv_fp) == 95,
+	       "answer_has_sha256_fingerprint", "%s %s", p->srv_fp_alg, p->srv_fp);
+	report(p->srv_ssrc[0] && p->srv_ssrc[1], "answer_has_server_ssrcs",
+	       "audio %u video %u", p->srv_ssrc[0], p->srv_ssrc[1]);
+	if (answer_candidate(text, &p->media)) {
+		report(false, "answer_has_udp_candidate", NULL);
+		return ENOENT;
+	}
+	report(true, "answer_has_udp_candidate", "%s:%u", inet_ntoa(p->media.sin_addr),
+	       ntohs(p->media.sin_port));
+	return p->srv_ufrag[0] && p->srv_pwd[0] && p->srv_fp[0] ? 0 : EBADMSG;
+}
+
+/* ---- datagrams ---- */
+
+static void udp_send(int fd, const struct sockaddr_in *to, const uint8_t *buf, size_t len)
+{
+	(void)sendto(fd, buf, len, 0, (const struct sockaddr *)to, sizeof(*to));
+}
+
+static void dtls_send(void *arg, const uint8_t *buf, size_t len)
+{
+	struct peer *p = arg;
+
+	udp_send(p->fd, &p->media, buf, len);
+}
+
+static void dtls2_send(void *arg, const uint8_t *buf, size_t len)
+{
+	struct peer *p = arg;
+
+	udp_send(p->fd2, &p->media, buf, len);
+}
+
+/* A binding request with the given password (NULL: the right one). */
+static void send_stun(struct peer *p, const char *pwd, bool fingerprint)
+{
+	char user[600];
+	uint8_t buf[512], *tid = p->tids[p->n_tid++ % N_TIDS];
+	struct tp_stun_request req = {
+	    .tid = tid,
+	    .username = user,
+	    .priority = 0x6e7f00ff,
+	    .use_candidate = true,
+	    .controlling = true,
+	    .tiebreaker = 0x0123456789abcdefull,
+	    .fingerprint = fingerprint,
+	};
+	size_t n;
+
+	pwd = pwd ? pwd : p->srv_pwd;
+	req.key = (const uint8_t *)pwd;
+	req.keylen = strlen(pwd);
+	cm_random(tid, 12);
+	snprintf(user, sizeof(user), "%s:%s", p->srv_ufrag, p->ufrag);
+	if (tp_stun_build_request(buf, sizeof(buf), &n, &req) == 0)
+		udp_send(p->fd, &p->media, buf, n);
+}
+
+static void on_stun(struct peer *p, const uint8_t *buf, size_t len)
+{
+	struct tp_stun_msg m;
+	unsigned i;
+
+	if (tp_stun_parse(&m, buf, len) || m.type != TP_STUN_BINDING_SUCCESS) {
+		p->stun_other++;
+		return;
+	}
+	for (i = 0; i < N_TIDS; i++)
+		if (!memcmp(p->tids[i], m.tid, 12))
+			break;
+	/* The server signs its answer with its own password. */
+	if (i == N_TIDS || !m.has_fingerprint ||
+	    tp_stun_check_integrity(&m, buf, len, (const uint8_t *)p->srv_pwd,
+				    strlen(p->srv_pwd))) {
+		p->stun_other++;
+		return;
+	}
+	p->stun_ok++;
+}
+
+/* Payload bytes: a kind byte, the counter, then bytes derived from it,
+ * so an echo can be checked whole. */
+static size_t make_payload(uint8_t *out, int kind, uint32_t counter)
+{
+	size_t i, n = kind ? VIDEO_LEN : AUDIO_LEN;
+
+	out[0] = kind ? 0x10 : 0xfc; /* VP8 descriptor S bit / an Opus TOC */
+	cm_wr32(out + 1, counter);
+	for (i = 5; i < n; i++)
+		out[i] = (uint8_t)(counter * 31u + i * 7u);
+	return n;
+}
+
+/* Builds and protects the next packet of kind (0 audio, 1 video). */
+static int build_media(struct peer *p, int kind, uint8_t *buf, size_t *len)
+{
+	uint8_t payload[VIDEO_LEN];
+	struct tp_rtp_hdr h = {
+	    .marker = kind == 1,
+	    .pt = kind ? VIDEO_PT : AUDIO_PT,
+	    .seq = p->seq[kind]++,
+	    .ts = p->sent[kind] * (kind ? 6000u : 960u),
+	    .ssrc = kind ? VIDEO_SSRC : AUDIO_SSRC,
+	};
+	size_t plen = make_payload(payload, kind, p->counter++);
+
+	if (tp_rtp_write(buf, PKT_CAP, len, &h, payload, plen))
+		return EINVAL;
+	return tp_srtp_protect(p->tx, buf, len, PKT_CAP);
+}
+
+static void send_media(struct peer *p, int kind)
+{
+	uint8_t buf[PKT_CAP];
+	size_t len;
+
+	if (build_media(p, kind, buf, &len))
+		return;
+	udp_send(p->fd, &p->media, buf, len);
+	p->sent[kind]++;
+	if (kind == 0) {
+		memcpy(p->replay, buf, len);
+		p->replay_len = len;
+	}
+}
+
+static void send_rtcp(struct peer *p)
+{
+	uint8_t buf[PKT_CAP];
+	size_t n = 0, k;
+
+	if (tp_rtcp_write_sr(buf, sizeof(buf), &n, AUDIO_SSRC, cm_ntp_now(),
+			     p->sent[0] * 960u, p->sent[0], p->sent[0] * AUDIO_LEN, NULL,
+			     0) ||
+	    tp_rtcp_write_sdes(buf + n, sizeof(buf) - n, &k, AUDIO_SSRC, "badinput"))
+		return;
+	n += k;
+	if (tp_srtp_protect_rtcp(p->tx, buf, &n, sizeof(buf)) == 0)
+		udp_send(p->fd, &p->media, buf, n);
+}
+
+static void on_srtp(struct peer *p, uint8_t *buf, size_t len)
+{
+	uint8_t want[VIDEO_LEN];
+	struct tp_rtp_hdr h;
+	size_t n = len, wlen;
+	int kind;
+
+	if (tp_rtp_is_rtcp(buf, len)) {
+		if (tp_srtp_unprotect_rtcp(p->rx, buf, &n))
+			p->srtp_fail++;
+		else
+			p->rtcp_in++;
+		return;
+	}
+	if (tp_srtp_unprotect(p->rx, buf, &n)) {
+		p->srtp_fail++;
+		return;
+	}
+	if (tp_rtp_parse(&h, buf, n) ||
+	    (h.ssrc != p->srv_ssrc[0] && h.ssrc != p->srv_ssrc[1])) {
+		p->echo_foreign++;
+		return;
+	}
+	kind = h.ssrc == p->srv_ssrc[1];
+	if (h.payload_len < 5 || h.pt != (kind ? VIDEO_PT : AUDIO_PT)) {
+		p->echo_bad++;
+		return;
+	}
+	wlen = make_payload(want, kind, cm_rd32(buf + h.hdr_len + 1));
+	if (wlen != h.payload_len || memcmp(want, buf + h.hdr_len, wlen)) {
+		p->echo_bad++;
+		return;
+	}
+	p->echo_ok[kind]++;
+}
+
+static void on_datagram(struct peer *p, uint8_t *buf, size_t len)
+{
+	if (!len)
+		return;
+	if (buf[0] <= 3)
+		on_stun(p, buf, len);
+	else if (buf[0] >= 20 && buf[0] <= 63)
+		(void)tp_dtls_input(p->dtls, buf, len);
+	else if (buf[0] >= 128 && buf[0] <= 191 && p->rx)
+		on_srtp(p, buf, len);
+}
+
+static void drain(struct peer *p)
+{
+	uint8_t buf[PKT_CAP];
+	struct sockaddr_in from;
+	socklen_t fl;
+	ssize_t n;
+
+	for (;;) {
+		fl = sizeof(from);
+		n = recvfrom(p->fd, buf, sizeof(buf), MSG_DONTWAIT,
+			     (struct sockaddr *)&from, &fl);
+		if (n < 0)
+			break;
+		if (from.sin_port == p->media.sin_port &&
+		    from.sin_addr.s_addr == p->media.sin_addr.s_addr)
+			on_datagram(p, buf, (size_t)n);
+	}
+	/* The intruder socket gets nothing it needs. */
+	while (p->fd2 >= 0 && recv(p->fd2, buf, sizeof(buf), MSG_DONTWAIT) >= 0)
+		;
+}
+
+/*
+ * Runs the participant for dur_us: media on absolute deadlines (once
+ * media is on), consent checks, DTLS timers, and everything that
+ * arrives. until (optional) ends it early when it returns true.
+ */
+static void run(struct peer *p, uint64_t dur_us, bool media,
+		bool (*until)(struct peer *p))
+{
+	uint64_t now = cm_now_us(), end = now + dur_us, next;
+	struct pollfd pfd[2] = {{.fd = p->fd, .events = POLLIN},
+				{.fd = p->fd2, .events = POLLIN}};
+	int k;
+
+	while ((now = cm_now_us()) < end) {
+		if (until && until(p))
+			return;
+		if (media && p->tx) {
+			for (k = 0; k < 2; k++) {
+				if (!p->next_us[k])
+					p->next_us[k] = now;
+				while (p->next_us[k] <= now) {
+					send_media(p, k);
+					p->next_us[k] +=
+					    k ? VIDEO_PERIOD_US : AUDIO_PERIOD_US;
+				}
+			}
+			if (p->next_rtcp_us <= now) {
+				send_rtcp(p);
+				p->next_rtcp_us = now + RTCP_PERIOD_US;
+			}
+		}
+		if (p->next_stun_us && p->next_stun_us <= now) {
+			send_stun(p, NULL, true);
+			p->next_stun_us = now + STUN_PERIOD_US;
+		}
+		if (p->dtls && tp_dtls_timeout_in(p->dtls) == 0)
+			(void)tp_dtls_timeout(p->dtls);
+
+		next = end;
+		if (media && p->tx)
+			next = CM_MIN(next, CM_MIN(p->next_us[0], p->next_us[1]));
+		if (p->next_stun_us)
+			next = CM_MIN(next, p->next_stun_us);
+		if (p->dtls && tp_dtls_timeout_in(p->dtls) != UINT64_MAX)
+			next = CM_MIN(next, now + tp_dtls_timeout_in(p->dtls));
+		next = CM_MIN(next, now + 20000); /* re-check `until` */
+		if (poll(pfd, p->fd2 >= 0 ? 2 : 1,
+			 next > now ? (int)((next - now + 999) / 1000) : 0) > 0)
+			drain(p);
+	}
+}
+
+static bool stun_answered(struct peer *p)
+{
+	return p->stun_ok > 0;
+}
+
+static bool dtls_done(struct peer *p)
+{
+	return tp_dtls_state(p->dtls) != TP_DTLS_HANDSHAKING;
+}
+
+/* ---- the bad inputs ---- */
+
+typedef void(bad_fn)(struct peer *p);
+
+/*
+ * Sends a bad input and waits (up to 2 s, media flowing) until one of
+ * the reasons (NULL-terminated) counts more than before; no other drop
+ * counter may move meanwhile (the good media must not be dropped).
+ */
+static void expect_drop(struct peer *p, const char *name, bad_fn *send_bad,
+			const char *const *reasons)
+{
+	double before[N_DROPS], after[N_DROPS];
+	char others[256] = "";
+	uint64_t end;
+	size_t i, k, o = 0;
+	int grew = -1;
+
+	if (read_drops(&p->http, before)) {
+		report(false, name, "GET /metrics failed");
+		return;
+	}
+	send_bad(p);
+	end = cm_now_us() + 2000000;
+	while (grew < 0 && cm_now_us() < end) {
+		run(p, 100000, true, NULL);
+		if (read_drops(&p->http, after))
+			continue;
+		for (i = 0; reasons[i] && grew < 0; i++) {
+			k = drop_index(reasons[i]);
+			if (k < N_DROPS && after[k] > before[k])
+				grew = (int)k;
+		}
+	}
+	if (grew < 0) {
+		k = drop_index(reasons[0]);
+		report(false, name, "%s stayed at %.0f", reasons[0],
+		       k < N_DROPS ? before[k] : -1.0);
+		return;
+	}
+	for (i = 0; i < N_DROPS; i++)
+		if ((int)i != grew && after[i] != before[i] && o < sizeof(others) - 40)
+			o += (size_t)snprintf(others + o, sizeof(others) - o,
+					      " %s %.0f -> %.0f", drop_names[i],
+					      before[i], after[i]);
+	report(!others[0], name, "%s %.0f -> %.0f%s%s", drop_names[grew], before[grew],
+	       after[grew], others[0] ? "; also moved:" : "", others);
+}
+
+static void bad_garbage(struct peer *p)
+{
+	uint8_t buf[64];
+
+	memset(buf, 0xff, sizeof(buf));
+	udp_send(p->fd, &p->media, buf, sizeof(buf));
+}
+
+static void bad_short_rtp(struct peer *p)
+{
+	uint8_t buf[7];
+
+	cm_random(buf, sizeof(buf));
+	buf[0] = 0x80;
+	buf[1] = AUDIO_PT;
+	udp_send(p->fd, &p->media, buf, sizeof(buf));
+}
+
+static void bad_stun_password(struct peer *p)
+{
+	send_stun(p, "not-the-server-password", true);
+}
+
+static void bad_stun_no_fingerprint(struct peer *p)
+{
+	send_stun(p, NULL, false);
+}
+
+static void bad_dtls_stranger(struct peer *p)
+{
+	tp_dtls_free(&p->dtls2);
+	if (tp_dtls_new(&p->dtls2, p->cert, TP_DTLS_CLIENT, p->srv_fp_alg, p->srv_fp,
+			dtls2_send, p) == 0)
+		(void)tp_dtls_connect(p->dtls2); /* the ClientHello */
+}
+
+static void bad_srtp_tag(struct peer *p)
+{
+	uint8_t buf[PKT_CAP];
+	size_t len;
+
+	if (build_media(p, 0, buf, &len))
+		return;
+	buf[len - 1] ^= 0x5a;
+	udp_send(p->fd, &p->media, buf, len);
+}
+
+static void bad_srtp_replay(struct peer *p)
+{
+	if (p->replay_len)
+		udp_send(p->fd, &p->media, p->replay, p->replay_len);
+}
+
+/* ---- setup ---- */
+
+static int parse_http(const char *s, struct http_target *t)
+{
+	const char *colon;
+	size_t n;
+	unsigned port;
+
+	if (!strncmp(s, "http://", 7))
+		s += 7;
+	colon = strrchr(s, ':');
+	if (!colon || (n = (size_t)(colon - s)) == 0 || n >= sizeof(t->host) ||
+	    sscanf(colon + 1, "%u", &port) != 1 || !port || port > 65535)
+		return EINVAL;
+	memcpy(t->host, s, n);
+	t->host[n] = '\0';
+	t->port = (uint16_t)port;
+	return 0;
+}
+
+static int udp_socket(void)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int join(struct peer *p, const char *room)
+{
+	static struct http_resp r;
+	static char offer[8192];
+	char path[256];
+
+	if (make_offer(p, offer, sizeof(offer)))
+		return ENOSPC;
+	snprintf(path, sizeof(path), "/api/v1/rooms/%s/join", room);
+	if (http_do(&p->http, "POST", path, "application/sdp", offer, &r)) {
+		report(false, "join_answers_201", "no HTTP answer from %s:%u",
+		       p->http.host, p->http.port);
+		return EIO;
+	}
+	report(r.status == 201, "join_answers_201", "status %d", r.status);
+	report(r.location[0] != '\0', "join_gives_location", "%s", r.location);
+	snprintf(p->location, sizeof(p->location), "%s", r.location);
+	if (r.status != 201)
+		return EPROTO;
+	return read_answer(p, r.body, r.body_len);
+}
+
+static int connect_media(struct peer *p)
+{
+	uint8_t local[TP_SRTP_MAX_KEY_LEN], remote[TP_SRTP_MAX_KEY_LEN];
+	enum tp_srtp_profile prof = 0;
+	size_t klen = 0;
+	int err, i;
+
+	p->fd = udp_socket();
+	p->fd2 = udp_socket();
+	if (p->fd < 0 || p->fd2 < 0)
+		return EIO;
+
+	/* Retransmit the first check quickly; consent checks come later. */
+	for (i = 0; i < 15 && !p->stun_ok; i++) {
+		send_stun(p, NULL, true);
+		run(p, 200000, false, stun_answered);
+	}
+	p->next_stun_us = cm_now_us() + STUN_PERIOD_US;
+	report(p->stun_ok > 0, "stun_binding_succeeds", "%u answers", p->stun_ok);
+	if (!p->stun_ok)
+		return EPROTO;
+
+	err = tp_dtls_new(&p->dtls, p->cert, TP_DTLS_CLIENT, p->srv_fp_alg, p->srv_fp,
+			  dtls_send, p);
+	if (!err)
+		err = tp_dtls_connect(p->dtls);
+	if (!err)
+		run(p, 5000000, false, dtls_done);
+	report(!err && tp_dtls_state(p->dtls) == TP_DTLS_CONNECTED,
+	       "dtls_handshake_completes", "state %d",
+	       p->dtls ? (int)tp_dtls_state(p->dtls) : -1);
+	if (err || tp_dtls_state(p->dtls) != TP_DTLS_CONNECTED)
+		return EPROTO;
+
+	err = tp_dtls_srtp_keys(p->dtls, &prof, local, remote, &klen);
+	if (!err)
+		err = tp_srtp_new(&p->tx, prof, local, klen, false);
+	if (!err)
+		err = tp_srtp_new(&p->rx, prof, remote, klen, true);
+	report(!err, "srtp_keys_exported",
+	       prof == TP_SRTP_AEAD_AES_128_GCM ? "AEAD_AES_128_GCM"
+						: "AES128_CM_SHA1_80");
+	return err;
+}
+
+/* Media for dur_us; reports whether echoes of both kinds came back whole. */
+static void check_echo(struct peer *p, const char *name, uint64_t dur_us)
+{
+	unsigned a = p->echo_ok[0], v = p->echo_ok[1], bad = p->echo_bad;
+	unsigned sa = p->sent[0], sv = p->sent[1];
+
+	run(p, dur_us, true, NULL);
+	a = p->echo_ok[0] - a;
+	v = p->echo_ok[1] - v;
+	sa = p->sent[0] - sa;
+	sv = p->sent[1] - sv;
+	/* Allow the last few to be in flight. */
+	report(a > 0 && v > 0 && a + 5 >= sa * 8 / 10 && v + 2 >= sv * 8 / 10 &&
+		   p->echo_bad == bad,
+	       name, "audio %u/%u video %u/%u back, %u wrong payloads, %u srtp failures",
+	       a, sa, v, sv, p->echo_bad - bad, p->srtp_fail);
+}
+
+/* DELETE the participant URL; informative only (not a check). */
+static void leave(struct peer *p)
+{
+	static struct http_resp r;
+	const char *path = p->location, *slash;
+
+	if (!path[0])
+		return;
+	if (!strncmp(path, "http://", 7) || !strncmp(path, "https://", 8)) {
+		slash = strchr(strstr(path, "//") + 2, '/');
+		if (!slash)
+			return;
+		path = slash;
+	}
+	if (http_do(&p->http, "DELETE", path, NULL, NULL, &r))
+		printf("info leave: DELETE %s got no answer\n", path);
+	else
+		printf("info leave: DELETE %s -> %d\n", path, r.status);
+}
+
+int main(int argc, char **argv)
+{
+	static const char *const r_kind[] = {"unknown_kind", NULL};
+	static const char *const r_short[] = {"srtp_other", "rtp_malformed", NULL};
+	static const char *const r_pwd[] = {"stun_bad_integrity", NULL};
+	static const char *const r_fp[] = {"stun_no_fingerprint", NULL};
+	static const char *const r_addr[] = {"unknown_addr", NULL};
+	static const char *const r_auth[] = {"srtp_auth", NULL};
+	static const char *const r_replay[] = {"srtp_replay", NULL};
+	static struct peer peer;
+	struct peer *p = &peer;
+	const char *http = getenv("TUTTI_URL"), *room = "demo";
+	unsigned stun_before;
+	int i;
+
+	for (i = 1; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "--http"))
+			http = argv[i + 1];
+		else if (!strcmp(argv[i], "--room"))
+			room = argv[i + 1];
+		else
+			break;
+	}
+	if (i != argc || !http || parse_http(http, &p->http)) {
+		fprintf(stderr, "usage: %s --http 127.0.0.1:PORT [--room demo]\n",
+			argv[0]);
+		return 2;
+	}
+	p->fd = p->fd2 = -1;
+	cm_random_token(p->ufrag, 8);
+	cm_random_token(p->pwd, 24);
+	if (tp_srtp_init() || tp_dtls_cert_new(&p->cert)) {
+		fprintf(stderr, "badinput: cannot make a certificate\n");
+		return 2;
+	}
+	if (join(p, room) || connect_media(p)) {
+		if (!failures)
+			report(false, "setup", NULL);
+		goto out;
+	}
+
+	check_echo(p, "echo_returns_audio_and_video", 2000000);
+
+	expect_drop(p, "garbage_datagram_counts_unknown_kind", bad_garbage, r_kind);
+	expect_drop(p, "short_rtp_counts_srtp_other_or_rtp_malformed", bad_short_rtp,
+		    r_short);
+	expect_drop(p, "stun_wrong_password_counts_bad_integrity", bad_stun_password,
+		    r_pwd);
+	expect_drop(p, "stun_without_fingerprint_counts_no_fingerprint",
+		    bad_stun_no_fingerprint, r_fp);
+	expect_drop(p, "dtls_from_stranger_counts_unknown_addr", bad_dtls_stranger,
+		    r_addr);
+	expect_drop(p, "srtp_flipped_tag_counts_srtp_auth", bad_srtp_tag, r_auth);
+	expect_drop(p, "srtp_replay_counts_srtp_replay", bad_srtp_replay, r_replay);
+
+	check_echo(p, "echo_survives_bad_input", 1500000);
+	stun_before = p->stun_ok;
+	p->next_stun_us = cm_now_us();
+	run(p, 1000000, true, NULL);
+	report(p->stun_ok > stun_before, "consent_checks_still_succeed", "%u answers",
+	       p->stun_ok - stun_before);
+	report(tp_dtls_state(p->dtls) == TP_DTLS_CONNECTED, "dtls_still_connected", NULL);
+	printf("info %u RTCP packets from the server, %u foreign RTP, %u other STUN\n",
+	       p->rtcp_in, p->echo_foreign, p->stun_other);
+out:
+	leave(p);
+	if (p->dtls)
+		tp_dtls_close(p->dtls);
+	tp_dtls_free(&p->dtls);
+	tp_dtls_free(&p->dtls2);
+	tp_srtp_free(&p->tx);
+	tp_srtp_free(&p->rx);
+	tp_dtls_cert_free(&p->cert);
+	if (p->fd >= 0)
+		close(p->fd);
+	if (p->fd2 >= 0)
+		close(p->fd2);
+	printf("%s\n", failures ? "badinput: FAILED" : "badinput: all checks passed");
+	return failures ? 1 : 0;
+}
