@@ -45,6 +45,9 @@ struct tp_sdp_media {
 	enum tp_sdp_dir dir;
 	bool rtcp_mux;
 	bool rtcp_rsize;
+	/* a=bundle-only (RFC 8843): port 0 yet offered, to ride the BUNDLE
+	 * transport (webrtcbin max-bundle does this). Not a rejection. */
+	bool bundle_only;
 	size_t n_codecs;
 	struct tp_sdp_codec codecs[TP_SDP_MAX_CODECS];
 	size_t n_ext;
