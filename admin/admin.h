@@ -15,6 +15,7 @@ struct ad_server;
 struct ad_config {
 	const char *http_addr; /* "127.0.0.1:8080", "[::1]:8080" */
 	const char *web_dir; /* NULL: the web/ folder of the source tree */
+	const char *admin_key; /* bearer key of the admin API (required) */
 };
 
 /* Binds and starts serving on libmicrohttpd's threads. mx is borrowed.

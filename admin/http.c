@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "common/common.h"
@@ -46,6 +47,28 @@ enum MHD_Result ad_reply_error(struct MHD_Connection *c, unsigned status,
 	free(text);
 	json_decref(j);
 	return ret;
+}
+
+bool ad_check_admin(struct ad_server *s, struct MHD_Connection *c, enum MHD_Result *ret)
+{
+	const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						    MHD_HTTP_HEADER_AUTHORIZATION);
+	size_t klen = strlen(s->admin_key), vlen;
+	unsigned char diff = 0;
+
+	if (v && !strncasecmp(v, "Bearer ", 7)) {
+		v += 7;
+		vlen = strlen(v);
+		/* Constant time in the key's length. */
+		diff = vlen != klen;
+		for (size_t i = 0; i < klen; i++)
+			diff |= (unsigned char)(s->admin_key[i] ^ (i < vlen ? v[i] : 0));
+		if (!diff)
+			return true;
+	}
+	*ret = ad_reply_error(c, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+			      "this needs the admin key (Authorization: Bearer ...)");
+	return false;
 }
 
 bool ad_draining(struct ad_server *s)
@@ -88,6 +111,12 @@ static enum MHD_Result route(struct ad_server *s, struct MHD_Connection *c,
 		return ret;
 	if (!strcmp(method, "GET") && ad_static(s, c, url, &ret))
 		return ret;
+	if (!strcmp(url, "/api/v1/rooms")) {
+		if (strcmp(method, "POST"))
+			return ad_reply_error(c, MHD_HTTP_METHOD_NOT_ALLOWED,
+					      "method_not_allowed", "use POST");
+		return ad_create_room(s, c, b);
+	}
 	if (strncmp(url, API_ROOMS, strlen(API_ROOMS)))
 		return ad_reply_error(c, MHD_HTTP_NOT_FOUND, "not_found", "no such path");
 	if (!split_room(url, room, &rest))
@@ -98,6 +127,12 @@ static enum MHD_Result route(struct ad_server *s, struct MHD_Connection *c,
 			return ad_reply_error(c, MHD_HTTP_METHOD_NOT_ALLOWED,
 					      "method_not_allowed", "use POST");
 		return ad_join(s, c, room, b);
+	}
+	if (!*rest) {
+		if (strcmp(method, "GET"))
+			return ad_reply_error(c, MHD_HTTP_METHOD_NOT_ALLOWED,
+					      "method_not_allowed", "use GET");
+		return ad_get_room(s, c, room);
 	}
 	if (!strncmp(rest, "/participants/", 14) && rest[14] &&
 	    !strchr(rest + 14, '/'))
@@ -214,6 +249,11 @@ int ad_server_new(struct ad_server **out, const struct ad_config *cfg,
 	if (!s)
 		return ENOMEM;
 	s->mx = mx;
+	if (!cfg->admin_key || strlen(cfg->admin_key) >= sizeof(s->admin_key)) {
+		free(s);
+		return EINVAL;
+	}
+	strcpy(s->admin_key, cfg->admin_key);
 	snprintf(s->web_dir, sizeof(s->web_dir), "%s",
 		 cfg->web_dir ? cfg->web_dir : TUTTI_WEB_DIR);
 	err = listen_on(cfg->http_addr, &fd);

@@ -61,6 +61,14 @@ static enum MHD_Result metrics(struct ad_server *s, struct MHD_Connection *c)
 	mx_engine_stats(s->mx, &st);
 	metric(&t, "rooms", "gauge", "Rooms that exist.", st.rooms);
 	metric(&t, "participants", "gauge", "Participants in rooms.", st.participants);
+	metric(&t, "room_ticks_total", "counter", "20 ms room ticks run.", st.total.ticks);
+	metric(&t, "room_missed_deadlines_total", "counter",
+	       "Room ticks that ended after the next deadline.",
+	       st.total.missed_deadlines);
+	metric(&t, "room_inbound_dropped_total", "counter",
+	       "Media dropped because a room's inbox was full.", st.total.inbound_dropped);
+	metric(&t, "audio_encodes_total", "counter", "Opus encodes.", st.total.audio_encodes);
+	metric(&t, "audio_decodes_total", "counter", "Opus decodes.", st.total.audio_decodes);
 	metric(&t, "transport_peers", "gauge", "Transport sessions.", tp->peers);
 	metric(&t, "transport_peers_connected", "gauge",
 	       "Transport sessions with DTLS done.", tp->peers_connected);

@@ -14,8 +14,7 @@
 #include "common/common.h"
 #include "admin/internal.h"
 
-/* True when the request's Content-Type is ctype (parameters ignored). */
-static bool content_type_is(struct MHD_Connection *c, const char *ctype)
+bool ad_content_type_is(struct MHD_Connection *c, const char *ctype)
 {
 	const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 						    MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -36,14 +35,15 @@ enum MHD_Result ad_join(struct ad_server *s, struct MHD_Connection *c,
 	if (ad_draining(s))
 		return ad_reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "draining",
 				      "the server is shutting down");
-	if (!content_type_is(c, "application/sdp"))
+	if (!ad_content_type_is(c, "application/sdp"))
 		return ad_reply_error(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
 				      "unsupported_media_type",
 				      "the body must be an SDP offer (application/sdp)");
 	if (!b->len)
 		return ad_reply_error(c, MHD_HTTP_BAD_REQUEST, "bad_sdp",
 				      "the body must be an SDP offer");
-	rc = mx_join(s->mx, room, b->data, b->len, &answer, id, err, sizeof(err));
+	rc = mx_join(s->mx, room, MX_ROLE_DEFAULT, b->data, b->len, &answer, id, err,
+		     sizeof(err));
 	switch (rc) {
 	case 0:
 		break;
@@ -56,6 +56,9 @@ enum MHD_Result ad_join(struct ad_server *s, struct MHD_Connection *c,
 	case EPROTO:
 		cm_info("admin", "room %s: offer refused: %s", room, err);
 		return ad_reply_error(c, MHD_HTTP_BAD_REQUEST, "unsupported_offer", err);
+	case EBUSY:
+		return ad_reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "room_full",
+				      "the room is full");
 	case ESHUTDOWN:
 		return ad_reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "draining",
 				      "the server is shutting down");
@@ -94,8 +97,10 @@ enum MHD_Result ad_participant(struct ad_server *s, struct MHD_Connection *c,
 					      "no such participant");
 		return ad_reply(c, MHD_HTTP_NO_CONTENT, NULL, "", 0);
 	}
+	if (!strcmp(method, "PATCH") && ad_content_type_is(c, "application/json"))
+		return ad_patch_participant(s, c, room, id, b);
 	if (!strcmp(method, "PATCH")) {
-		if (!content_type_is(c, "application/trickle-ice-sdpfrag"))
+		if (!ad_content_type_is(c, "application/trickle-ice-sdpfrag"))
 			return ad_reply_error(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
 					      "unsupported_media_type",
 					      "PATCH takes application/trickle-ice-sdpfrag");

@@ -1,29 +1,116 @@
-/* Private to mixer/. */
+/* Private to mixer/: the engine, rooms, participants and the audio mix. */
 #ifndef TUTTI_MIXER_INTERNAL_H
 #define TUTTI_MIXER_INTERNAL_H
 
+#include <pthread.h>
+
+#include "codecs/codecs.h"
+#include "mixer/dsp/dsp.h"
+#include "mixer/inbox.h"
+#include "mixer/jitter.h"
+#include "mixer/limiter.h"
 #include "mixer/mixer.h"
+#include "mixer/speakers.h"
+
+#define MX_TICK_US 20000
+#define MX_FRAME 960 /* samples of one 20 ms tick at 48 kHz */
+#define MX_INBOX_POOL 4096 /* media messages in flight per room */
 
 struct mx_room;
 
-/* One participant as the room sees it. Owned by whoever unlinks it from
- * its room's list: mx_leave (HTTP thread) or the CLOSED event (I/O). */
-struct mx_part {
-	struct mx_engine *engine;
+/* The argument of a participant's transport events: the way to its room.
+ * Made by mx_join; freed by the room thread once the transport is done
+ * with it (after CLOSED, or after the room removed the peer). */
+struct mx_link {
 	struct mx_room *room;
 	char id[TP_PEER_ID_LEN + 1];
-	struct mx_part *next;
-	bool closed_early; /* closed before mx_join linked it (engine lock) */
-	/* Echo state: I/O thread only. */
+	enum mx_role role;
+	struct mx_part *part; /* room thread only: NULL until MX_MSG_ADD */
+	bool closed; /* room thread only: CLOSED came before ADD */
+};
+
+/* A participant: room thread only. */
+struct mx_part {
+	struct mx_link *link;
+	char id[TP_PEER_ID_LEN + 1];
+	enum mx_role role;
+	bool muted;
+	enum mx_audio_tier tier;
+	struct tp_sender *sender; /* from CONNECTED on */
+
+	/* audio in */
+	struct mx_jb *jb;
+	struct cx_opus_dec *dec;
+	struct mx_spk spk;
+	uint8_t level_ext; /* RFC 6464 extension id, 0 = none */
+	int level_now; /* loudest -dBov this tick, -1 = none */
+	struct mx_jb_frame frame; /* this tick's, from the jitter buffer */
+	bool has_pcm;
+	int16_t pcm[MX_FRAME];
+
+	/* audio out */
+	int slot; /* speaker slot, -1 = listener of the common mix */
+	uint16_t a_seq;
+	uint32_t a_ts_base;
+	bool a_marker; /* next packet starts a talkspurt */
+
+	/* video: the echo until the compositor lands */
 	uint32_t in_video_ssrc;
 	uint64_t last_pli_us;
 };
 
-/* The transport events of an echoing participant (echo.c). */
-extern const struct tp_peer_events mx_echo_events;
+/* Counters the room thread adds to and others read (atomics). */
+struct mx_counters {
+	uint64_t ticks, missed_deadlines, audio_encodes, audio_decodes;
+};
 
-/* Called by echo.c on TP_PEER_CLOSED: unlinks and frees p if it is still
- * in its room (engine.c). */
-void mx_part_closed(struct mx_part *p);
+struct mx_audio; /* audio.c */
+
+struct mx_room {
+	struct mx_engine *engine;
+	char name[MX_ROOM_NAME_MAX + 1];
+	struct mx_room_cfg cfg;
+	struct mx_room *next;
+
+	/* Under the engine's lock. */
+	size_t members; /* joined or joining */
+	bool running;
+	bool joinable; /* a thread exists that must be joined */
+	bool stop; /* the engine is closing: leave everyone and end */
+	pthread_t thread;
+
+	struct mx_inbox inbox;
+	struct mx_counters ctr;
+
+	/* Room thread only. */
+	struct mx_part **parts;
+	size_t n_parts;
+	struct tp_batch *batch;
+	struct mx_audio *audio;
+	uint64_t tick;
+};
+
+/* engine.c */
+struct tp_server *mx_engine_tp(struct mx_engine *e);
+pthread_mutex_t *mx_engine_lock(struct mx_engine *e);
+
+/* room.c */
+int mx_room_create(struct mx_room **out, struct mx_engine *e, const char *name,
+		   const struct mx_room_cfg *cfg);
+void mx_room_destroy(struct mx_room **r);
+/* Under the engine lock: starts the worker if it is not running. */
+int mx_room_ensure_running(struct mx_room *r);
+extern const struct tp_peer_events mx_room_events;
+
+/* audio.c: the audio half of a tick. */
+int mx_audio_new(struct mx_audio **out, const struct mx_room_cfg *cfg);
+void mx_audio_free(struct mx_audio **a);
+int mx_audio_part_init(struct mx_part *p);
+void mx_audio_part_fini(struct mx_audio *a, struct mx_part *p);
+/* An inbound audio packet of p. */
+void mx_audio_input(struct mx_part *p, const uint8_t *pkt, size_t len,
+		    const struct tp_rtp_hdr *h, uint64_t arrival_us);
+/* Selects, decodes, mixes, encodes and sends one 20 ms tick. */
+void mx_audio_tick(struct mx_room *r, uint64_t now);
 
 #endif

@@ -163,21 +163,30 @@ static void prepare_data_dir(const char *dir)
 
 /* The admin key: given, or read from DIR/admin.key, or made there (0600)
  * and printed once. */
-static void admin_key(const struct config *c)
+static void admin_key(const struct config *c, char *key, size_t cap)
 {
-	char path[4096], key[65];
+	char path[4096];
 	FILE *f;
+	int fd;
 
-	if (c->admin_key)
+	if (c->admin_key) {
+		if (strlen(c->admin_key) < 16 || strlen(c->admin_key) >= cap)
+			die("the admin key must have 16 to %zu characters", cap - 1);
+		strcpy(key, c->admin_key);
 		return;
+	}
 	snprintf(path, sizeof(path), "%s/admin.key", c->data_dir);
 	f = fopen(path, "r");
 	if (f) {
+		bool ok = fgets(key, (int)cap, f) != NULL;
 		fclose(f);
+		key[strcspn(key, "\r\n")] = '\0';
+		if (!ok || strlen(key) < 16)
+			die("%s holds no usable admin key (16 characters or more)", path);
 		return;
 	}
 	cm_random_token(key, 40);
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0 || !(f = fdopen(fd, "w")))
 		die("cannot write %s: %s", path, strerror(errno));
 	fprintf(f, "%s\n", key);
@@ -193,7 +202,7 @@ int main(int argc, char **argv)
 	struct mx_engine *mx = NULL;
 	struct ad_server *ad = NULL;
 	enum cm_log_level level;
-	char host[64];
+	char host[64], key[128];
 	char *end;
 	long port;
 	sigset_t sigs;
@@ -212,7 +221,7 @@ int main(int argc, char **argv)
 		die("HTTPS is not built in yet: run tutti behind a TLS reverse proxy "
 		    "(see README)");
 	prepare_data_dir(cfg.data_dir);
-	admin_key(&cfg);
+	admin_key(&cfg, key, sizeof(key));
 
 	/* Signals are taken by sigwait below, in this thread only: block
 	 * them before any other thread starts, so all inherit the mask. */
@@ -237,11 +246,14 @@ int main(int argc, char **argv)
 	if (err)
 		die("cannot start the mixer: %s", strerror(err));
 	if (cfg.demo) {
-		mx_room_add(mx, "demo");
+		struct mx_room_cfg rc;
+		mx_room_cfg_init(&rc);
+		mx_room_add(mx, "demo", &rc);
 		cm_info("server", "open room 'demo' created");
 	}
 	err = ad_server_new(&ad, &(struct ad_config){ .http_addr = cfg.http,
-						      .web_dir = cfg.web_dir },
+						      .web_dir = cfg.web_dir,
+						      .admin_key = key },
 			    mx);
 	if (err)
 		die("cannot listen on http %s: %s", cfg.http, strerror(err));

@@ -29,15 +29,34 @@ struct tp_addr_entry {
 	bool used;
 };
 
-/* What tutti sends on one SSRC, for its sender reports. */
+/* What tutti sends on one SSRC, for its sender reports. Written by the
+ * sending thread, read by the I/O thread: every field atomic (relaxed; a
+ * report that mixes two packets' figures is harmless). */
 struct tp_out_stream {
-	uint32_t ssrc;
-	uint32_t clock;
+	uint32_t ssrc; /* immutable */
+	uint32_t clock; /* immutable */
 	uint32_t packets;
 	uint32_t octets;
 	uint32_t last_ts;
 	uint64_t last_us;
 	bool active;
+};
+
+/* The outbound half of a peer (see transport.h). Reference-counted: the
+ * peer holds one reference, each user another. */
+struct tp_sender {
+	int refs; /* atomic */
+	bool closed; /* atomic; set by the I/O thread when the peer goes */
+	struct tp_server *srv;
+	struct tp_peer *peer; /* I/O thread only; NULL once closed */
+	char id[TP_PEER_ID_LEN + 1];
+	struct tp_sdp_neg_media media[2];
+	bool has[2];
+	struct tp_srtp *srtp; /* RTP only; used by one sending thread */
+	pthread_mutex_t addr_lock; /* guards addr, alen */
+	struct sockaddr_storage addr;
+	socklen_t alen;
+	struct tp_out_stream out[2];
 };
 
 /* One inbound SSRC, for receiver report blocks (RFC 3550 A.1, A.3, A.8). */
@@ -77,11 +96,10 @@ struct tp_peer {
 
 	struct tp_dtls *dtls;
 	struct tp_srtp *srtp_in;
-	struct tp_srtp *srtp_out;
+	struct tp_srtp *srtp_rtcp; /* outbound RTCP only; RTP is the sender's */
+	struct tp_sender *sender; /* from DTLS done on */
+	uint32_t ssrc[2]; /* what tutti sends with: [0] audio, [1] video */
 	bool connected;
-	bool closing;
-
-	struct tp_out_stream out[2];
 	struct tp_in_stream in[TP_MAX_IN_STREAMS];
 	uint64_t next_rtcp_us;
 
@@ -89,7 +107,12 @@ struct tp_peer {
 	struct tp_peer *ufrag_next; /* ufrag bucket chain */
 };
 
-/* ---- server.c, for peer.c ---- */
+/* ---- server.c, for peer.c and sender.c ---- */
+
+int tp_server_fd(const struct tp_server *s);
+/* Hands an RTCP packet for sender's peer to the I/O thread (no wait). */
+int tp_server_post_rtcp(struct tp_server *s, struct tp_sender *sender,
+			const uint8_t *pkt, size_t len);
 
 /* Queues one datagram to addr for sendmmsg; flushed at the end of each
  * loop iteration or when the batch is full. */
@@ -121,5 +144,18 @@ void tp_peer_on_srtp(struct tp_peer *p, uint8_t *buf, size_t len, uint64_t now);
 bool tp_peer_tick(struct tp_peer *p, uint64_t now);
 /* Sends BYE and close_notify when connected. */
 void tp_peer_say_goodbye(struct tp_peer *p);
+
+/* ---- sender.c, for peer.c ---- */
+
+/* Makes p's sender once DTLS is done: its own SRTP context from the
+ * local key. The peer holds the first reference. */
+int tp_sender_create(struct tp_peer *p, enum tp_srtp_profile prof,
+		     const uint8_t *key, size_t klen);
+/* The peer goes away: no more sends; drops the peer's reference. */
+void tp_sender_detach(struct tp_peer *p);
+/* The selected ICE address changed. */
+void tp_sender_set_addr(struct tp_sender *s, const struct sockaddr_storage *a,
+			socklen_t alen);
+struct tp_sender *tp_sender_ref(struct tp_sender *s);
 
 #endif

@@ -35,7 +35,7 @@ uint32_t tp_peer_local_ssrc(const struct tp_peer *p, enum tp_sdp_kind kind)
 {
 	int i = kind_index(kind);
 
-	return i >= 0 ? p->out[i].ssrc : 0;
+	return i >= 0 ? p->ssrc[i] : 0;
 }
 
 static void dtls_send(void *arg, const uint8_t *buf, size_t len)
@@ -84,10 +84,8 @@ int tp_peer_create(struct tp_peer **out, struct tp_server *s,
 	p->selected = -1;
 	p->created_us = p->last_consent_us = cm_now_us();
 	p->next_rtcp_us = p->created_us + TP_RTCP_INTERVAL_US;
-	p->out[IDX_AUDIO].ssrc = cm_random_u32() | 1;
-	p->out[IDX_AUDIO].clock = 48000;
-	p->out[IDX_VIDEO].ssrc = cm_random_u32() & ~1u;
-	p->out[IDX_VIDEO].clock = 90000;
+	p->ssrc[IDX_AUDIO] = cm_random_u32() | 1;
+	p->ssrc[IDX_VIDEO] = cm_random_u32() & ~1u;
 	err = tp_dtls_new(&p->dtls, tp_server_cert(s), TP_DTLS_SERVER, p->fp_alg,
 			  p->fp, dtls_send, p);
 	if (err) {
@@ -104,14 +102,25 @@ void tp_peer_destroy(struct tp_peer **pp)
 
 	if (!p)
 		return;
+	tp_sender_detach(p);
 	tp_dtls_free(&p->dtls);
 	tp_srtp_free(&p->srtp_in);
-	tp_srtp_free(&p->srtp_out);
+	tp_srtp_free(&p->srtp_rtcp);
 	free(p);
 	*pp = NULL;
 }
 
 /* ---- ICE -------------------------------------------------------------- */
+
+/* Media goes to the selected address; the sender follows it. */
+static void select_addr(struct tp_peer *p, int slot)
+{
+	if (p->selected == slot)
+		return;
+	p->selected = slot;
+	if (p->sender)
+		tp_sender_set_addr(p->sender, &p->addrs[slot].addr, p->addrs[slot].len);
+}
 
 void tp_peer_on_ice(struct tp_peer *p, const struct sockaddr_storage *from,
 		    socklen_t alen, bool nominate, uint64_t now)
@@ -144,7 +153,7 @@ void tp_peer_on_ice(struct tp_peer *p, const struct sockaddr_storage *from,
 	if (!p->addrs[slot].used)
 		return; /* moved to another peer meanwhile */
 	if (nominate || p->selected < 0)
-		p->selected = slot;
+		select_addr(p, slot);
 }
 
 /* ---- DTLS ------------------------------------------------------------- */
@@ -160,7 +169,9 @@ static int make_srtp(struct tp_peer *p)
 	if (!err)
 		err = tp_srtp_new(&p->srtp_in, prof, remote, klen, true);
 	if (!err)
-		err = tp_srtp_new(&p->srtp_out, prof, local, klen, false);
+		err = tp_srtp_new(&p->srtp_rtcp, prof, local, klen, false);
+	if (!err)
+		err = tp_sender_create(p, prof, local, klen);
 	memset(local, 0, sizeof(local));
 	memset(remote, 0, sizeof(remote));
 	if (!err)
@@ -177,8 +188,7 @@ void tp_peer_on_dtls(struct tp_peer *p, struct tp_addr_entry *from,
 	enum tp_dtls_state before = tp_dtls_state(p->dtls);
 
 	/* Answer on the address the handshake runs on. */
-	if (p->selected < 0 || &p->addrs[p->selected] != from)
-		p->selected = (int)(from - p->addrs);
+	select_addr(p, (int)(from - p->addrs));
 	if (tp_dtls_input(p->dtls, buf, len))
 		tp_server_drop(p->srv, TP_DROP_DTLS_ERROR);
 	if (before == TP_DTLS_HANDSHAKING &&
@@ -311,7 +321,7 @@ void tp_peer_on_srtp(struct tp_peer *p, uint8_t *buf, size_t len, uint64_t now)
 		tp_server_drop(p->srv, TP_DROP_UNKNOWN_SSRC);
 		return;
 	}
-	struct tp_in_stream *s = in_stream(p, h.ssrc, p->out[k].clock);
+	struct tp_in_stream *s = in_stream(p, h.ssrc, k == IDX_AUDIO ? 48000 : 90000);
 	if (s)
 		count_rtp(s, &h, now);
 	tp_server_counters(p->srv)->rx_rtp++;
@@ -319,10 +329,9 @@ void tp_peer_on_srtp(struct tp_peer *p, uint8_t *buf, size_t len, uint64_t now)
 		p->ev.on_rtp(p->arg, p, p->media[k].kind, buf, n, &h);
 }
 
-/* ---- sending ---------------------------------------------------------- */
+/* ---- sending (I/O thread) -------------------------------------------- */
 
-static int send_protected(struct tp_peer *p, const uint8_t *pkt, size_t len,
-			  bool rtcp)
+int tp_peer_send_rtcp(struct tp_peer *p, const uint8_t *pkt, size_t len)
 {
 	uint8_t buf[TP_PKT_CAP];
 	const struct tp_addr_entry *e;
@@ -333,46 +342,13 @@ static int send_protected(struct tp_peer *p, const uint8_t *pkt, size_t len,
 	if (len + TP_SRTP_MAX_TRAILER > sizeof(buf))
 		return EMSGSIZE;
 	memcpy(buf, pkt, len);
-	err = rtcp ? tp_srtp_protect_rtcp(p->srtp_out, buf, &len, sizeof(buf))
-		   : tp_srtp_protect(p->srtp_out, buf, &len, sizeof(buf));
+	err = tp_srtp_protect_rtcp(p->srtp_rtcp, buf, &len, sizeof(buf));
 	if (err)
 		return err;
 	e = &p->addrs[p->selected];
 	tp_server_queue(p->srv, buf, len, &e->addr, e->len);
+	__atomic_add_fetch(&tp_server_counters(p->srv)->tx_rtcp, 1, __ATOMIC_RELAXED);
 	return 0;
-}
-
-int tp_peer_send_rtp(struct tp_peer *p, const uint8_t *pkt, size_t len)
-{
-	struct tp_rtp_hdr h;
-	int err;
-
-	if (tp_rtp_parse(&h, pkt, len))
-		return EINVAL;
-	err = send_protected(p, pkt, len, false);
-	if (err)
-		return err;
-	for (int k = 0; k < 2; k++) {
-		struct tp_out_stream *o = &p->out[k];
-		if (o->ssrc != h.ssrc)
-			continue;
-		o->active = true;
-		o->packets++;
-		o->octets += (uint32_t)h.payload_len;
-		o->last_ts = h.ts;
-		o->last_us = cm_now_us();
-	}
-	tp_server_counters(p->srv)->tx_rtp++;
-	return 0;
-}
-
-int tp_peer_send_rtcp(struct tp_peer *p, const uint8_t *pkt, size_t len)
-{
-	int err = send_protected(p, pkt, len, true);
-
-	if (!err)
-		tp_server_counters(p->srv)->tx_rtcp++;
-	return err;
 }
 
 /* ---- reports ---------------------------------------------------------- */
@@ -421,28 +397,30 @@ static void send_reports(struct tp_peer *p, uint64_t now)
 	uint64_t ntp = cm_ntp_now();
 	bool first = true;
 
-	for (int k = 0; k < 2; k++) {
-		struct tp_out_stream *o = &p->out[k];
-		if (!o->active)
+	for (int k = 0; k < 2 && p->sender; k++) {
+		struct tp_out_stream *o = &p->sender->out[k];
+		if (!__atomic_load_n(&o->active, __ATOMIC_RELAXED))
 			continue;
 		/* The RTP time now, extrapolated from the last packet sent. */
-		uint32_t ts = o->last_ts +
-			      (uint32_t)((now - o->last_us) * o->clock / 1000000u);
-		if (tp_rtcp_write_sr(buf + len, sizeof(buf) - len, &w, o->ssrc, ntp,
-				     ts, o->packets, o->octets, first ? rb : NULL,
-				     first ? n_rb : 0) == 0) {
+		uint64_t last_us = __atomic_load_n(&o->last_us, __ATOMIC_RELAXED);
+		uint32_t ts = __atomic_load_n(&o->last_ts, __ATOMIC_RELAXED) +
+			      (uint32_t)((now - CM_MIN(last_us, now)) * o->clock / 1000000u);
+		if (tp_rtcp_write_sr(buf + len, sizeof(buf) - len, &w, o->ssrc, ntp, ts,
+				     __atomic_load_n(&o->packets, __ATOMIC_RELAXED),
+				     __atomic_load_n(&o->octets, __ATOMIC_RELAXED),
+				     first ? rb : NULL, first ? n_rb : 0) == 0) {
 			len += w;
 			first = false;
 		}
 	}
-	if (first && tp_rtcp_write_rr(buf, sizeof(buf), &w, p->out[IDX_AUDIO].ssrc,
+	if (first && tp_rtcp_write_rr(buf, sizeof(buf), &w, p->ssrc[IDX_AUDIO],
 				      rb, n_rb) == 0) {
 		len = w;
 		first = false;
 	}
 	n = len;
 	if (!first && tp_rtcp_write_sdes(buf + n, sizeof(buf) - n, &w,
-					 p->out[IDX_AUDIO].ssrc, "tutti") == 0)
+					 p->ssrc[IDX_AUDIO], "tutti") == 0)
 		len += w;
 	if (len)
 		tp_peer_send_rtcp(p, buf, len);
@@ -478,7 +456,7 @@ void tp_peer_say_goodbye(struct tp_peer *p)
 {
 	uint8_t buf[64];
 	size_t len, w;
-	uint32_t ssrc[2] = { p->out[IDX_AUDIO].ssrc, p->out[IDX_VIDEO].ssrc };
+	uint32_t ssrc[2] = { p->ssrc[IDX_AUDIO], p->ssrc[IDX_VIDEO] };
 
 	/* A compound packet starts with a report (RFC 3550 6.1). */
 	if (p->connected &&
@@ -488,3 +466,4 @@ void tp_peer_say_goodbye(struct tp_peer *p)
 	if (p->dtls && tp_dtls_state(p->dtls) == TP_DTLS_CONNECTED)
 		tp_dtls_close(p->dtls);
 }
+

@@ -41,16 +41,22 @@ static const char *const drop_names[TP_DROP_COUNT] = {
 	[TP_DROP_UNKNOWN_SSRC] = "unknown_pt",
 };
 
-enum cmd_kind { CMD_ADD, CMD_REMOVE, CMD_STATS, CMD_STOP };
+enum cmd_kind { CMD_ADD, CMD_REMOVE, CMD_STATS, CMD_STOP, CMD_RTCP };
 
-/* A request from another thread; lives on that thread's stack until done. */
+/* A request from another thread. A synchronous one lives on the caller's
+ * stack until done; an asynchronous one (CMD_RTCP) is malloc'd by the
+ * caller and freed by the I/O thread. */
 struct cmd {
 	enum cmd_kind kind;
 	struct tp_peer *peer; /* CMD_ADD */
 	const char *id; /* CMD_REMOVE */
 	struct tp_stats *stats; /* CMD_STATS */
+	struct tp_sender *sender; /* CMD_RTCP: a reference */
+	size_t len; /* CMD_RTCP */
+	uint8_t pkt[TP_PKT_CAP]; /* CMD_RTCP only */
 	int result;
 	bool done;
+	bool async;
 	struct cmd *next;
 };
 
@@ -250,8 +256,24 @@ void tp_server_queue(struct tp_server *s, const uint8_t *buf, size_t len,
 	s->tx_msg[i].msg_hdr.msg_namelen = alen;
 	s->tx_msg[i].msg_hdr.msg_iov = &s->tx_iov[i];
 	s->tx_msg[i].msg_hdr.msg_iovlen = 1;
-	s->st.tx_packets++;
-	s->st.tx_bytes += len;
+	/* Room threads add to these too (tp_batch_flush). */
+	__atomic_add_fetch(&s->st.tx_packets, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&s->st.tx_bytes, len, __ATOMIC_RELAXED);
+}
+
+int tp_server_fd(const struct tp_server *s)
+{
+	return s->fd;
+}
+
+/* A consistent-enough copy of counters that several threads add to. */
+static void snapshot(const struct tp_stats *from, struct tp_stats *to)
+{
+	const uint64_t *f = (const uint64_t *)from;
+	uint64_t *t = (uint64_t *)to;
+
+	for (size_t i = 0; i < sizeof(*from) / sizeof(uint64_t); i++)
+		t[i] = __atomic_load_n(&f[i], __ATOMIC_RELAXED);
 }
 
 struct tp_dtls_cert *tp_server_cert(struct tp_server *s)
@@ -436,9 +458,18 @@ static void run_commands(struct tp_server *s)
 			c->result = remove_peer(s, c->id);
 			break;
 		case CMD_STATS:
-			*c->stats = s->st;
+			snapshot(&s->st, c->stats);
 			c->result = 0;
 			break;
+		case CMD_RTCP:
+			/* The peer is alive while its sender is not closed:
+			 * only this thread closes it. */
+			if (!tp_sender_closed(c->sender))
+				tp_peer_send_rtcp(c->sender->peer, c->pkt, c->len);
+			tp_sender_unref(&c->sender);
+			free(c);
+			c = next;
+			continue;
 		case CMD_STOP:
 			s->stopping = true;
 			c->result = 0;
@@ -519,7 +550,12 @@ static void *io_main(void *arg)
 		}
 		flush_tx(s);
 	}
-	/* Shutdown: every peer gets a BYE and a close_notify. */
+	/* Shutdown: no new commands; serve those already queued; then every
+	 * peer gets a BYE and a close_notify. */
+	pthread_mutex_lock(&s->lock);
+	s->closed = true;
+	pthread_mutex_unlock(&s->lock);
+	run_commands(s);
 	while (s->peers)
 		close_peer(s, s->peers, true);
 	flush_tx(s);
@@ -659,6 +695,37 @@ void tp_server_stats(struct tp_server *s, struct tp_stats *out)
 		memset(out, 0, sizeof(*out));
 }
 
+int tp_server_post_rtcp(struct tp_server *s, struct tp_sender *sender,
+			const uint8_t *pkt, size_t len)
+{
+	struct cmd *c;
+	uint64_t one = 1;
+
+	if (len > TP_PKT_CAP - TP_SRTP_MAX_TRAILER)
+		return EMSGSIZE;
+	c = malloc(sizeof(*c));
+	if (!c)
+		return ENOMEM;
+	c->kind = CMD_RTCP;
+	c->async = true;
+	c->sender = tp_sender_ref(sender);
+	c->len = len;
+	memcpy(c->pkt, pkt, len);
+	pthread_mutex_lock(&s->lock);
+	if (s->closed) {
+		pthread_mutex_unlock(&s->lock);
+		tp_sender_unref(&c->sender);
+		free(c);
+		return ESHUTDOWN;
+	}
+	c->next = s->cmd_head;
+	s->cmd_head = c;
+	pthread_mutex_unlock(&s->lock);
+	if (write(s->evfd, &one, sizeof(one)) < 0)
+		cm_warn("transport", "eventfd write: %s", strerror(errno));
+	return 0;
+}
+
 int tp_server_add_peer(struct tp_server *s, const char *offer, size_t offer_len,
 		       const struct tp_peer_events *ev, void *arg, char **answer,
 		       char id[TP_PEER_ID_LEN + 1], char *err, size_t errlen)
@@ -699,8 +766,8 @@ int tp_server_add_peer(struct tp_server *s, const char *offer, size_t offer_len,
 		.fingerprint = tp_dtls_cert_fingerprint(s->cert),
 		.cand_ip = s->cand_ip,
 		.cand_port = s->port,
-		.audio_ssrc = p->out[0].ssrc,
-		.video_ssrc = p->out[1].ssrc,
+		.audio_ssrc = p->ssrc[0],
+		.video_ssrc = p->ssrc[1],
 		.cname = "tutti",
 		.stream_id = "tutti",
 		.session_id = ((uint64_t)cm_random_u32() << 20) | cm_random_u32(),

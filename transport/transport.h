@@ -110,6 +110,46 @@ int tp_server_add_peer(struct tp_server *s, const char *offer, size_t offer_len,
  * Returns 0 or ENOENT. */
 int tp_server_remove_peer(struct tp_server *s, const char *id);
 
+/* ---- the outbound half of a peer, for a room's worker thread ----
+ *
+ * A room thread protects and sends its participants' RTP itself: each
+ * connected peer has a tp_sender with its own SRTP context for RTP (the
+ * I/O thread keeps another, with the same keys, for RTCP only, so the two
+ * threads never share SRTP state). RTCP that a room wants sent (PLI,
+ * NACK, REMB) is posted to the I/O thread. Packets go out in batches
+ * (sendmmsg) that belong to the sending thread. */
+
+struct tp_sender;
+struct tp_batch;
+
+/* A new reference to p's sender (I/O thread, from TP_PEER_CONNECTED on);
+ * NULL before DTLS is done. Release it with tp_sender_unref. */
+struct tp_sender *tp_peer_sender(struct tp_peer *p);
+/* Any thread. *s becomes NULL; the last reference frees the sender. */
+void tp_sender_unref(struct tp_sender **s);
+/* True once the peer is gone (closed, removed): sends are dropped. */
+bool tp_sender_closed(const struct tp_sender *s);
+/* Immutable negotiated facts, safe from any thread. */
+const char *tp_sender_id(const struct tp_sender *s);
+const struct tp_sdp_neg_media *tp_sender_media(const struct tp_sender *s,
+					       enum tp_sdp_kind kind);
+uint32_t tp_sender_ssrc(const struct tp_sender *s, enum tp_sdp_kind kind);
+
+/* A batch of datagrams for one thread's sendmmsg. */
+int tp_batch_new(struct tp_batch **out, struct tp_server *srv);
+void tp_batch_free(struct tp_batch **b);
+/* Sends what is queued. Also done when the batch is full. */
+void tp_batch_flush(struct tp_batch *b);
+
+/* The owning thread of the sender's RTP (one thread only): copies pkt
+ * into the batch, protects it there, counts it for the sender report.
+ * Returns 0, ENOTCONN (closed), EMSGSIZE or another errno. */
+int tp_sender_send_rtp(struct tp_sender *s, struct tp_batch *b, const uint8_t *pkt,
+		       size_t len);
+/* Any thread: queues one RTCP (compound or reduced-size) packet for the
+ * I/O thread to protect and send. Returns 0, ENOTCONN or ENOMEM. */
+int tp_sender_post_rtcp(struct tp_sender *s, const uint8_t *pkt, size_t len);
+
 /* ---- on the I/O thread only (inside peer events) ---- */
 
 const char *tp_peer_id(const struct tp_peer *p);

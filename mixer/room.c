@@ -1,0 +1,446 @@
+/*
+ * A room's worker thread: wakes every 20 ms on an absolute deadline
+ * (clock_nanosleep, TIMER_ABSTIME), reads its inbox in order (media from
+ * the I/O thread, commands from HTTP threads), runs the audio tick,
+ * echoes video, and sends what it made in one sendmmsg batch. It never
+ * blocks on I/O; each tick that ends after the next deadline is counted.
+ * It exists only while the room has members.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/common.h"
+#include "mixer/internal.h"
+
+#define PLI_MIN_INTERVAL_US 300000
+
+/* ---- the I/O thread's side: events into the inbox ---------------------- */
+
+static void post_media(struct mx_link *l, enum mx_msg_kind kind,
+		       enum tp_sdp_kind media, const uint8_t *pkt, size_t len)
+{
+	struct mx_msg *m;
+
+	if (len > MX_MSG_DATA)
+		return;
+	m = mx_inbox_get(&l->room->inbox);
+	if (!m)
+		return; /* counted as dropped */
+	m->kind = kind;
+	m->link = l;
+	m->media = media;
+	m->arrival_us = cm_now_us();
+	m->len = len;
+	memcpy(m->data, pkt, len);
+	mx_inbox_push(&l->room->inbox, m);
+}
+
+static void ev_state(void *arg, struct tp_peer *p, enum tp_peer_state st)
+{
+	struct mx_link *l = arg;
+	struct mx_msg *m = calloc(1, sizeof(*m));
+
+	/* Rare events: a malloc'd message, so that they are never dropped. */
+	if (!m) {
+		cm_error("mixer", "out of memory for an event of %s", l->id);
+		return;
+	}
+	m->link = l;
+	if (st == TP_PEER_CONNECTED) {
+		m->kind = MX_MSG_CONNECTED;
+		m->sender = tp_peer_sender(p);
+	} else {
+		m->kind = MX_MSG_CLOSED;
+	}
+	mx_inbox_push(&l->room->inbox, m);
+}
+
+static void ev_rtp(void *arg, struct tp_peer *p, enum tp_sdp_kind kind, uint8_t *pkt,
+		   size_t len, const struct tp_rtp_hdr *h)
+{
+	post_media(arg, MX_MSG_RTP, kind, pkt, len);
+}
+
+static void ev_rtcp(void *arg, struct tp_peer *p, const uint8_t *pkt, size_t len)
+{
+	post_media(arg, MX_MSG_RTCP, TP_SDP_OTHER, pkt, len);
+}
+
+const struct tp_peer_events mx_room_events = {
+	.on_state = ev_state,
+	.on_rtp = ev_rtp,
+	.on_rtcp = ev_rtcp,
+};
+
+/* ---- participants (room thread) ---------------------------------------- */
+
+static struct mx_part *find_part(struct mx_room *r, const char *id)
+{
+	for (size_t i = 0; i < r->n_parts; i++)
+		if (!strcmp(r->parts[i]->id, id))
+			return r->parts[i];
+	return NULL;
+}
+
+static void add_part(struct mx_room *r, struct mx_link *l)
+{
+	struct mx_part *p;
+
+	if (l->closed) {
+		/* The transport dropped it before we heard of it. */
+		goto gone;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p || mx_audio_part_init(p)) {
+		free(p);
+		tp_server_remove_peer(mx_engine_tp(r->engine), l->id);
+		goto gone;
+	}
+	p->link = l;
+	memcpy(p->id, l->id, sizeof(p->id));
+	p->role = l->role;
+	/* In a lecture, attendees join muted; presenters do not. */
+	p->muted = r->cfg.mode == MX_MODE_LECTURE && p->role != MX_ROLE_PRESENTER;
+	p->slot = -1;
+	p->a_seq = (uint16_t)cm_random_u32();
+	p->a_ts_base = cm_random_u32();
+	p->a_marker = true;
+	l->part = p;
+	r->parts[r->n_parts++] = p;
+	return;
+gone:
+	pthread_mutex_lock(mx_engine_lock(r->engine));
+	r->members--;
+	pthread_mutex_unlock(mx_engine_lock(r->engine));
+	free(l);
+}
+
+/* Forgets p. The transport must be done with its link already. */
+static void drop_part(struct mx_room *r, struct mx_part *p)
+{
+	for (size_t i = 0; i < r->n_parts; i++) {
+		if (r->parts[i] == p) {
+			r->parts[i] = r->parts[--r->n_parts];
+			break;
+		}
+	}
+	mx_audio_part_fini(r->audio, p);
+	tp_sender_unref(&p->sender);
+	free(p->link);
+	free(p);
+	pthread_mutex_lock(mx_engine_lock(r->engine));
+	r->members--;
+	pthread_mutex_unlock(mx_engine_lock(r->engine));
+}
+
+/* ---- video: the echo until the compositor lands ------------------------- */
+
+static void request_keyframe(struct mx_part *p, uint64_t now)
+{
+	uint8_t buf[64];
+	size_t len;
+
+	if (!p->sender || !p->in_video_ssrc || now - p->last_pli_us < PLI_MIN_INTERVAL_US)
+		return;
+	if (tp_rtcp_write_pli(buf, sizeof(buf), &len,
+			      tp_sender_ssrc(p->sender, TP_SDP_VIDEO), p->in_video_ssrc) == 0 &&
+	    tp_sender_post_rtcp(p->sender, buf, len) == 0)
+		p->last_pli_us = now;
+}
+
+static void video_input(struct mx_room *r, struct mx_part *p, const uint8_t *pkt,
+			size_t len, const struct tp_rtp_hdr *h)
+{
+	struct tp_rtp_hdr out = {
+		.marker = h->marker,
+		.pt = h->pt,
+		.seq = h->seq,
+		.ts = h->ts,
+	};
+	uint8_t buf[MX_MSG_DATA];
+	size_t n;
+
+	if (!p->sender)
+		return;
+	if (h->ssrc != p->in_video_ssrc) {
+		/* A new video source: start the echo on a keyframe. */
+		p->in_video_ssrc = h->ssrc;
+		p->last_pli_us = 0;
+		request_keyframe(p, cm_now_us());
+	}
+	out.ssrc = tp_sender_ssrc(p->sender, TP_SDP_VIDEO);
+	if (tp_rtp_write(buf, sizeof(buf), &n, &out, pkt + h->hdr_len, h->payload_len) == 0)
+		tp_sender_send_rtp(p->sender, r->batch, buf, n);
+}
+
+/* Keyframe requests and NACKs for tutti's video go to the participant's
+ * own sender: the echo keeps its sequence numbers. */
+static void rtcp_input(struct mx_part *p, const uint8_t *pkt, size_t len)
+{
+	struct tp_rtcp_iter it;
+	struct tp_rtcp_pkt pk;
+	uint32_t our_video;
+
+	if (!p->sender)
+		return;
+	our_video = tp_sender_ssrc(p->sender, TP_SDP_VIDEO);
+	tp_rtcp_iter_init(&it, pkt, len);
+	while (tp_rtcp_next(&it, &pk) == 0) {
+		if ((pk.kind == TP_RTCP_K_PLI && pk.media_ssrc == our_video) ||
+		    pk.kind == TP_RTCP_K_FIR) {
+			request_keyframe(p, cm_now_us());
+		} else if (pk.kind == TP_RTCP_K_NACK && pk.media_ssrc == our_video &&
+			   p->in_video_ssrc) {
+			uint16_t seqs[64];
+			uint8_t buf[512];
+			size_t n = tp_rtcp_nack_seqs(&pk, seqs, CM_ARRAY_SIZE(seqs)), w;
+			if (n && tp_rtcp_write_nack(buf, sizeof(buf), &w, our_video,
+						    p->in_video_ssrc, seqs, n) == 0)
+				tp_sender_post_rtcp(p->sender, buf, w);
+		}
+	}
+}
+
+/* ---- the inbox ------------------------------------------------------------ */
+
+static void handle(struct mx_room *r, struct mx_msg *m)
+{
+	struct mx_part *p = m->link ? m->link->part : NULL;
+	struct tp_rtp_hdr h;
+	int result = 0;
+
+	switch (m->kind) {
+	case MX_MSG_ADD:
+		add_part(r, m->link);
+		break;
+	case MX_MSG_CONNECTED:
+		if (p) {
+			p->sender = m->sender;
+			m->sender = NULL;
+			const struct tp_sdp_neg_media *a =
+				tp_sender_media(p->sender, TP_SDP_AUDIO);
+			p->level_ext = a ? a->ext_audio_level : 0;
+			cm_info("mixer", "room %s: participant %s connected", r->name, p->id);
+		}
+		break;
+	case MX_MSG_CLOSED:
+		if (p) {
+			cm_info("mixer", "room %s: participant %s disconnected", r->name,
+				p->id);
+			drop_part(r, p);
+		} else {
+			m->link->closed = true; /* ADD comes next and frees it */
+		}
+		break;
+	case MX_MSG_RTP:
+		if (!p || tp_rtp_parse(&h, m->data, m->len))
+			break;
+		if (m->media == TP_SDP_AUDIO)
+			mx_audio_input(p, m->data, m->len, &h, m->arrival_us);
+		else if (m->media == TP_SDP_VIDEO)
+			video_input(r, p, m->data, m->len, &h);
+		break;
+	case MX_MSG_RTCP:
+		if (p)
+			rtcp_input(p, m->data, m->len);
+		break;
+	case MX_MSG_REMOVE:
+		p = find_part(r, m->id);
+		if (!p) {
+			result = ENOENT;
+			break;
+		}
+		/* After this returns the I/O thread holds no reference to
+		 * p's link: a short wait on the I/O thread, never on a
+		 * socket. ENOENT: the transport closed it first, and its
+		 * CLOSED message, already queued, drops it. */
+		if (tp_server_remove_peer(mx_engine_tp(r->engine), p->id) == 0) {
+			cm_info("mixer", "room %s: participant %s left", r->name, p->id);
+			drop_part(r, p);
+		}
+		break;
+	case MX_MSG_MUTE:
+		p = find_part(r, m->id);
+		if (p)
+			p->muted = m->flag;
+		else
+			result = ENOENT;
+		break;
+	}
+	if (m->reply)
+		mx_reply_done(m->reply, result);
+}
+
+static void drain(struct mx_room *r)
+{
+	struct mx_msg *list = mx_inbox_take(&r->inbox);
+
+	for (struct mx_msg *m = list; m; m = m->next)
+		handle(r, m);
+	mx_inbox_recycle(&r->inbox, list);
+}
+
+/* ---- the thread ------------------------------------------------------------ */
+
+static void add_ns(struct timespec *t, long ns)
+{
+	t->tv_nsec += ns;
+	while (t->tv_nsec >= 1000000000L) {
+		t->tv_nsec -= 1000000000L;
+		t->tv_sec++;
+	}
+}
+
+/* True when the thread may end: nobody in the room, nothing coming. */
+static bool may_end(struct mx_room *r)
+{
+	bool end;
+
+	pthread_mutex_lock(mx_engine_lock(r->engine));
+	end = r->stop || (r->n_parts == 0 && r->members == 0 &&
+			  mx_inbox_empty(&r->inbox));
+	if (end)
+		r->running = false;
+	pthread_mutex_unlock(mx_engine_lock(r->engine));
+	return end;
+}
+
+static void *room_main(void *arg)
+{
+	struct mx_room *r = arg;
+	struct timespec deadline, now_ts;
+
+	cm_info("mixer", "room %s: worker started", r->name);
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	for (;;) {
+		uint64_t now;
+
+		add_ns(&deadline, MX_TICK_US * 1000L);
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &deadline, NULL) == EINTR)
+			;
+		now = cm_now_us();
+		drain(r);
+		mx_audio_tick(r, now);
+		tp_batch_flush(r->batch);
+		r->tick++;
+		__atomic_add_fetch(&r->ctr.ticks, 1, __ATOMIC_RELAXED);
+
+		/* A tick that ended after the next deadline is missed; if
+		 * we fell far behind, start again from now instead of
+		 * running a burst of late ticks. */
+		clock_gettime(CLOCK_MONOTONIC, &now_ts);
+		struct timespec next = deadline;
+		add_ns(&next, MX_TICK_US * 1000L);
+		if (now_ts.tv_sec > next.tv_sec ||
+		    (now_ts.tv_sec == next.tv_sec && now_ts.tv_nsec > next.tv_nsec)) {
+			__atomic_add_fetch(&r->ctr.missed_deadlines, 1, __ATOMIC_RELAXED);
+			deadline = now_ts;
+		}
+		if (r->n_parts == 0 && may_end(r))
+			break;
+		if (__atomic_load_n(&r->stop, __ATOMIC_RELAXED) && may_end(r))
+			break;
+	}
+	/* Stopping with people inside (server shutdown): they get a BYE. */
+	while (r->n_parts) {
+		struct mx_part *p = r->parts[r->n_parts - 1];
+		if (tp_server_remove_peer(mx_engine_tp(r->engine), p->id) == ENOENT) {
+			/* Its CLOSED message, still queued, owns the link. */
+			p->link->part = NULL;
+			p->link = NULL;
+		}
+		drop_part(r, p);
+	}
+	cm_info("mixer", "room %s: worker stopped", r->name);
+	return NULL;
+}
+
+int mx_room_ensure_running(struct mx_room *r)
+{
+	int err;
+
+	if (r->running)
+		return 0;
+	if (r->joinable) {
+		/* The last worker decided to end; it holds no lock now. */
+		pthread_join(r->thread, NULL);
+		r->joinable = false;
+	}
+	err = pthread_create(&r->thread, NULL, room_main, r);
+	if (err)
+		return err;
+	r->running = true;
+	r->joinable = true;
+	return 0;
+}
+
+int mx_room_create(struct mx_room **out, struct mx_engine *e, const char *name,
+		   const struct mx_room_cfg *cfg)
+{
+	struct mx_room *r = calloc(1, sizeof(*r));
+	int err;
+
+	if (!r)
+		return ENOMEM;
+	r->engine = e;
+	strcpy(r->name, name);
+	r->cfg = *cfg;
+	r->parts = calloc(cfg->max_participants, sizeof(*r->parts));
+	err = r->parts ? 0 : ENOMEM;
+	if (!err)
+		err = mx_inbox_init(&r->inbox, MX_INBOX_POOL);
+	if (!err)
+		err = tp_batch_new(&r->batch, mx_engine_tp(e));
+	if (!err)
+		err = mx_audio_new(&r->audio, cfg);
+	if (err) {
+		mx_room_destroy(&r);
+		return err;
+	}
+	*out = r;
+	return 0;
+}
+
+/* The engine is closing (its lock is not held): stop the worker, which
+ * sends everyone a BYE, then free. */
+void mx_room_destroy(struct mx_room **pr)
+{
+	struct mx_room *r = pr ? *pr : NULL;
+	pthread_mutex_t *lock;
+	bool join;
+
+	if (!r)
+		return;
+	lock = mx_engine_lock(r->engine);
+	pthread_mutex_lock(lock);
+	r->stop = true;
+	join = r->joinable;
+	r->joinable = false;
+	pthread_mutex_unlock(lock);
+	if (join)
+		pthread_join(r->thread, NULL);
+	/* What was never read: free the links of unprocessed joins, and of
+	 * participants whose CLOSED came while the worker stopped. */
+	for (struct mx_msg *m = mx_inbox_take(&r->inbox), *next; m; m = next) {
+		next = m->next;
+		m->next = NULL;
+		if (m->kind == MX_MSG_ADD) {
+			tp_server_remove_peer(mx_engine_tp(r->engine), m->link->id);
+			free(m->link);
+		} else if (m->kind == MX_MSG_CLOSED && !m->link->part) {
+			free(m->link);
+		}
+		if (m->reply)
+			mx_reply_done(m->reply, ESHUTDOWN);
+		mx_inbox_recycle(&r->inbox, m);
+	}
+	if (r->inbox.pool)
+		mx_inbox_destroy(&r->inbox);
+	mx_audio_free(&r->audio);
+	tp_batch_free(&r->batch);
+	free(r->parts);
+	free(r);
+	*pr = NULL;
+}
