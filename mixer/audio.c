@@ -40,6 +40,7 @@ struct mx_audio {
 	struct mx_limiter common_lim;
 	int tier_len[MX_AUDIO_TIERS];
 	uint8_t tier_pkt[MX_AUDIO_TIERS][CX_OPUS_MAX_PACKET];
+	const int16_t *src[MX_MAX_SPEAKERS];
 	int32_t acc[MX_FRAME];
 	int16_t out[MX_FRAME];
 	/* Scratch for the selection, sized for the room. */
@@ -273,14 +274,17 @@ void mx_audio_tick(struct mx_room *r, uint64_t now)
 	/* 2. The loudest K; only they are decoded and mixed. */
 	m = mx_spk_select(a->spk, a->eligible, n, a->k, now, a->chosen);
 	assign_slots(a, r->parts, m);
-	memset(a->acc, 0, sizeof(a->acc));
+	size_t n_src = 0;
 	for (size_t j = 0; j < m; j++) {
 		struct mx_part *p = r->parts[a->chosen[j]];
 		if (!p->has_pcm)
 			decode(r, p, &p->frame);
 		if (p->has_pcm)
-			a->dsp.accumulate(a->acc, p->pcm, MX_FRAME);
+			a->src[n_src++] = p->pcm;
 	}
+	/* Summed once, acc kept in registers across the sources. */
+	memset(a->acc, 0, sizeof(a->acc));
+	a->dsp.accumulate_many(a->acc, a->src, n_src, MX_FRAME);
 	/* 3. The common mix, once per tier that has listeners. */
 	for (size_t i = 0; i < n; i++) {
 		struct mx_part *p = r->parts[i];
