@@ -27,6 +27,7 @@ struct mx_link {
 	enum mx_role role;
 	struct mx_part *part; /* room thread only: NULL until MX_MSG_ADD */
 	bool closed; /* room thread only: CLOSED came before ADD */
+	struct mx_link *retired_next; /* room thread only: see mx_room.retired */
 };
 
 /* A participant: room thread only. */
@@ -88,6 +89,10 @@ struct mx_room {
 	struct tp_batch *batch;
 	struct mx_audio *audio;
 	uint64_t tick;
+	/* Links of participants that left. Messages pushed before the
+	 * transport let go of a link may still sit in the inbox, so a link
+	 * retired during one drain is freed after the next one. */
+	struct mx_link *retired, *retired_prev;
 };
 
 /* engine.c */

@@ -84,6 +84,23 @@ static struct mx_part *find_part(struct mx_room *r, const char *id)
 	return NULL;
 }
 
+/* Messages may still name l: free it after the next drain. */
+static void retire_link(struct mx_room *r, struct mx_link *l)
+{
+	l->part = NULL;
+	l->retired_next = r->retired;
+	r->retired = l;
+}
+
+static void free_links(struct mx_link *l)
+{
+	while (l) {
+		struct mx_link *next = l->retired_next;
+		free(l);
+		l = next;
+	}
+}
+
 static void add_part(struct mx_room *r, struct mx_link *l)
 {
 	struct mx_part *p;
@@ -114,7 +131,7 @@ gone:
 	pthread_mutex_lock(mx_engine_lock(r->engine));
 	r->members--;
 	pthread_mutex_unlock(mx_engine_lock(r->engine));
-	free(l);
+	retire_link(r, l);
 }
 
 /* Forgets p. The transport must be done with its link already. */
@@ -128,7 +145,7 @@ static void drop_part(struct mx_room *r, struct mx_part *p)
 	}
 	mx_audio_part_fini(r->audio, p);
 	tp_sender_unref(&p->sender);
-	free(p->link);
+	retire_link(r, p->link);
 	free(p);
 	pthread_mutex_lock(mx_engine_lock(r->engine));
 	r->members--;
@@ -280,6 +297,9 @@ static void drain(struct mx_room *r)
 	for (struct mx_msg *m = list; m; m = m->next)
 		handle(r, m);
 	mx_inbox_recycle(&r->inbox, list);
+	free_links(r->retired_prev);
+	r->retired_prev = r->retired;
+	r->retired = NULL;
 }
 
 /* ---- the thread ------------------------------------------------------------ */
@@ -346,11 +366,7 @@ static void *room_main(void *arg)
 	/* Stopping with people inside (server shutdown): they get a BYE. */
 	while (r->n_parts) {
 		struct mx_part *p = r->parts[r->n_parts - 1];
-		if (tp_server_remove_peer(mx_engine_tp(r->engine), p->id) == ENOENT) {
-			/* Its CLOSED message, still queued, owns the link. */
-			p->link->part = NULL;
-			p->link = NULL;
-		}
+		tp_server_remove_peer(mx_engine_tp(r->engine), p->id);
 		drop_part(r, p);
 	}
 	cm_info("mixer", "room %s: worker stopped", r->name);
@@ -421,21 +437,21 @@ void mx_room_destroy(struct mx_room **pr)
 	pthread_mutex_unlock(lock);
 	if (join)
 		pthread_join(r->thread, NULL);
-	/* What was never read: free the links of unprocessed joins, and of
-	 * participants whose CLOSED came while the worker stopped. */
+	/* What was never read: the links of joins never added are freed
+	 * here; every other link is on a retired list. */
 	for (struct mx_msg *m = mx_inbox_take(&r->inbox), *next; m; m = next) {
 		next = m->next;
 		m->next = NULL;
 		if (m->kind == MX_MSG_ADD) {
 			tp_server_remove_peer(mx_engine_tp(r->engine), m->link->id);
 			free(m->link);
-		} else if (m->kind == MX_MSG_CLOSED && !m->link->part) {
-			free(m->link);
 		}
 		if (m->reply)
 			mx_reply_done(m->reply, ESHUTDOWN);
 		mx_inbox_recycle(&r->inbox, m);
 	}
+	free_links(r->retired_prev);
+	free_links(r->retired);
 	if (r->inbox.pool)
 		mx_inbox_destroy(&r->inbox);
 	mx_audio_free(&r->audio);
