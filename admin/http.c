@@ -129,10 +129,12 @@ static enum MHD_Result route(struct ad_server *s, struct MHD_Connection *c,
 		return ad_join(s, c, room, b);
 	}
 	if (!*rest) {
-		if (strcmp(method, "GET"))
-			return ad_reply_error(c, MHD_HTTP_METHOD_NOT_ALLOWED,
-					      "method_not_allowed", "use GET");
-		return ad_get_room(s, c, room);
+		if (!strcmp(method, "GET"))
+			return ad_get_room(s, c, room);
+		if (!strcmp(method, "PATCH"))
+			return ad_patch_room(s, c, room, b);
+		return ad_reply_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+				      "use GET or PATCH");
 	}
 	if (!strncmp(rest, "/participants/", 14) && rest[14] &&
 	    !strchr(rest + 14, '/'))

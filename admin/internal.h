@@ -50,6 +50,8 @@ enum MHD_Result ad_create_room(struct ad_server *s, struct MHD_Connection *c,
 			       const struct ad_body *b);
 enum MHD_Result ad_get_room(struct ad_server *s, struct MHD_Connection *c,
 			    const char *room);
+enum MHD_Result ad_patch_room(struct ad_server *s, struct MHD_Connection *c,
+			      const char *room, const struct ad_body *b);
 enum MHD_Result ad_patch_participant(struct ad_server *s, struct MHD_Connection *c,
 				     const char *room, const char *id,
 				     const struct ad_body *b);

@@ -69,6 +69,14 @@ static enum MHD_Result metrics(struct ad_server *s, struct MHD_Connection *c)
 	       "Media dropped because a room's inbox was full.", st.total.inbound_dropped);
 	metric(&t, "audio_encodes_total", "counter", "Opus encodes.", st.total.audio_encodes);
 	metric(&t, "audio_decodes_total", "counter", "Opus decodes.", st.total.audio_decodes);
+	metric(&t, "video_decodes_total", "counter", "VP8 frames decoded.",
+	       st.total.video_decodes);
+	metric(&t, "video_encodes_total", "counter",
+	       "VP8 frames encoded (one per tier per frame).", st.total.video_encodes);
+	metric(&t, "video_keyframes_total", "counter", "VP8 keyframes encoded.",
+	       st.total.video_keyframes);
+	metric(&t, "video_retransmits_total", "counter",
+	       "Video packets resent for receivers' NACKs.", st.total.video_retransmits);
 	metric(&t, "transport_peers", "gauge", "Transport sessions.", tp->peers);
 	metric(&t, "transport_peers_connected", "gauge",
 	       "Transport sessions with DTLS done.", tp->peers_connected);

@@ -82,9 +82,17 @@ bool ad_static(struct ad_server *s, struct MHD_Connection *c, const char *url,
 		return true;
 	}
 	if (!strncmp(url, "/r/", 3)) {
-		if (!mx_room_name_valid(url + 3) || !mx_room_exists(s->mx, url + 3))
-			*ret = ad_reply_error(c, MHD_HTTP_NOT_FOUND, "room_not_found",
-					      "no such room");
+		if (!mx_room_name_valid(url + 3) || !mx_room_exists(s->mx, url + 3)) {
+			/* A person typed this: answer with a page. */
+			static const char page[] =
+				"<!doctype html><html lang=\"en\"><meta charset=\"utf-8\">"
+				"<title>No such room - tutti</title>"
+				"<link rel=\"stylesheet\" href=\"/static/tutti.css\">"
+				"<main><h1>No such room</h1><p>Check the link you were "
+				"given, or <a href=\"/\">pick a room</a>.</p></main></html>";
+			*ret = ad_reply(c, MHD_HTTP_NOT_FOUND, "text/html; charset=utf-8", page,
+					sizeof(page) - 1);
+		}
 		else
 			*ret = send_file(s, c, "room.html");
 		return true;

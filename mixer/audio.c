@@ -274,6 +274,9 @@ void mx_audio_tick(struct mx_room *r, uint64_t now)
 	/* 2. The loudest K; only they are decoded and mixed. */
 	m = mx_spk_select(a->spk, a->eligible, n, a->k, now, a->chosen);
 	assign_slots(a, r->parts, m);
+	/* The loudest drives the speaker layout; silence keeps the last. */
+	if (m)
+		r->active_speaker = r->parts[a->chosen[0]];
 	size_t n_src = 0;
 	for (size_t j = 0; j < m; j++) {
 		struct mx_part *p = r->parts[a->chosen[j]];

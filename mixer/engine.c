@@ -45,9 +45,52 @@ bool mx_room_name_valid(const char *name)
 
 void mx_room_cfg_init(struct mx_room_cfg *c)
 {
+	static const struct mx_tier_cfg tiers[MX_VIDEO_TIERS] = {
+		{ 320, 180, 150 },
+		{ 640, 360, 500 },
+		{ 1280, 720, 1500 },
+	};
+
+	memset(c, 0, sizeof(*c));
 	c->mode = MX_MODE_MEETING;
 	c->max_participants = 100;
 	c->speakers = 3;
+	c->layout = MX_LAYOUT_GRID;
+	c->max_tiles = MX_MAX_TILES;
+	c->fps = 15;
+	c->n_tiers = MX_VIDEO_TIERS;
+	memcpy(c->tiers, tiers, sizeof(tiers));
+}
+
+int mx_room_cfg_check(const struct mx_room_cfg *c, const char **why)
+{
+	const char *w = NULL;
+
+	if (c->max_participants < 1 || c->max_participants > 10000)
+		w = "max_participants: 1 to 10000";
+	else if (c->speakers < 1 || c->speakers > MX_MAX_SPEAKERS)
+		w = "speakers: 1 to 8";
+	else if (c->layout > MX_LAYOUT_PRESENTER)
+		w = "layout: grid, speaker or presenter";
+	else if (c->max_tiles < 1 || c->max_tiles > MX_MAX_TILES)
+		w = "max_tiles: 1 to 25";
+	else if (c->fps < 1 || c->fps > 30)
+		w = "fps: 1 to 30";
+	else if (c->n_tiers < 1 || c->n_tiers > MX_VIDEO_TIERS)
+		w = "tiers: 1 to 3";
+	for (unsigned i = 0; !w && i < c->n_tiers; i++) {
+		const struct mx_tier_cfg *t = &c->tiers[i];
+		if (t->width < 16 || t->width > 1920 || t->height < 16 || t->height > 1080 ||
+		    (t->width & 1) || (t->height & 1))
+			w = "tier size: even, 16x16 to 1920x1080";
+		else if (t->kbps < 30 || t->kbps > 8000)
+			w = "tier bitrate: 30 to 8000 kbit/s";
+		else if (i && t->width * t->height < c->tiers[i - 1].width * c->tiers[i - 1].height)
+			w = "tiers go from the smallest to the largest";
+	}
+	if (why)
+		*why = w;
+	return w ? EINVAL : 0;
 }
 
 int mx_engine_new(struct mx_engine **out, struct tp_server *tp)
@@ -97,9 +140,7 @@ int mx_room_add(struct mx_engine *e, const char *name, const struct mx_room_cfg 
 	struct mx_room *r;
 	int err;
 
-	if (!mx_room_name_valid(name) || !cfg || cfg->max_participants < 1 ||
-	    cfg->max_participants > 10000 || cfg->speakers < 1 ||
-	    cfg->speakers > MX_MAX_SPEAKERS)
+	if (!mx_room_name_valid(name) || !cfg || mx_room_cfg_check(cfg, NULL))
 		return EINVAL;
 	pthread_mutex_lock(&e->lock);
 	if (find_room(e, name)) {
@@ -122,38 +163,50 @@ bool mx_room_exists(struct mx_engine *e, const char *name)
 	return found;
 }
 
-/* Posts a command to a room (its thread started if need be) and waits
- * for the answer. Returns ENOENT for no such room. */
-static int command(struct mx_engine *e, const char *room, enum mx_msg_kind kind,
-		   const char *id, int flag)
+/* Posts a command to a room's thread and waits for the answer. A room
+ * without members has no thread: offline() answers for it, under the
+ * engine lock. Returns ENOENT for no such room. */
+static int command(struct mx_engine *e, const char *room, struct mx_msg *tmpl,
+		   int (*offline)(struct mx_room *r, struct mx_msg *m))
 {
 	struct mx_reply reply;
 	struct mx_msg *m;
 	struct mx_room *r;
 	int err;
 
-	if (strlen(id) != TP_PEER_ID_LEN)
-		return ENOENT;
-	m = calloc(1, sizeof(*m));
+	m = malloc(sizeof(*m));
 	if (!m)
 		return ENOMEM;
-	m->kind = kind;
-	memcpy(m->id, id, sizeof(m->id));
-	m->flag = flag;
+	*m = *tmpl;
+	m->next = NULL;
 	m->reply = &reply;
 	mx_reply_init(&reply);
 	pthread_mutex_lock(&e->lock);
 	r = find_room(e, room);
-	err = !r ? ENOENT : !r->members ? ENOENT : mx_room_ensure_running(r);
-	if (!err)
+	if (!r)
+		err = ENOENT;
+	else if (!r->members)
+		err = offline ? offline(r, m) : ENOENT;
+	else if (!(err = mx_room_ensure_running(r)))
 		mx_inbox_push(&r->inbox, m);
 	pthread_mutex_unlock(&e->lock);
-	if (err)
+	if (!r || !r->members || err)
 		free(m);
 	else
 		err = mx_reply_wait(&reply);
 	mx_reply_destroy(&reply);
 	return err;
+}
+
+static int part_command(struct mx_engine *e, const char *room, enum mx_msg_kind kind,
+			const char *id, int flag)
+{
+	struct mx_msg m = { .kind = kind, .flag = flag };
+
+	if (strlen(id) != TP_PEER_ID_LEN)
+		return ENOENT;
+	memcpy(m.id, id, sizeof(m.id));
+	return command(e, room, &m, NULL);
 }
 
 int mx_join(struct mx_engine *e, const char *room, enum mx_role role,
@@ -223,12 +276,60 @@ fail:
 
 int mx_leave(struct mx_engine *e, const char *room, const char *id)
 {
-	return command(e, room, MX_MSG_REMOVE, id, 0);
+	return part_command(e, room, MX_MSG_REMOVE, id, 0);
 }
 
 int mx_mute(struct mx_engine *e, const char *room, const char *id, bool muted)
 {
-	return command(e, room, MX_MSG_MUTE, id, muted);
+	return part_command(e, room, MX_MSG_MUTE, id, muted);
+}
+
+int mx_set_tier(struct mx_engine *e, const char *room, const char *id, int tier)
+{
+	if (tier < 0 || tier >= MX_VIDEO_TIERS)
+		return EINVAL;
+	return part_command(e, room, MX_MSG_SET_TIER, id, tier);
+}
+
+static int layout_offline(struct mx_room *r, struct mx_msg *m)
+{
+	if (m->kind == MX_MSG_SET_LAYOUT) {
+		r->cfg.layout = (enum mx_layout_kind)m->flag;
+		mx_room_apply_layout(r);
+	} else if (m->kind == MX_MSG_PARTICIPANTS) {
+		*m->n = 0;
+	} else if (m->kind == MX_MSG_LAYOUT) {
+		struct mx_layout_info *li = m->out;
+		memset(li, 0, sizeof(*li));
+		li->kind = r->cfg.layout;
+		li->width = r->cfg.tiers[r->cfg.n_tiers - 1].width;
+		li->height = r->cfg.tiers[r->cfg.n_tiers - 1].height;
+	}
+	return 0;
+}
+
+int mx_set_layout(struct mx_engine *e, const char *room, enum mx_layout_kind kind)
+{
+	struct mx_msg m = { .kind = MX_MSG_SET_LAYOUT, .flag = (int)kind };
+
+	if (kind > MX_LAYOUT_PRESENTER)
+		return EINVAL;
+	return command(e, room, &m, layout_offline);
+}
+
+int mx_room_participants(struct mx_engine *e, const char *room,
+			 struct mx_part_info *out, size_t cap, size_t *n)
+{
+	struct mx_msg m = { .kind = MX_MSG_PARTICIPANTS, .out = out, .cap = cap, .n = n };
+
+	return command(e, room, &m, layout_offline);
+}
+
+int mx_room_layout(struct mx_engine *e, const char *room, struct mx_layout_info *out)
+{
+	struct mx_msg m = { .kind = MX_MSG_LAYOUT, .out = out };
+
+	return command(e, room, &m, layout_offline);
 }
 
 static void read_counters(struct mx_room *r, struct mx_room_stats *s)
@@ -238,6 +339,10 @@ static void read_counters(struct mx_room *r, struct mx_room_stats *s)
 	s->missed_deadlines = __atomic_load_n(&r->ctr.missed_deadlines, __ATOMIC_RELAXED);
 	s->audio_encodes = __atomic_load_n(&r->ctr.audio_encodes, __ATOMIC_RELAXED);
 	s->audio_decodes = __atomic_load_n(&r->ctr.audio_decodes, __ATOMIC_RELAXED);
+	s->video_decodes = __atomic_load_n(&r->ctr.video_decodes, __ATOMIC_RELAXED);
+	s->video_encodes = __atomic_load_n(&r->ctr.video_encodes, __ATOMIC_RELAXED);
+	s->video_keyframes = __atomic_load_n(&r->ctr.video_keyframes, __ATOMIC_RELAXED);
+	s->video_retransmits = __atomic_load_n(&r->ctr.video_retransmits, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&r->inbox.lock);
 	s->inbound_dropped = r->inbox.dropped;
 	pthread_mutex_unlock(&r->inbox.lock);
@@ -269,6 +374,10 @@ void mx_engine_stats(struct mx_engine *e, struct mx_stats *out)
 		out->total.missed_deadlines += s.missed_deadlines;
 		out->total.audio_encodes += s.audio_encodes;
 		out->total.audio_decodes += s.audio_decodes;
+		out->total.video_decodes += s.video_decodes;
+		out->total.video_encodes += s.video_encodes;
+		out->total.video_keyframes += s.video_keyframes;
+		out->total.video_retransmits += s.video_retransmits;
 		out->total.inbound_dropped += s.inbound_dropped;
 	}
 	out->total.participants = out->participants;

@@ -25,6 +25,10 @@ enum mx_msg_kind {
 	MX_MSG_CLOSED, /* link: the transport dropped it (consent, DTLS) */
 	MX_MSG_REMOVE, /* id: remove it (reply) */
 	MX_MSG_MUTE, /* id, flag (reply) */
+	MX_MSG_SET_TIER, /* id, flag = tier (reply) */
+	MX_MSG_SET_LAYOUT, /* flag = kind (reply) */
+	MX_MSG_PARTICIPANTS, /* out = struct mx_part_info[cap], n (reply) */
+	MX_MSG_LAYOUT, /* out = struct mx_layout_info (reply) */
 };
 
 /* A synchronous command's answer; lives on the waiting thread's stack. */
@@ -48,6 +52,9 @@ struct mx_msg {
 	char id[TP_PEER_ID_LEN + 1];
 	int flag;
 	struct mx_reply *reply;
+	void *out; /* MX_MSG_PARTICIPANTS, MX_MSG_LAYOUT */
+	size_t cap;
+	size_t *n;
 	size_t len;
 	uint8_t data[MX_MSG_DATA];
 };

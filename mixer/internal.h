@@ -6,11 +6,13 @@
 
 #include "codecs/codecs.h"
 #include "mixer/dsp/dsp.h"
+#include "mixer/dsp/video.h"
 #include "mixer/inbox.h"
 #include "mixer/jitter.h"
 #include "mixer/limiter.h"
 #include "mixer/mixer.h"
 #include "mixer/speakers.h"
+#include "mixer/video.h"
 
 #define MX_TICK_US 20000
 #define MX_FRAME 960 /* samples of one 20 ms tick at 48 kHz */
@@ -55,14 +57,16 @@ struct mx_part {
 	uint32_t a_ts_base;
 	bool a_marker; /* next packet starts a talkspurt */
 
-	/* video: the echo until the compositor lands */
-	uint32_t in_video_ssrc;
-	uint64_t last_pli_us;
+	/* video */
+	uint64_t join_seq; /* order of arrival: the layout's order */
+	struct mx_vin *vin; /* what it sends */
+	struct mx_vout vout; /* what it receives */
 };
 
 /* Counters the room thread adds to and others read (atomics). */
 struct mx_counters {
 	uint64_t ticks, missed_deadlines, audio_encodes, audio_decodes;
+	uint64_t video_decodes, video_encodes, video_keyframes, video_retransmits;
 };
 
 struct mx_audio; /* audio.c */
@@ -88,7 +92,10 @@ struct mx_room {
 	size_t n_parts;
 	struct tp_batch *batch;
 	struct mx_audio *audio;
+	struct mx_video *video;
 	uint64_t tick;
+	uint64_t next_join_seq;
+	struct mx_part *active_speaker; /* the loudest of the K, or NULL */
 	/* Links of participants that left. Messages pushed before the
 	 * transport let go of a link may still sit in the inbox, so a link
 	 * retired during one drain is freed after the next one. */
@@ -105,6 +112,8 @@ int mx_room_create(struct mx_room **out, struct mx_engine *e, const char *name,
 void mx_room_destroy(struct mx_room **r);
 /* Under the engine lock: starts the worker if it is not running. */
 int mx_room_ensure_running(struct mx_room *r);
+/* The room's configured layout into its video state (worker or offline). */
+void mx_room_apply_layout(struct mx_room *r);
 extern const struct tp_peer_events mx_room_events;
 
 /* audio.c: the audio half of a tick. */

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "mixer/layout.h"
+#include "mixer/mixer.h"
 
 #define STRIP_MAX 6 /* small tiles in a speaker/presenter strip */
 

@@ -10,13 +10,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define MX_LAYOUT_MAX_TILES 25
+#include "mixer/mixer.h"
 
-enum mx_layout_kind {
-	MX_LAYOUT_GRID, /* everyone the same size, up to max_tiles */
-	MX_LAYOUT_SPEAKER, /* the active speaker large, a strip of others */
-	MX_LAYOUT_PRESENTER, /* the presenter large, others in a strip or hidden */
-};
+#define MX_LAYOUT_MAX_TILES MX_MAX_TILES
+
 
 struct mx_rect {
 	int x, y, w, h;
@@ -44,8 +41,5 @@ struct mx_layout_in {
 size_t mx_layout_compute(enum mx_layout_kind kind, int cw, int ch,
 			 const struct mx_layout_in *in, struct mx_tile *tiles);
 
-/* "grid", "speaker", "presenter" ↔ kind. Returns 0 or EINVAL. */
-int mx_layout_parse(const char *name, enum mx_layout_kind *out);
-const char *mx_layout_name(enum mx_layout_kind kind);
 
 #endif

@@ -35,12 +35,35 @@ enum mx_role {
 /* Audio tiers of the common mix: normal and low-data receivers. */
 enum mx_audio_tier { MX_AUDIO_NORMAL, MX_AUDIO_LOW, MX_AUDIO_TIERS };
 
+enum mx_layout_kind {
+	MX_LAYOUT_GRID, /* everyone the same size, up to max_tiles */
+	MX_LAYOUT_SPEAKER, /* the active speaker large, a strip of others */
+	MX_LAYOUT_PRESENTER, /* the presenter large, others in a strip or hidden */
+};
+
+#define MX_VIDEO_TIERS 3
+#define MX_MAX_TILES 25
+
+struct mx_tier_cfg {
+	int width, height; /* even, 16..1920 x 16..1080 */
+	int kbps;
+};
+
 struct mx_room_cfg {
 	enum mx_mode mode;
 	unsigned max_participants; /* 1..10000 */
 	unsigned speakers; /* K: 1..MX_MAX_SPEAKERS */
+	enum mx_layout_kind layout;
+	unsigned max_tiles; /* grid: 1..MX_MAX_TILES */
+	unsigned fps; /* 1..30 */
+	unsigned n_tiers; /* 1..MX_VIDEO_TIERS, smallest first */
+	struct mx_tier_cfg tiers[MX_VIDEO_TIERS];
 };
-void mx_room_cfg_init(struct mx_room_cfg *c); /* meeting, 100, 3 */
+/* meeting, 100 participants, 3 speakers, grid of up to 25, 15 fps,
+ * 320x180@150, 640x360@500, 1280x720@1500 kbit/s. */
+void mx_room_cfg_init(struct mx_room_cfg *c);
+/* Returns 0 or EINVAL with what is wrong. */
+int mx_room_cfg_check(const struct mx_room_cfg *c, const char **why);
 
 /* tp is borrowed and must outlive the engine. The caller owns *out.
  * Returns 0 or ENOMEM. */
@@ -69,6 +92,43 @@ int mx_leave(struct mx_engine *e, const char *room, const char *id);
 /* Server-side mute: a muted participant is never mixed.
  * Returns 0 or ENOENT. */
 int mx_mute(struct mx_engine *e, const char *room, const char *id, bool muted);
+/* A receiver's video tier (0 = smallest). Returns 0, ENOENT or EINVAL. */
+int mx_set_tier(struct mx_engine *e, const char *room, const char *id, int tier);
+/* The room's layout, at run time. Returns 0 or ENOENT. */
+int mx_set_layout(struct mx_engine *e, const char *room, enum mx_layout_kind kind);
+const char *mx_layout_name(enum mx_layout_kind kind);
+/* "grid", "speaker", "presenter". Returns 0 or EINVAL. */
+int mx_layout_parse(const char *name, enum mx_layout_kind *out);
+
+/* One participant as the room sees it, for the API. */
+struct mx_part_info {
+	char id[TP_PEER_ID_LEN + 1];
+	enum mx_role role;
+	bool muted;
+	bool connected;
+	bool speaking;
+	bool audio_speaker; /* among the K mixed now */
+	bool video_visible; /* in the layout now */
+	int video_tier; /* what it receives, -1 none yet */
+	uint64_t video_decodes; /* its frames decoded */
+	uint64_t video_frames_sent; /* composite frames sent to it */
+};
+/* Up to cap participants. Returns 0 or ENOENT. */
+int mx_room_participants(struct mx_engine *e, const char *room,
+			 struct mx_part_info *out, size_t cap, size_t *n);
+
+/* Where each participant is on the largest tier's canvas. */
+struct mx_layout_info {
+	enum mx_layout_kind kind;
+	int width, height; /* the largest tier */
+	size_t n;
+	struct {
+		char id[TP_PEER_ID_LEN + 1];
+		int x, y, w, h; /* the picture's rectangle */
+		bool large;
+	} tiles[MX_MAX_TILES];
+};
+int mx_room_layout(struct mx_engine *e, const char *room, struct mx_layout_info *out);
 
 struct mx_room_stats {
 	uint64_t participants;
@@ -76,6 +136,10 @@ struct mx_room_stats {
 	uint64_t missed_deadlines; /* ticks that ended after the next deadline */
 	uint64_t audio_encodes; /* Opus encodes: K + tiers per tick, not N */
 	uint64_t audio_decodes;
+	uint64_t video_decodes;
+	uint64_t video_encodes; /* VP8 encodes: one per tier per frame, not per receiver */
+	uint64_t video_keyframes;
+	uint64_t video_retransmits; /* packets resent for NACKs */
 	uint64_t inbound_dropped; /* the inbox was full */
 };
 /* Returns 0 or ENOENT. */

@@ -1,20 +1,20 @@
 /*
  * A room's worker thread: wakes every 20 ms on an absolute deadline
  * (clock_nanosleep, TIMER_ABSTIME), reads its inbox in order (media from
- * the I/O thread, commands from HTTP threads), runs the audio tick,
- * echoes video, and sends what it made in one sendmmsg batch. It never
+ * the I/O thread, commands from HTTP threads), runs the audio tick and,
+ * at the room's frame rate, the video one, and sends what it made in one
+ * sendmmsg batch. It never
  * blocks on I/O; each tick that ends after the next deadline is counted.
  * It exists only while the room has members.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "common/common.h"
 #include "mixer/internal.h"
-
-#define PLI_MIN_INTERVAL_US 300000
 
 /* ---- the I/O thread's side: events into the inbox ---------------------- */
 
@@ -110,11 +110,16 @@ static void add_part(struct mx_room *r, struct mx_link *l)
 		goto gone;
 	}
 	p = calloc(1, sizeof(*p));
-	if (!p || mx_audio_part_init(p)) {
+	if (!p || mx_audio_part_init(p) || mx_video_part_init(p)) {
+		if (p) {
+			mx_audio_part_fini(NULL, p);
+			mx_video_part_fini(NULL, p);
+		}
 		free(p);
 		tp_server_remove_peer(mx_engine_tp(r->engine), l->id);
 		goto gone;
 	}
+	p->join_seq = r->next_join_seq++;
 	p->link = l;
 	memcpy(p->id, l->id, sizeof(p->id));
 	p->role = l->role;
@@ -144,6 +149,9 @@ static void drop_part(struct mx_room *r, struct mx_part *p)
 		}
 	}
 	mx_audio_part_fini(r->audio, p);
+	mx_video_part_fini(r->video, p);
+	if (r->active_speaker == p)
+		r->active_speaker = NULL;
 	tp_sender_unref(&p->sender);
 	retire_link(r, p->link);
 	free(p);
@@ -152,72 +160,35 @@ static void drop_part(struct mx_room *r, struct mx_part *p)
 	pthread_mutex_unlock(mx_engine_lock(r->engine));
 }
 
-/* ---- video: the echo until the compositor lands ------------------------- */
-
-static void request_keyframe(struct mx_part *p, uint64_t now)
-{
-	uint8_t buf[64];
-	size_t len;
-
-	if (!p->sender || !p->in_video_ssrc || now - p->last_pli_us < PLI_MIN_INTERVAL_US)
-		return;
-	if (tp_rtcp_write_pli(buf, sizeof(buf), &len,
-			      tp_sender_ssrc(p->sender, TP_SDP_VIDEO), p->in_video_ssrc) == 0 &&
-	    tp_sender_post_rtcp(p->sender, buf, len) == 0)
-		p->last_pli_us = now;
-}
-
-static void video_input(struct mx_room *r, struct mx_part *p, const uint8_t *pkt,
-			size_t len, const struct tp_rtp_hdr *h)
-{
-	struct tp_rtp_hdr out = {
-		.marker = h->marker,
-		.pt = h->pt,
-		.seq = h->seq,
-		.ts = h->ts,
-	};
-	uint8_t buf[MX_MSG_DATA];
-	size_t n;
-
-	if (!p->sender)
-		return;
-	if (h->ssrc != p->in_video_ssrc) {
-		/* A new video source: start the echo on a keyframe. */
-		p->in_video_ssrc = h->ssrc;
-		p->last_pli_us = 0;
-		request_keyframe(p, cm_now_us());
-	}
-	out.ssrc = tp_sender_ssrc(p->sender, TP_SDP_VIDEO);
-	if (tp_rtp_write(buf, sizeof(buf), &n, &out, pkt + h->hdr_len, h->payload_len) == 0)
-		tp_sender_send_rtp(p->sender, r->batch, buf, n);
-}
-
-/* Keyframe requests and NACKs for tutti's video go to the participant's
- * own sender: the echo keeps its sequence numbers. */
-static void rtcp_input(struct mx_part *p, const uint8_t *pkt, size_t len)
+/* RTCP from a participant: feedback about tutti's video to it. Receiver
+ * reports and REMB/TWCC are for bandwidth estimation (not yet used). */
+static void rtcp_input(struct mx_room *r, struct mx_part *p, const uint8_t *pkt,
+		       size_t len, uint64_t now)
 {
 	struct tp_rtcp_iter it;
 	struct tp_rtcp_pkt pk;
-	uint32_t our_video;
 
-	if (!p->sender)
-		return;
-	our_video = tp_sender_ssrc(p->sender, TP_SDP_VIDEO);
 	tp_rtcp_iter_init(&it, pkt, len);
-	while (tp_rtcp_next(&it, &pk) == 0) {
-		if ((pk.kind == TP_RTCP_K_PLI && pk.media_ssrc == our_video) ||
-		    pk.kind == TP_RTCP_K_FIR) {
-			request_keyframe(p, cm_now_us());
-		} else if (pk.kind == TP_RTCP_K_NACK && pk.media_ssrc == our_video &&
-			   p->in_video_ssrc) {
-			uint16_t seqs[64];
-			uint8_t buf[512];
-			size_t n = tp_rtcp_nack_seqs(&pk, seqs, CM_ARRAY_SIZE(seqs)), w;
-			if (n && tp_rtcp_write_nack(buf, sizeof(buf), &w, our_video,
-						    p->in_video_ssrc, seqs, n) == 0)
-				tp_sender_post_rtcp(p->sender, buf, w);
-		}
-	}
+	while (tp_rtcp_next(&it, &pk) == 0)
+		if (pk.kind == TP_RTCP_K_PLI || pk.kind == TP_RTCP_K_FIR ||
+		    pk.kind == TP_RTCP_K_NACK)
+			mx_video_feedback(r, p, &pk, now);
+}
+
+static void part_info(struct mx_room *r, struct mx_part *p, struct mx_part_info *i,
+		      uint64_t now)
+{
+	memset(i, 0, sizeof(*i));
+	memcpy(i->id, p->id, sizeof(i->id));
+	i->role = p->role;
+	i->muted = p->muted;
+	i->connected = p->sender != NULL;
+	i->speaking = mx_spk_speaking(&p->spk, now);
+	i->audio_speaker = p->slot >= 0;
+	i->video_visible = mx_video_visible(p);
+	i->video_tier = p->vout.started ? p->vout.tier : -1;
+	i->video_decodes = mx_video_decodes(p);
+	i->video_frames_sent = p->vout.frames_sent;
 }
 
 /* ---- the inbox ------------------------------------------------------------ */
@@ -239,6 +210,7 @@ static void handle(struct mx_room *r, struct mx_msg *m)
 			const struct tp_sdp_neg_media *a =
 				tp_sender_media(p->sender, TP_SDP_AUDIO);
 			p->level_ext = a ? a->ext_audio_level : 0;
+			mx_video_part_connected(r, p);
 			cm_info("mixer", "room %s: participant %s connected", r->name, p->id);
 		}
 		break;
@@ -257,11 +229,11 @@ static void handle(struct mx_room *r, struct mx_msg *m)
 		if (m->media == TP_SDP_AUDIO)
 			mx_audio_input(p, m->data, m->len, &h, m->arrival_us);
 		else if (m->media == TP_SDP_VIDEO)
-			video_input(r, p, m->data, m->len, &h);
+			mx_video_input(r, p, m->data, m->len, &h, m->arrival_us);
 		break;
 	case MX_MSG_RTCP:
 		if (p)
-			rtcp_input(p, m->data, m->len);
+			rtcp_input(r, p, m->data, m->len, m->arrival_us);
 		break;
 	case MX_MSG_REMOVE:
 		p = find_part(r, m->id);
@@ -284,6 +256,23 @@ static void handle(struct mx_room *r, struct mx_msg *m)
 			p->muted = m->flag;
 		else
 			result = ENOENT;
+		break;
+	case MX_MSG_SET_TIER:
+		p = find_part(r, m->id);
+		result = p ? mx_video_set_tier(r, p, m->flag) : ENOENT;
+		break;
+	case MX_MSG_SET_LAYOUT:
+		r->cfg.layout = (enum mx_layout_kind)m->flag;
+		mx_room_apply_layout(r);
+		break;
+	case MX_MSG_PARTICIPANTS:
+		*m->n = 0;
+		for (size_t i = 0; i < r->n_parts && *m->n < m->cap; i++)
+			part_info(r, r->parts[i], (struct mx_part_info *)m->out + (*m->n)++,
+				  cm_now_us());
+		break;
+	case MX_MSG_LAYOUT:
+		mx_video_layout_info(r, m->out);
 		break;
 	}
 	if (m->reply)
@@ -332,6 +321,10 @@ static void *room_main(void *arg)
 	struct mx_room *r = arg;
 	struct timespec deadline, now_ts;
 
+	char tname[16];
+
+	snprintf(tname, sizeof(tname), "room-%.10s", r->name);
+	pthread_setname_np(pthread_self(), tname);
 	cm_info("mixer", "room %s: worker started", r->name);
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	for (;;) {
@@ -343,6 +336,7 @@ static void *room_main(void *arg)
 		now = cm_now_us();
 		drain(r);
 		mx_audio_tick(r, now);
+		mx_video_tick(r, now);
 		tp_batch_flush(r->batch);
 		r->tick++;
 		__atomic_add_fetch(&r->ctr.ticks, 1, __ATOMIC_RELAXED);
@@ -371,6 +365,11 @@ static void *room_main(void *arg)
 	}
 	cm_info("mixer", "room %s: worker stopped", r->name);
 	return NULL;
+}
+
+void mx_room_apply_layout(struct mx_room *r)
+{
+	mx_video_set_layout(r->video, r->cfg.layout);
 }
 
 int mx_room_ensure_running(struct mx_room *r)
@@ -411,6 +410,8 @@ int mx_room_create(struct mx_room **out, struct mx_engine *e, const char *name,
 		err = tp_batch_new(&r->batch, mx_engine_tp(e));
 	if (!err)
 		err = mx_audio_new(&r->audio, cfg);
+	if (!err)
+		err = mx_video_new(&r->video, cfg);
 	if (err) {
 		mx_room_destroy(&r);
 		return err;
@@ -455,6 +456,7 @@ void mx_room_destroy(struct mx_room **pr)
 	if (r->inbox.pool)
 		mx_inbox_destroy(&r->inbox);
 	mx_audio_free(&r->audio);
+	mx_video_free(&r->video);
 	tp_batch_free(&r->batch);
 	free(r->parts);
 	free(r);

@@ -533,6 +533,7 @@ static void *io_main(void *arg)
 	struct tp_server *s = arg;
 	struct epoll_event evs[8];
 
+	pthread_setname_np(pthread_self(), "tutti-io");
 	while (!s->stopping) {
 		int n = epoll_wait(s->epfd, evs, CM_ARRAY_SIZE(evs), -1);
 		if (n < 0 && errno != EINTR) {

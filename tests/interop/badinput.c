@@ -1,7 +1,7 @@
 /*
  * tp_badinput: a WebRTC participant built from tutti's own protocol
  * pieces (STUN, DTLS, SRTP, RTP, RTCP, SDP) that joins a room, checks that
- * the echo room sends its media back, then throws bad datagrams at the
+ * the room sends it media (its mix and the composite), then throws bad datagrams at the
  * media port and checks through GET /metrics that each one was dropped
  * and counted under the right reason, and that the session survived.
  *
@@ -512,9 +512,8 @@ static void send_rtcp(struct peer *p)
 
 static void on_srtp(struct peer *p, uint8_t *buf, size_t len)
 {
-	uint8_t want[VIDEO_LEN];
 	struct tp_rtp_hdr h;
-	size_t n = len, wlen;
+	size_t n = len;
 	int kind;
 
 	if (tp_rtp_is_rtcp(buf, len)) {
@@ -533,13 +532,10 @@ static void on_srtp(struct peer *p, uint8_t *buf, size_t len)
 		p->echo_foreign++;
 		return;
 	}
+	/* The room sends its own media (the mix, the composite): check
+	 * that it decrypts and carries the negotiated payload types. */
 	kind = h.ssrc == p->srv_ssrc[1];
-	if (h.payload_len < 5 || h.pt != (kind ? VIDEO_PT : AUDIO_PT)) {
-		p->echo_bad++;
-		return;
-	}
-	wlen = make_payload(want, kind, cm_rd32(buf + h.hdr_len + 1));
-	if (wlen != h.payload_len || memcmp(want, buf + h.hdr_len, wlen)) {
+	if (!h.payload_len || h.pt != (kind ? VIDEO_PT : AUDIO_PT)) {
 		p->echo_bad++;
 		return;
 	}
@@ -844,22 +840,21 @@ static int connect_media(struct peer *p)
 	return err;
 }
 
-/* Media for dur_us; reports whether echoes of both kinds came back whole. */
-static void check_echo(struct peer *p, const char *name, uint64_t dur_us)
+/* Media for dur_us; reports whether the room's media keeps coming and
+ * decrypting. Alone in a room, the audio is this peer's N-1 mix (silence,
+ * mostly DTX) and the video the composite (sent at least twice a second),
+ * so it is the video that must flow. */
+static void check_media(struct peer *p, const char *name, uint64_t dur_us)
 {
 	unsigned a = p->echo_ok[0], v = p->echo_ok[1], bad = p->echo_bad;
-	unsigned sa = p->sent[0], sv = p->sent[1];
+	unsigned fail = p->srtp_fail;
 
 	run(p, dur_us, true, NULL);
 	a = p->echo_ok[0] - a;
 	v = p->echo_ok[1] - v;
-	sa = p->sent[0] - sa;
-	sv = p->sent[1] - sv;
-	/* Allow the last few to be in flight. */
-	report(a > 0 && v > 0 && a + 5 >= sa * 8 / 10 && v + 2 >= sv * 8 / 10 &&
-		   p->echo_bad == bad,
-	       name, "audio %u/%u video %u/%u back, %u wrong payloads, %u srtp failures",
-	       a, sa, v, sv, p->echo_bad - bad, p->srtp_fail);
+	report(v > 0 && p->echo_bad == bad && p->srtp_fail == fail, name,
+	       "audio %u video %u packets from the room, %u wrong, %u srtp failures", a, v,
+	       p->echo_bad - bad, p->srtp_fail - fail);
 }
 
 /* DELETE the participant URL; informative only (not a check). */
@@ -923,7 +918,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
-	check_echo(p, "echo_returns_audio_and_video", 2000000);
+	check_media(p, "room_media_arrives", 2000000);
 
 	expect_drop(p, "garbage_datagram_counts_unknown_kind", bad_garbage, r_kind);
 	expect_drop(p, "short_rtp_counts_srtp_other_or_rtp_malformed", bad_short_rtp,
@@ -937,7 +932,7 @@ int main(int argc, char **argv)
 	expect_drop(p, "srtp_flipped_tag_counts_srtp_auth", bad_srtp_tag, r_auth);
 	expect_drop(p, "srtp_replay_counts_srtp_replay", bad_srtp_replay, r_replay);
 
-	check_echo(p, "echo_survives_bad_input", 1500000);
+	check_media(p, "room_media_survives_bad_input", 1500000);
 	stun_before = p->stun_ok;
 	p->next_stun_us = cm_now_us();
 	run(p, 1000000, true, NULL);

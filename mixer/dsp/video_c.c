@@ -1,0 +1,284 @@
+/*
+ * C reference versions of the video kernels, the frame loops the SIMD
+ * versions share, the dispatcher, and the I420 helper.
+ *
+ * These define the results (video.h gives the formulas): every SIMD
+ * version must match them bit for bit. Positions and weights are
+ * computed once per call into tables, from exact integer arithmetic, so
+ * that no ISA can drift from another by accumulating a rounded step.
+ */
+#include <string.h>
+
+#include "mixer/dsp/video.h"
+
+/* ---- bilinear ---------------------------------------------------------- */
+
+/*
+ * Source position of dst sample i of n, from n_src samples, in units of
+ * 1 / 2^bits, rounded to nearest: (i + 0.5) * n_src / n - 0.5 is
+ * ((2i + 1) * n_src - n) / (2n). Clamped to [0, (n_src - 1) << bits].
+ */
+static int64_t src_pos(int i, int n, int n_src, int bits)
+{
+	int64_t num = (int64_t)(2 * i + 1) * n_src - n;
+	int64_t q;
+
+	if (num <= 0)
+		return 0;
+	q = (num * ((int64_t)1 << bits) + n) / (2 * (int64_t)n);
+	if (q > ((int64_t)(n_src - 1) << bits))
+		q = (int64_t)(n_src - 1) << bits;
+	return q;
+}
+
+static void bl_cols_init(struct mx_video_bl_cols *c, int dw, int sw)
+{
+	for (int x = 0; x < dw; x++) {
+		int64_t q = src_pos(x, dw, sw, 14);
+		int32_t f = (int32_t)(q & 16383);
+
+		c->idx[x] = (int32_t)(q >> 14);
+		c->w[x] = (16384 - f) | f << 16;
+	}
+}
+
+void mx_video_bl_vrow_c(uint16_t *t, const uint8_t *a, const uint8_t *b, int f, int n)
+{
+	/* a * (256 - f) + b * f, written so that it is also what 16-bit
+	 * SIMD lanes compute: the product wraps, the sum lands in range. */
+	for (int j = 0; j < n; j++)
+		t[j] = (uint16_t)(a[j] * 256 + (b[j] - a[j]) * f);
+}
+
+void mx_video_bl_hrow_c(uint8_t *dst, const uint16_t *t, const struct mx_video_bl_cols *c,
+			int x0, int x1)
+{
+	for (int x = x0; x < x1; x++) {
+		const uint16_t *p = t + c->idx[x];
+		uint32_t w = (uint32_t)c->w[x];
+		uint32_t s = p[0] * (w & 0xffff) + p[1] * (w >> 16);
+
+		dst[x] = (uint8_t)((s + (1u << 21)) >> 22);
+	}
+}
+
+/* Vertical pass into t (one row of sw), then horizontal into dst. */
+void mx_video_bilinear_tmpl(uint8_t *dst, ptrdiff_t ds, int dw, int dh,
+			    const uint8_t *src, ptrdiff_t ss, int sw, int sh,
+			    mx_video_bl_vrow_fn vrow, mx_video_bl_hrow_fn hrow)
+{
+	struct mx_video_bl_cols c;
+	uint16_t t[MX_VIDEO_MAX_DIM + 1];
+
+	bl_cols_init(&c, dw, sw);
+	for (int y = 0; y < dh; y++) {
+		int64_t q = src_pos(y, dh, sh, 8);
+		int r0 = (int)(q >> 8), f = (int)(q & 255);
+		int r1 = r0 + 1 < sh ? r0 + 1 : r0;
+
+		vrow(t, src + r0 * ss, src + r1 * ss, f, sw);
+		t[sw] = t[sw - 1];
+		hrow(dst + y * ds, t, &c, 0, dw);
+	}
+}
+
+static void scale_bilinear_c(uint8_t *dst, ptrdiff_t ds, int dw, int dh,
+			     const uint8_t *src, ptrdiff_t ss, int sw, int sh)
+{
+	mx_video_bilinear_tmpl(dst, ds, dw, dh, src, ss, sw, sh, mx_video_bl_vrow_c,
+			       mx_video_bl_hrow_c);
+}
+
+/* ---- box --------------------------------------------------------------- */
+
+static void box_cols_init(struct mx_video_box_cols *c, int dw, int sw)
+{
+	c->sw = sw;
+	c->dw = dw;
+	c->fx = sw % dw == 0 ? sw / dw : 0;
+	c->nxmin = MX_VIDEO_MAX_DIM;
+	for (int x = 0; x < dw; x++) {
+		int x0 = (int)((int64_t)x * sw / dw);
+		int x1 = (int)((int64_t)(x + 1) * sw / dw);
+
+		if (x1 <= x0) /* an upscale: nearest neighbour */
+			x1 = x0 + 1;
+		c->x0[x] = (uint16_t)x0;
+		c->nx[x] = (uint16_t)(x1 - x0);
+		if (x1 - x0 < c->nxmin)
+			c->nxmin = x1 - x0;
+	}
+}
+
+/* round(2^k / A), with k = 24 while S * m + 2^23 fits 32 bits (A <=
+ * 65536: the SIMD rows' arithmetic), 40 beyond (C only). */
+static void box_norm_init(struct mx_video_box_norm *nm, int nxmin, int ny)
+{
+	for (int i = 0; i < 2; i++) {
+		uint64_t a = (uint64_t)(nxmin + i) * (uint64_t)ny;
+
+		nm->k[i] = a <= 65536 ? 24 : 40;
+		nm->m[i] = (((uint64_t)1 << nm->k[i]) + a / 2) / a;
+	}
+}
+
+static inline uint8_t box_norm(const struct mx_video_box_norm *nm, uint32_t s, int i)
+{
+	return (uint8_t)(((uint64_t)s * nm->m[i] + ((uint64_t)1 << (nm->k[i] - 1))) >>
+			 nm->k[i]);
+}
+
+void mx_video_box_span_c(uint8_t *dst, const uint8_t *src, ptrdiff_t ss, int ny,
+			 const struct mx_video_box_cols *c,
+			 const struct mx_video_box_norm *nm, int x0, int x1)
+{
+	for (int x = x0; x < x1; x++) {
+		const uint8_t *p = src + c->x0[x];
+		uint32_t s = 0;
+
+		for (int r = 0; r < ny; r++, p += ss)
+			for (int i = 0; i < c->nx[x]; i++)
+				s += p[i];
+		dst[x] = box_norm(nm, s, c->nx[x] - c->nxmin);
+	}
+}
+
+void mx_video_box_hrow_c(uint8_t *dst, const uint16_t *cs,
+			 const struct mx_video_box_cols *c,
+			 const struct mx_video_box_norm *nm, int x0, int x1)
+{
+	for (int x = x0; x < x1; x++) {
+		const uint16_t *p = cs + c->x0[x];
+		uint32_t s = 0;
+
+		for (int i = 0; i < c->nx[x]; i++)
+			s += p[i];
+		dst[x] = box_norm(nm, s, c->nx[x] - c->nxmin);
+	}
+}
+
+static void box_row_c(uint8_t *dst, const uint8_t *src, ptrdiff_t ss, int ny,
+		      const struct mx_video_box_cols *c, const struct mx_video_box_norm *nm)
+{
+	mx_video_box_span_c(dst, src, ss, ny, c, nm, 0, c->dw);
+}
+
+/* Rows are spanned like columns: [floor(y * sh / dh), floor((y + 1) *
+ * sh / dh)), at least one. */
+void mx_video_box_tmpl(uint8_t *dst, ptrdiff_t ds, int dw, int dh, const uint8_t *src,
+		       ptrdiff_t ss, int sw, int sh, mx_video_box_row_fn row)
+{
+	struct mx_video_box_cols c;
+	struct mx_video_box_norm nm;
+
+	box_cols_init(&c, dw, sw);
+	for (int y = 0; y < dh; y++) {
+		int y0 = (int)((int64_t)y * sh / dh);
+		int y1 = (int)((int64_t)(y + 1) * sh / dh);
+
+		if (y1 <= y0)
+			y1 = y0 + 1;
+		box_norm_init(&nm, c.nxmin, y1 - y0);
+		row(dst + y * ds, src + y0 * ss, ss, y1 - y0, &c, &nm);
+	}
+}
+
+int mx_video_box_simd_ok(int dw, int dh, int sw, int sh)
+{
+	int nx = (sw + dw - 1) / dw, ny = (sh + dh - 1) / dh; /* widest spans */
+
+	return ny <= 256 && nx * ny <= 65536;
+}
+
+void mx_video_scale_box_c(uint8_t *dst, ptrdiff_t ds, int dw, int dh,
+			  const uint8_t *src, ptrdiff_t ss, int sw, int sh)
+{
+	mx_video_box_tmpl(dst, ds, dw, dh, src, ss, sw, sh, box_row_c);
+}
+
+/* ---- blit, fill, border ------------------------------------------------ */
+
+static void blit_c(uint8_t *dst, ptrdiff_t ds, const uint8_t *src, ptrdiff_t ss, int w,
+		   int h)
+{
+	for (int y = 0; y < h; y++)
+		memcpy(dst + y * ds, src + y * ss, (size_t)w);
+}
+
+static void fill_c(uint8_t *dst, ptrdiff_t ds, int w, int h, uint8_t v)
+{
+	for (int y = 0; y < h; y++)
+		memset(dst + y * ds, v, (size_t)w);
+}
+
+/* Top and bottom bands across the whole width, then the left and right
+ * strips of the rows between; bands and strips never cross, so a thick
+ * t on a small rectangle just fills it. */
+static void border_c(uint8_t *dst, ptrdiff_t ds, int w, int h, int t, uint8_t v)
+{
+	int top, bottom, left, right;
+
+	if (t <= 0)
+		return;
+	top = t < h ? t : h;
+	bottom = h - t > top ? h - t : top;
+	left = t < w ? t : w;
+	right = w - t > left ? w - t : left;
+	for (int y = 0; y < h; y++) {
+		uint8_t *row = dst + y * ds;
+
+		if (y < top || y >= bottom) {
+			memset(row, v, (size_t)w);
+		} else {
+			memset(row, v, (size_t)left);
+			memset(row + right, v, (size_t)(w - right));
+		}
+	}
+}
+
+/* ---- tables ------------------------------------------------------------ */
+
+void mx_video_dsp_init_c(struct mx_video_dsp *dsp)
+{
+	dsp->scale_bilinear = scale_bilinear_c;
+	dsp->scale_box = mx_video_scale_box_c;
+	dsp->blit = blit_c;
+	dsp->fill = fill_c;
+	dsp->border = border_c;
+}
+
+/* Upgrades in order of preference: a later set overwrites what an
+ * earlier one filled in, and leaves the rest. */
+void mx_video_dsp_init(struct mx_video_dsp *dsp, unsigned flags)
+{
+	mx_video_dsp_init_c(dsp);
+#if MX_ARCH_X86
+	if (flags & MX_CPU_SSE2)
+		mx_video_dsp_init_sse2(dsp);
+	if (flags & MX_CPU_AVX2)
+		mx_video_dsp_init_avx2(dsp);
+#else
+	(void)flags;
+#endif
+}
+
+/* The luma decides the filter for all three planes, so that the chroma
+ * of an odd-sized picture (rounded up) is not filtered differently. */
+void mx_video_scale_i420(const struct mx_video_dsp *dsp, uint8_t *const dst[3],
+			 const int dst_stride[3], int x, int y, int w, int h,
+			 const uint8_t *const src[3], const int src_stride[3], int sw,
+			 int sh)
+{
+	int box = sw >= 2 * w && sh >= 2 * h;
+
+	for (int p = 0; p < 3; p++) {
+		int sub = p ? 1 : 0;
+		int dw = (w + sub) >> sub, dh = (h + sub) >> sub;
+		int pw = (sw + sub) >> sub, ph = (sh + sub) >> sub;
+		uint8_t *d = dst[p] + (ptrdiff_t)(y >> sub) * dst_stride[p] + (x >> sub);
+
+		(box ? dsp->scale_box : dsp->scale_bilinear)(d, dst_stride[p], dw, dh,
+							     src[p], src_stride[p], pw,
+							     ph);
+	}
+}

@@ -1,0 +1,717 @@
+/*
+ * The video half of a room: see video.h for the shape. Room thread only.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/common.h"
+#include "mixer/internal.h"
+
+#define HIST 1024 /* packets kept per tier for NACKs (~5 s at 1.5 Mbit/s) */
+#define MTU_PAYLOAD 1100
+#define PKT_CAP (MTU_PAYLOAD + 64)
+#define MAX_FRAME_PKTS 512
+#define NACK_INTERVAL_US 40000 /* re-ask for a missing packet at most this often */
+#define NACK_BUDGET_US 400000 /* then give the frame up and ask for a keyframe */
+#define PLI_INTERVAL_US 500000
+#define KEYFRAME_INTERVAL_US 500000 /* per tier: requests are coalesced */
+#define REMB_INTERVAL_US 1000000
+#define REMB_HIDDEN_BPS 100000 /* what a sender out of the layout may send */
+#define IDLE_FRAME_US 500000 /* encode at least this often, even unchanged */
+#define BORDER_Y 210 /* the active speaker's tile border: a light yellow */
+#define BORDER_U 16
+#define BORDER_V 146
+
+/* What a sender sends, as the room sees it. */
+struct mx_vin {
+	struct cx_vp8_asm *asm_;
+	struct cx_vp8_dec *dec;
+	uint32_t ssrc;
+	bool visible;
+	bool has_pic;
+	bool new_pic; /* decoded since the last compose */
+	struct cx_picture pic; /* valid until the next decode */
+	bool need_keyframe;
+	uint64_t last_pli_us;
+	uint64_t gap_since_us;
+	uint64_t last_nack_us;
+	uint64_t last_remb_us;
+	uint64_t decodes; /* atomic: read for the API */
+};
+
+struct hist_pkt {
+	uint16_t seq; /* tier seq */
+	uint16_t len; /* 0: empty */
+	uint8_t data[PKT_CAP];
+};
+
+struct tier {
+	int w, h, kbps;
+	struct cx_vp8_enc *enc;
+	uint8_t *buf; /* the canvas, I420 */
+	struct cx_picture canvas;
+	struct mx_tile tiles[MX_LAYOUT_MAX_TILES];
+	size_t n_tiles;
+	bool redraw; /* everything, background included */
+	struct cx_vp8_pay *pay;
+	uint16_t seq;
+	uint64_t last_keyframe_us;
+	bool keyframe_wanted;
+	uint64_t last_encode_us;
+	struct hist_pkt *hist;
+	bool used; /* has receivers this frame */
+};
+
+struct mx_video {
+	struct mx_video_dsp dsp;
+	unsigned n_tiers, fps, max_tiles;
+	enum mx_layout_kind layout;
+	struct tier tiers[MX_VIDEO_TIERS];
+	uint64_t t0_us, next_frame_us;
+	/* The current layout's sources (in tile order) and highlight. */
+	struct mx_part *shown[MX_LAYOUT_MAX_TILES];
+	size_t n_shown;
+	struct mx_part *highlight;
+	bool layout_changed;
+	/* Scratch, sized for the room. */
+	size_t cap;
+	struct mx_part **src;
+	int *src_w, *src_h;
+	uint8_t *frame_buf; /* the packetizer's output: payloads back to back */
+	size_t *frame_lens;
+};
+
+/* ---- set-up --------------------------------------------------------------- */
+
+static int tier_init(struct tier *t, const struct mx_tier_cfg *c, unsigned fps)
+{
+	struct cx_vp8_enc_cfg ec;
+	size_t ysz = (size_t)c->width * c->height;
+	int err;
+
+	t->w = c->width;
+	t->h = c->height;
+	t->kbps = c->kbps;
+	t->buf = malloc(ysz * 3 / 2);
+	t->hist = calloc(HIST, sizeof(*t->hist));
+	if (!t->buf || !t->hist)
+		return ENOMEM;
+	/* Black: Y 16, U and V 128 (studio range). */
+	memset(t->buf, 16, ysz);
+	memset(t->buf + ysz, 128, ysz / 2);
+	t->canvas = (struct cx_picture){
+		.plane = { t->buf, t->buf + ysz, t->buf + ysz + ysz / 4 },
+		.stride = { c->width, c->width / 2, c->width / 2 },
+		.width = c->width,
+		.height = c->height,
+	};
+	cx_vp8_enc_cfg_init(&ec);
+	ec.width = c->width;
+	ec.height = c->height;
+	ec.fps = (int)fps;
+	ec.bitrate_kbps = c->kbps;
+	ec.temporal_layers = 2;
+	err = cx_vp8_enc_new(&t->enc, &ec);
+	if (!err)
+		err = cx_vp8_pay_new(&t->pay, (uint16_t)(cm_random_u32() & 0x7fff));
+	t->seq = (uint16_t)cm_random_u32();
+	t->redraw = true;
+	t->keyframe_wanted = true;
+	return err;
+}
+
+int mx_video_new(struct mx_video **out, const struct mx_room_cfg *cfg)
+{
+	struct mx_video *v = calloc(1, sizeof(*v));
+	int err = 0;
+
+	if (!v)
+		return ENOMEM;
+	mx_video_dsp_init(&v->dsp, mx_cpu_flags());
+	v->n_tiers = cfg->n_tiers;
+	v->fps = cfg->fps;
+	v->max_tiles = cfg->max_tiles;
+	v->layout = cfg->layout;
+	v->cap = cfg->max_participants;
+	v->src = calloc(v->cap, sizeof(*v->src));
+	v->src_w = calloc(v->cap, sizeof(int));
+	v->src_h = calloc(v->cap, sizeof(int));
+	v->frame_buf = malloc(MAX_FRAME_PKTS * PKT_CAP);
+	v->frame_lens = malloc(MAX_FRAME_PKTS * sizeof(size_t));
+	if (!v->src || !v->src_w || !v->src_h || !v->frame_buf || !v->frame_lens)
+		err = ENOMEM;
+	for (unsigned i = 0; i < v->n_tiers && !err; i++)
+		err = tier_init(&v->tiers[i], &cfg->tiers[i], cfg->fps);
+	if (err) {
+		mx_video_free(&v);
+		return err;
+	}
+	*out = v;
+	return 0;
+}
+
+void mx_video_free(struct mx_video **pv)
+{
+	struct mx_video *v = pv ? *pv : NULL;
+
+	if (!v)
+		return;
+	for (unsigned i = 0; i < MX_VIDEO_TIERS; i++) {
+		cx_vp8_enc_free(&v->tiers[i].enc);
+		cx_vp8_pay_free(&v->tiers[i].pay);
+		free(v->tiers[i].buf);
+		free(v->tiers[i].hist);
+	}
+	free(v->src);
+	free(v->src_w);
+	free(v->src_h);
+	free(v->frame_buf);
+	free(v->frame_lens);
+	free(v);
+	*pv = NULL;
+}
+
+void mx_video_set_layout(struct mx_video *v, enum mx_layout_kind kind)
+{
+	v->layout = kind;
+	v->layout_changed = true;
+}
+
+int mx_video_part_init(struct mx_part *p)
+{
+	struct mx_vin *in = calloc(1, sizeof(*in));
+	int err;
+
+	if (!in)
+		return ENOMEM;
+	err = cx_vp8_asm_new(&in->asm_);
+	if (!err)
+		err = cx_vp8_dec_new(&in->dec);
+	if (err) {
+		cx_vp8_asm_free(&in->asm_);
+		free(in);
+		return err;
+	}
+	in->need_keyframe = true;
+	p->vin = in;
+	p->vout.tier = -1;
+	p->vout.want = 1;
+	return 0;
+}
+
+void mx_video_part_fini(struct mx_video *v, struct mx_part *p)
+{
+	if (!p->vin)
+		return;
+	if (v) {
+		for (size_t i = 0; i < v->n_shown; i++)
+			if (v->shown[i] == p) {
+				v->shown[i] = NULL;
+				v->layout_changed = true;
+			}
+		if (v->highlight == p)
+			v->highlight = NULL;
+	}
+	cx_vp8_asm_free(&p->vin->asm_);
+	cx_vp8_dec_free(&p->vin->dec);
+	free(p->vin);
+	p->vin = NULL;
+}
+
+bool mx_video_visible(const struct mx_part *p)
+{
+	return p->vin && p->vin->visible;
+}
+
+uint64_t mx_video_decodes(const struct mx_part *p)
+{
+	return p->vin ? __atomic_load_n(&p->vin->decodes, __ATOMIC_RELAXED) : 0;
+}
+
+/* ---- inbound ---------------------------------------------------------------- */
+
+static void send_rtcp(struct mx_part *p, const uint8_t *buf, size_t len)
+{
+	if (p->sender)
+		tp_sender_post_rtcp(p->sender, buf, len);
+}
+
+static void ask_keyframe(struct mx_part *p, uint64_t now)
+{
+	struct mx_vin *in = p->vin;
+	uint8_t buf[32];
+	size_t len;
+
+	in->need_keyframe = true;
+	if (!p->sender || !in->ssrc || now - in->last_pli_us < PLI_INTERVAL_US)
+		return;
+	if (tp_rtcp_write_pli(buf, sizeof(buf), &len,
+			      tp_sender_ssrc(p->sender, TP_SDP_VIDEO), in->ssrc) == 0) {
+		send_rtcp(p, buf, len);
+		in->last_pli_us = now;
+	}
+}
+
+void mx_video_input(struct mx_room *r, struct mx_part *p, const uint8_t *pkt,
+		    size_t len, const struct tp_rtp_hdr *h, uint64_t now)
+{
+	struct mx_vin *in = p->vin;
+	struct cx_vp8_assembled f;
+
+	if (h->ssrc != in->ssrc) {
+		/* A new sender stream: start over, from a keyframe. */
+		struct cx_vp8_asm *fresh;
+		if (cx_vp8_asm_new(&fresh))
+			return;
+		cx_vp8_asm_free(&in->asm_);
+		in->asm_ = fresh;
+		in->ssrc = h->ssrc;
+		in->last_pli_us = 0;
+		ask_keyframe(p, now);
+	}
+	cx_vp8_asm_put(in->asm_, h->seq, h->ts, h->marker, pkt + h->hdr_len,
+		       h->payload_len);
+	while (cx_vp8_asm_get(in->asm_, &f) == 0) {
+		/* Hidden senders are not decoded; the next time they are
+		 * shown, they start from a keyframe. */
+		if (!in->visible) {
+			in->need_keyframe = true;
+			continue;
+		}
+		if (in->need_keyframe && !f.keyframe)
+			continue;
+		if (cx_vp8_decode(in->dec, f.data, f.len, &in->pic) == 0) {
+			in->need_keyframe = false;
+			in->has_pic = true;
+			in->new_pic = true;
+			__atomic_add_fetch(&in->decodes, 1, __ATOMIC_RELAXED);
+			__atomic_add_fetch(&r->ctr.video_decodes, 1, __ATOMIC_RELAXED);
+		} else {
+			ask_keyframe(p, now);
+		}
+	}
+}
+
+/* NACKs for what is missing, within a budget; then a keyframe. */
+static void repair(struct mx_part *p, uint64_t now)
+{
+	struct mx_vin *in = p->vin;
+	uint16_t seqs[64];
+	uint8_t buf[512];
+	size_t n, len;
+
+	if (!in->ssrc || !p->sender)
+		return;
+	if (in->visible && cx_vp8_asm_need_keyframe(in->asm_))
+		ask_keyframe(p, now);
+	n = cx_vp8_asm_missing(in->asm_, seqs, CM_ARRAY_SIZE(seqs));
+	if (!n) {
+		in->gap_since_us = 0;
+		return;
+	}
+	if (!in->gap_since_us)
+		in->gap_since_us = now;
+	if (now - in->gap_since_us > NACK_BUDGET_US) {
+		cx_vp8_asm_drop_incomplete(in->asm_);
+		in->gap_since_us = 0;
+		ask_keyframe(p, now);
+		return;
+	}
+	if (now - in->last_nack_us < NACK_INTERVAL_US)
+		return;
+	if (tp_rtcp_write_nack(buf, sizeof(buf), &len,
+			       tp_sender_ssrc(p->sender, TP_SDP_VIDEO), in->ssrc, seqs,
+			       n) == 0) {
+		send_rtcp(p, buf, len);
+		in->last_nack_us = now;
+	}
+}
+
+/* Tells each sender how much to send: visible ones up to the top tier's
+ * rate and a half, hidden ones little. */
+static void remb(struct mx_video *v, struct mx_part *p, uint64_t now)
+{
+	struct mx_vin *in = p->vin;
+	uint8_t buf[64];
+	size_t len;
+	uint64_t bps = in->visible ? (uint64_t)v->tiers[v->n_tiers - 1].kbps * 1500
+				   : REMB_HIDDEN_BPS;
+
+	if (!in->ssrc || !p->sender || now - in->last_remb_us < REMB_INTERVAL_US)
+		return;
+	if (tp_rtcp_write_remb(buf, sizeof(buf), &len,
+			       tp_sender_ssrc(p->sender, TP_SDP_VIDEO), bps, &in->ssrc,
+			       1) == 0) {
+		send_rtcp(p, buf, len);
+		in->last_remb_us = now;
+	}
+}
+
+/* ---- layout ----------------------------------------------------------------- */
+
+static struct mx_part *presenter_of(struct mx_room *r)
+{
+	for (size_t i = 0; i < r->n_parts; i++)
+		if (r->parts[i]->role == MX_ROLE_PRESENTER && r->parts[i]->vin->ssrc)
+			return r->parts[i];
+	return NULL;
+}
+
+/* Video senders in order of arrival; the layout on every tier. */
+static void update_layout(struct mx_room *r, uint64_t now)
+{
+	struct mx_video *v = r->video;
+	struct mx_layout_in li = { .speaker = -1, .presenter = -1, .max_tiles = v->max_tiles,
+				   .strip = true };
+	struct mx_part *pres = presenter_of(r), *shown[MX_LAYOUT_MAX_TILES];
+	size_t n = 0, n_shown = 0;
+
+	for (size_t i = 0; i < r->n_parts; i++) {
+		struct mx_part *p = r->parts[i];
+		if (!p->vin->ssrc)
+			continue;
+		/* Insertion by join order: rooms are small enough per tick. */
+		size_t j = n++;
+		while (j > 0 && v->src[j - 1]->join_seq > p->join_seq) {
+			v->src[j] = v->src[j - 1];
+			j--;
+		}
+		v->src[j] = p;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct mx_part *p = v->src[i];
+		v->src_w[i] = p->vin->has_pic ? p->vin->pic.width : 0;
+		v->src_h[i] = p->vin->has_pic ? p->vin->pic.height : 0;
+		if (p == r->active_speaker)
+			li.speaker = (int)i;
+		if (p == pres)
+			li.presenter = (int)i;
+	}
+	li.n = n;
+	li.width = v->src_w;
+	li.height = v->src_h;
+	for (unsigned t = 0; t < v->n_tiers; t++) {
+		struct tier *tr = &v->tiers[t];
+		tr->n_tiles = mx_layout_compute(v->layout, tr->w, tr->h, &li, tr->tiles);
+	}
+	/* Which sources are visible (same on every tier). */
+	for (size_t i = 0; i < n; i++)
+		v->src[i]->vin->visible = false;
+	for (size_t k = 0; k < v->tiers[0].n_tiles; k++) {
+		struct mx_part *p = v->src[v->tiers[0].tiles[k].source];
+		shown[n_shown++] = p;
+		if (!p->vin->visible) {
+			p->vin->visible = true;
+			if (!p->vin->has_pic || p->vin->need_keyframe)
+				ask_keyframe(p, now);
+		}
+	}
+	/* A change of who is where, of their picture size, or of the
+	 * highlight redraws the whole canvas. */
+	struct mx_part *hl = v->layout == MX_LAYOUT_GRID ? r->active_speaker : NULL;
+	if (hl && !hl->vin->visible)
+		hl = NULL;
+	bool changed = v->layout_changed || n_shown != v->n_shown || hl != v->highlight ||
+		       memcmp(shown, v->shown, n_shown * sizeof(*shown));
+	if (changed) {
+		for (unsigned t = 0; t < v->n_tiers; t++)
+			v->tiers[t].redraw = true;
+		memcpy(v->shown, shown, n_shown * sizeof(*shown));
+		v->n_shown = n_shown;
+		v->highlight = hl;
+		v->layout_changed = false;
+	}
+}
+
+/* ---- compose and encode ------------------------------------------------------- */
+
+/* Draws the tiles whose picture changed (all of them on a redraw). */
+static bool compose(struct mx_video *v, struct tier *t)
+{
+	struct cx_picture *c = &t->canvas;
+	bool drew = false;
+
+	if (t->redraw) {
+		v->dsp.fill(c->plane[0], c->stride[0], c->width, c->height, 16);
+		v->dsp.fill(c->plane[1], c->stride[1], c->width / 2, c->height / 2, 128);
+		v->dsp.fill(c->plane[2], c->stride[2], c->width / 2, c->height / 2, 128);
+		drew = true;
+	}
+	for (size_t k = 0; k < t->n_tiles; k++) {
+		struct mx_part *p = v->shown[k];
+		const struct mx_tile *tl = &t->tiles[k];
+		if (!p || !p->vin->has_pic || (!t->redraw && !p->vin->new_pic))
+			continue;
+		const struct cx_picture *s = &p->vin->pic;
+		mx_video_scale_i420(&v->dsp, c->plane, c->stride, tl->pic.x, tl->pic.y,
+				    tl->pic.w, tl->pic.h, (const uint8_t *const *)s->plane,
+				    s->stride, s->width, s->height);
+		if (p == v->highlight) {
+			int th = CM_MAX(2, c->height / 90) & ~1;
+			v->dsp.border(c->plane[0] + tl->cell.y * c->stride[0] + tl->cell.x,
+				      c->stride[0], tl->cell.w, tl->cell.h, th, BORDER_Y);
+			v->dsp.border(c->plane[1] + tl->cell.y / 2 * c->stride[1] + tl->cell.x / 2,
+				      c->stride[1], tl->cell.w / 2, tl->cell.h / 2, th / 2, BORDER_U);
+			v->dsp.border(c->plane[2] + tl->cell.y / 2 * c->stride[2] + tl->cell.x / 2,
+				      c->stride[2], tl->cell.w / 2, tl->cell.h / 2, th / 2, BORDER_V);
+		}
+		drew = true;
+	}
+	t->redraw = false;
+	return drew;
+}
+
+/* A tier packet to one receiver: its seq, timestamp, picture id, SSRC. */
+static void send_to(struct mx_room *r, struct mx_part *p, const uint8_t *pkt, size_t len)
+{
+	const struct tp_sdp_neg_media *m = tp_sender_media(p->sender, TP_SDP_VIDEO);
+	struct mx_vout *o = &p->vout;
+	uint8_t buf[PKT_CAP];
+	struct cx_vp8_desc d;
+
+	if (!m || len > sizeof(buf) || len < TP_RTP_HEADER_LEN)
+		return;
+	memcpy(buf, pkt, len);
+	buf[1] = (uint8_t)((buf[1] & 0x80) | (m->pt & 0x7f));
+	o->last_seq = (uint16_t)(cm_rd16(buf + 2) + o->seq_off);
+	o->last_ts = cm_rd32(buf + 4) + o->ts_off;
+	cm_wr16(buf + 2, o->last_seq);
+	cm_wr32(buf + 4, o->last_ts);
+	cm_wr32(buf + 8, tp_sender_ssrc(p->sender, TP_SDP_VIDEO));
+	if (cx_vp8_parse_desc(buf + TP_RTP_HEADER_LEN, len - TP_RTP_HEADER_LEN, &d) == 0 &&
+	    d.long_picture_id) {
+		o->last_pic = (d.picture_id + o->pic_off) & 0x7fff;
+		o->last_tl0 = (uint8_t)(d.tl0picidx + o->tl0_off);
+		cx_vp8_rewrite_picture_id(buf + TP_RTP_HEADER_LEN, len - TP_RTP_HEADER_LEN,
+					  o->last_pic, o->last_tl0);
+	}
+	tp_sender_send_rtp(p->sender, r->batch, buf, len);
+}
+
+/* A receiver joins a tier's stream at its keyframe: the offsets make the
+ * new stream continue where its last one stopped. */
+static void switch_tier(struct mx_part *p, int tier, const uint8_t *first, size_t len,
+			unsigned fps)
+{
+	struct mx_vout *o = &p->vout;
+	uint16_t seq = cm_rd16(first + 2), pic = 0;
+	uint32_t ts = cm_rd32(first + 4);
+	uint8_t tl0 = 0;
+	struct cx_vp8_desc d;
+
+	if (cx_vp8_parse_desc(first + TP_RTP_HEADER_LEN, len - TP_RTP_HEADER_LEN, &d) == 0) {
+		pic = d.picture_id;
+		tl0 = d.tl0picidx;
+	}
+	if (!o->started) {
+		o->seq_off = (uint16_t)cm_random_u32();
+		o->ts_off = cm_random_u32();
+		o->pic_off = (uint16_t)cm_random_u32();
+		o->tl0_off = (uint8_t)cm_random_u32();
+	} else {
+		o->seq_off = (uint16_t)(o->last_seq + 1 - seq);
+		o->ts_off = o->last_ts + 90000 / fps - ts;
+		o->pic_off = (uint16_t)(o->last_pic + 1 - pic);
+		o->tl0_off = (uint8_t)(o->last_tl0 + 1 - tl0);
+	}
+	o->tier = tier;
+	o->started = true;
+}
+
+static void encode_and_send(struct mx_room *r, unsigned ti, uint64_t now)
+{
+	struct mx_video *v = r->video;
+	struct tier *t = &v->tiers[ti];
+	struct cx_vp8_frame f;
+	bool force = false;
+	size_t n = 0;
+
+	if (t->keyframe_wanted && now - t->last_keyframe_us >= KEYFRAME_INTERVAL_US)
+		force = true;
+	if (cx_vp8_encode(t->enc, &t->canvas, (now - v->t0_us) * 9 / 100, force, &f))
+		return;
+	t->last_encode_us = now;
+	__atomic_add_fetch(&r->ctr.video_encodes, 1, __ATOMIC_RELAXED);
+	if (f.keyframe) {
+		t->keyframe_wanted = false;
+		t->last_keyframe_us = now;
+		__atomic_add_fetch(&r->ctr.video_keyframes, 1, __ATOMIC_RELAXED);
+	}
+	uint32_t ts = (uint32_t)f.pts;
+	if (cx_vp8_packetize(t->pay, &f, MTU_PAYLOAD, v->frame_buf, MAX_FRAME_PKTS * PKT_CAP,
+			     v->frame_lens, MAX_FRAME_PKTS, &n) || !n)
+		return;
+	/* The tier's packets: header with the tier's seq and timestamp,
+	 * kept for NACKs; each receiver gets a rewritten copy. */
+	const uint8_t *payload = v->frame_buf;
+	for (size_t i = 0; i < n; payload += v->frame_lens[i++]) {
+		struct hist_pkt *hp = &t->hist[t->seq % HIST];
+		struct tp_rtp_hdr h = { .marker = i == n - 1, .seq = t->seq++, .ts = ts };
+		size_t len;
+		if (tp_rtp_write(hp->data, sizeof(hp->data), &len, &h, payload,
+				 v->frame_lens[i])) {
+			hp->len = 0;
+			continue;
+		}
+		hp->seq = h.seq;
+		hp->len = (uint16_t)len;
+	}
+	for (size_t k = 0; k < r->n_parts; k++) {
+		struct mx_part *p = r->parts[k];
+		if (!p->sender || !tp_sender_media(p->sender, TP_SDP_VIDEO))
+			continue;
+		bool mine = p->vout.started && p->vout.tier == (int)ti;
+		bool joins = p->vout.want == (int)ti && f.keyframe &&
+			     (!p->vout.started || p->vout.tier != (int)ti);
+		if (!mine && !joins)
+			continue;
+		/* A receiver switching tiers keeps this one until its new
+		 * tier sends a keyframe (then "joins" is true there). */
+		uint16_t first = (uint16_t)(t->seq - n);
+		if (joins)
+			switch_tier(p, (int)ti, t->hist[first % HIST].data,
+				    t->hist[first % HIST].len, v->fps);
+		for (size_t i = 0; i < n; i++) {
+			const struct hist_pkt *hp = &t->hist[(uint16_t)(first + i) % HIST];
+			if (hp->len)
+				send_to(r, p, hp->data, hp->len);
+		}
+		p->vout.frames_sent++;
+	}
+}
+
+/* ---- the tick --------------------------------------------------------------------- */
+
+void mx_video_tick(struct mx_room *r, uint64_t now)
+{
+	struct mx_video *v = r->video;
+	uint64_t interval = 1000000 / v->fps;
+
+	if (!v->t0_us) {
+		v->t0_us = now;
+		v->next_frame_us = now;
+	}
+	for (size_t i = 0; i < r->n_parts; i++) {
+		repair(r->parts[i], now);
+		remb(v, r->parts[i], now);
+	}
+	if (now < v->next_frame_us)
+		return;
+	v->next_frame_us += interval;
+	if (v->next_frame_us < now)
+		v->next_frame_us = now + interval; /* fell behind: no burst */
+
+	update_layout(r, now);
+	for (unsigned t = 0; t < v->n_tiers; t++)
+		v->tiers[t].used = false;
+	for (size_t i = 0; i < r->n_parts; i++) {
+		struct mx_vout *o = &r->parts[i]->vout;
+		if (!r->parts[i]->sender)
+			continue;
+		if (o->started)
+			v->tiers[o->tier].used = true;
+		if (o->want >= 0 && o->want != o->tier) {
+			/* Waiting to (re)join a tier: it needs a keyframe. */
+			v->tiers[o->want].used = true;
+			v->tiers[o->want].keyframe_wanted = true;
+		}
+	}
+	for (unsigned t = 0; t < v->n_tiers; t++) {
+		struct tier *tr = &v->tiers[t];
+		if (!tr->used) {
+			tr->redraw = true; /* when used again, start clean */
+			continue;
+		}
+		bool drew = compose(v, tr);
+		if (drew || tr->keyframe_wanted || now - tr->last_encode_us >= IDLE_FRAME_US)
+			encode_and_send(r, t, now);
+	}
+	for (size_t i = 0; i < r->n_parts; i++)
+		r->parts[i]->vin->new_pic = false;
+}
+
+/* ---- feedback from receivers -------------------------------------------------------- */
+
+static void retransmit(struct mx_room *r, struct mx_part *p, const struct tp_rtcp_pkt *pk)
+{
+	struct mx_vout *o = &p->vout;
+	uint16_t seqs[128];
+	size_t n;
+
+	if (!o->started)
+		return;
+	n = tp_rtcp_nack_seqs(pk, seqs, CM_ARRAY_SIZE(seqs));
+	for (size_t i = 0; i < n; i++) {
+		uint16_t tseq = (uint16_t)(seqs[i] - o->seq_off);
+		const struct hist_pkt *hp = &r->video->tiers[o->tier].hist[tseq % HIST];
+		if (!hp->len || hp->seq != tseq)
+			continue;
+		/* send_to moves last_seq; a resend must not. */
+		uint16_t last_seq = o->last_seq, last_pic = o->last_pic;
+		uint32_t last_ts = o->last_ts;
+		uint8_t last_tl0 = o->last_tl0;
+		send_to(r, p, hp->data, hp->len);
+		o->last_seq = last_seq;
+		o->last_ts = last_ts;
+		o->last_pic = last_pic;
+		o->last_tl0 = last_tl0;
+		__atomic_add_fetch(&r->ctr.video_retransmits, 1, __ATOMIC_RELAXED);
+	}
+}
+
+void mx_video_feedback(struct mx_room *r, struct mx_part *p, const struct tp_rtcp_pkt *pk,
+		       uint64_t now)
+{
+	uint32_t ours;
+
+	if (!p->sender)
+		return;
+	ours = tp_sender_ssrc(p->sender, TP_SDP_VIDEO);
+	if (pk->media_ssrc != ours && pk->kind != TP_RTCP_K_FIR)
+		return;
+	if (pk->kind == TP_RTCP_K_PLI || pk->kind == TP_RTCP_K_FIR) {
+		int t = p->vout.started ? p->vout.tier : p->vout.want;
+		if (t >= 0)
+			r->video->tiers[t].keyframe_wanted = true;
+	} else if (pk->kind == TP_RTCP_K_NACK) {
+		retransmit(r, p, pk);
+	}
+}
+
+void mx_video_part_connected(struct mx_room *r, struct mx_part *p)
+{
+	if (p->vout.want >= 0 && (unsigned)p->vout.want < r->video->n_tiers)
+		r->video->tiers[p->vout.want].keyframe_wanted = true;
+}
+
+int mx_video_set_tier(struct mx_room *r, struct mx_part *p, int tier)
+{
+	if (tier < 0 || (unsigned)tier >= r->video->n_tiers)
+		return EINVAL;
+	p->vout.want = tier;
+	r->video->tiers[tier].keyframe_wanted = true;
+	return 0;
+}
+
+void mx_video_layout_info(struct mx_room *r, struct mx_layout_info *out)
+{
+	struct mx_video *v = r->video;
+	const struct tier *t = &v->tiers[v->n_tiers - 1];
+
+	memset(out, 0, sizeof(*out));
+	out->kind = v->layout;
+	out->width = t->w;
+	out->height = t->h;
+	for (size_t k = 0; k < t->n_tiles && k < v->n_shown; k++) {
+		if (!v->shown[k])
+			continue;
+		memcpy(out->tiles[out->n].id, v->shown[k]->id, sizeof(out->tiles[0].id));
+		out->tiles[out->n].x = t->tiles[k].pic.x;
+		out->tiles[out->n].y = t->tiles[k].pic.y;
+		out->tiles[out->n].w = t->tiles[k].pic.w;
+		out->tiles[out->n].h = t->tiles[k].pic.h;
+		out->tiles[out->n].large = t->tiles[k].large;
+		out->n++;
+	}
+}

@@ -1,0 +1,72 @@
+/*
+ * The video half of a room (private to mixer/).
+ *
+ * Inbound, per sender: VP8 packets are assembled into frames (reordering,
+ * NACK for what is missing within a wait budget, PLI when a frame cannot
+ * be completed), and decoded only while the sender is visible in the
+ * layout. A hidden sender is asked for less (REMB) and, when it becomes
+ * visible, for a keyframe.
+ *
+ * Outbound: one canvas and ONE VP8 encoder per quality tier, shared by
+ * every receiver on that tier. Canvas tiles are redrawn only when their
+ * picture or the layout changed. Each receiver has its own sequence
+ * numbers, timestamps and picture ids (offsets from its tier's), so a
+ * switch of tier at a keyframe is one continuous stream to it; its NACKs
+ * are answered from the tier's packet history.
+ */
+#ifndef TUTTI_MIXER_VIDEO_H
+#define TUTTI_MIXER_VIDEO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mixer/layout.h"
+#include "transport/transport.h"
+
+struct mx_room;
+struct mx_part;
+struct mx_video;
+struct mx_vin;
+
+/* A receiver's view of its video stream (room thread). */
+struct mx_vout {
+	int tier; /* what it gets now, -1 before its first keyframe */
+	int want; /* the tier it should get: switched to at a keyframe */
+	bool started;
+	uint16_t seq_off; /* receiver seq = tier seq + seq_off */
+	uint32_t ts_off;
+	uint16_t pic_off;
+	uint16_t last_seq; /* last receiver seq sent */
+	uint32_t last_ts;
+	uint16_t last_pic;
+	uint8_t last_tl0;
+	uint8_t tl0_off;
+	uint64_t frames_sent;
+};
+
+int mx_video_new(struct mx_video **out, const struct mx_room_cfg *cfg);
+void mx_video_free(struct mx_video **v);
+
+int mx_video_part_init(struct mx_part *p);
+void mx_video_part_fini(struct mx_video *v, struct mx_part *p);
+
+/* An inbound video RTP packet of p (already parsed). */
+void mx_video_input(struct mx_room *r, struct mx_part *p, const uint8_t *pkt,
+		    size_t len, const struct tp_rtp_hdr *h, uint64_t now);
+/* RTCP feedback from p about tutti's video (PLI, FIR, NACK). */
+void mx_video_feedback(struct mx_room *r, struct mx_part *p,
+		       const struct tp_rtcp_pkt *pk, uint64_t now);
+/* Runs at every tick: NACK/PLI/REMB timers, and at the room's frame
+ * interval: layout, decode, compose, encode, send. */
+void mx_video_tick(struct mx_room *r, uint64_t now);
+
+/* Layout and receiver tiers, from commands. */
+void mx_video_set_layout(struct mx_video *v, enum mx_layout_kind kind);
+int mx_video_set_tier(struct mx_room *r, struct mx_part *p, int tier);
+/* p's receive side is ready (DTLS done): it wants a keyframe. */
+void mx_video_part_connected(struct mx_room *r, struct mx_part *p);
+bool mx_video_visible(const struct mx_part *p);
+uint64_t mx_video_decodes(const struct mx_part *p);
+void mx_video_layout_info(struct mx_room *r, struct mx_layout_info *out);
+
+#endif
