@@ -2,6 +2,7 @@
  * The video half of a room: see video.h for the shape. Room thread only.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,6 +66,11 @@ struct tier {
 
 struct mx_video {
 	struct mx_video_dsp dsp;
+	/* Test hook: TUTTI_TEST_CANVAS_DIR makes every encoded canvas land
+	 * there as raw I420 (t<tier>-<n>.i420), for quality tests that
+	 * compare what a receiver decodes with what was encoded. */
+	const char *dump_dir;
+	unsigned dumped[MX_VIDEO_TIERS];
 	unsigned n_tiers, fps, max_tiles;
 	enum mx_layout_kind layout;
 	struct tier tiers[MX_VIDEO_TIERS];
@@ -129,6 +135,7 @@ int mx_video_new(struct mx_video **out, const struct mx_room_cfg *cfg)
 	if (!v)
 		return ENOMEM;
 	mx_video_dsp_init(&v->dsp, mx_cpu_flags());
+	v->dump_dir = getenv("TUTTI_TEST_CANVAS_DIR");
 	v->n_tiers = cfg->n_tiers;
 	v->fps = cfg->fps;
 	v->max_tiles = cfg->max_tiles;
@@ -194,9 +201,19 @@ int mx_video_part_init(struct mx_part *p)
 		return err;
 	}
 	in->need_keyframe = true;
+	p->vout.sent = malloc(MX_SENT_MAP * sizeof(*p->vout.sent));
+	if (!p->vout.sent) {
+		cx_vp8_asm_free(&in->asm_);
+		cx_vp8_dec_free(&in->dec);
+		free(in);
+		return ENOMEM;
+	}
+	for (int i = 0; i < MX_SENT_MAP; i++)
+		p->vout.sent[i].tier = -1;
 	p->vin = in;
 	p->vout.tier = -1;
 	p->vout.want = 1;
+	p->vout.max_tid = CX_VP8_MAX_LAYERS - 1;
 	return 0;
 }
 
@@ -217,6 +234,8 @@ void mx_video_part_fini(struct mx_video *v, struct mx_part *p)
 	cx_vp8_dec_free(&p->vin->dec);
 	free(p->vin);
 	p->vin = NULL;
+	free(p->vout.sent);
+	p->vout.sent = NULL;
 }
 
 bool mx_video_visible(const struct mx_part *p)
@@ -462,61 +481,91 @@ static bool compose(struct mx_video *v, struct tier *t)
 	return drew;
 }
 
-/* A tier packet to one receiver: its seq, timestamp, picture id, SSRC. */
-static void send_to(struct mx_room *r, struct mx_part *p, const uint8_t *pkt, size_t len)
+/* One packet to one receiver, rewritten: its SSRC, payload type,
+ * sequence number, timestamp, picture id and TL0PICIDX. */
+static void send_to(struct mx_room *r, struct mx_part *p, const uint8_t *pkt, size_t len,
+		    uint16_t rseq, uint32_t rts, uint16_t rpic, uint8_t rtl0)
 {
 	const struct tp_sdp_neg_media *m = tp_sender_media(p->sender, TP_SDP_VIDEO);
-	struct mx_vout *o = &p->vout;
 	uint8_t buf[PKT_CAP];
-	struct cx_vp8_desc d;
 
 	if (!m || len > sizeof(buf) || len < TP_RTP_HEADER_LEN)
 		return;
 	memcpy(buf, pkt, len);
 	buf[1] = (uint8_t)((buf[1] & 0x80) | (m->pt & 0x7f));
-	o->last_seq = (uint16_t)(cm_rd16(buf + 2) + o->seq_off);
-	o->last_ts = cm_rd32(buf + 4) + o->ts_off;
-	cm_wr16(buf + 2, o->last_seq);
-	cm_wr32(buf + 4, o->last_ts);
+	cm_wr16(buf + 2, rseq);
+	cm_wr32(buf + 4, rts);
 	cm_wr32(buf + 8, tp_sender_ssrc(p->sender, TP_SDP_VIDEO));
-	if (cx_vp8_parse_desc(buf + TP_RTP_HEADER_LEN, len - TP_RTP_HEADER_LEN, &d) == 0 &&
-	    d.long_picture_id) {
-		o->last_pic = (d.picture_id + o->pic_off) & 0x7fff;
-		o->last_tl0 = (uint8_t)(d.tl0picidx + o->tl0_off);
-		cx_vp8_rewrite_picture_id(buf + TP_RTP_HEADER_LEN, len - TP_RTP_HEADER_LEN,
-					  o->last_pic, o->last_tl0);
-	}
+	cx_vp8_rewrite_picture_id(buf + TP_RTP_HEADER_LEN, len - TP_RTP_HEADER_LEN, rpic, rtl0);
 	tp_sender_send_rtp(p->sender, r->batch, buf, len);
 }
 
-/* A receiver joins a tier's stream at its keyframe: the offsets make the
- * new stream continue where its last one stopped. */
+/* A tier's frame (its n packets from first) to one receiver. */
+static void send_frame(struct mx_room *r, struct mx_part *p, const struct tier *t,
+		       int ti, uint16_t first, size_t n)
+{
+	struct mx_vout *o = &p->vout;
+	uint16_t rpic = o->next_pic++ & 0x7fff;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct hist_pkt *hp = &t->hist[(uint16_t)(first + i) % HIST];
+		struct cx_vp8_desc d;
+		if (!hp->len ||
+		    cx_vp8_parse_desc(hp->data + TP_RTP_HEADER_LEN, hp->len - TP_RTP_HEADER_LEN,
+				      &d))
+			continue;
+		uint16_t rseq = o->next_seq++;
+		o->last_ts = cm_rd32(hp->data + 4) + o->ts_off;
+		o->last_tl0 = (uint8_t)(d.tl0picidx + o->tl0_off);
+		o->sent[rseq % MX_SENT_MAP] = (struct mx_sent){
+			.rseq = rseq, .tseq = hp->seq, .rpic = rpic, .rtl0 = o->last_tl0,
+			.tier = (int8_t)ti,
+		};
+		send_to(r, p, hp->data, hp->len, rseq, o->last_ts, rpic, o->last_tl0);
+	}
+	o->frames_sent++;
+}
+
+/* A receiver joins a tier's stream at its keyframe: the timestamp and
+ * TL0PICIDX offsets make the new stream continue where the last one
+ * stopped (sequence numbers and picture ids simply run on). */
 static void switch_tier(struct mx_part *p, int tier, const uint8_t *first, size_t len,
 			unsigned fps)
 {
 	struct mx_vout *o = &p->vout;
-	uint16_t seq = cm_rd16(first + 2), pic = 0;
 	uint32_t ts = cm_rd32(first + 4);
-	uint8_t tl0 = 0;
-	struct cx_vp8_desc d;
+	struct cx_vp8_desc d = { 0 };
 
-	if (cx_vp8_parse_desc(first + TP_RTP_HEADER_LEN, len - TP_RTP_HEADER_LEN, &d) == 0) {
-		pic = d.picture_id;
-		tl0 = d.tl0picidx;
-	}
+	cx_vp8_parse_desc(first + TP_RTP_HEADER_LEN, len - TP_RTP_HEADER_LEN, &d);
 	if (!o->started) {
-		o->seq_off = (uint16_t)cm_random_u32();
+		o->next_seq = (uint16_t)cm_random_u32();
+		o->next_pic = (uint16_t)cm_random_u32();
 		o->ts_off = cm_random_u32();
-		o->pic_off = (uint16_t)cm_random_u32();
 		o->tl0_off = (uint8_t)cm_random_u32();
 	} else {
-		o->seq_off = (uint16_t)(o->last_seq + 1 - seq);
 		o->ts_off = o->last_ts + 90000 / fps - ts;
-		o->pic_off = (uint16_t)(o->last_pic + 1 - pic);
-		o->tl0_off = (uint8_t)(o->last_tl0 + 1 - tl0);
+		o->tl0_off = (uint8_t)(o->last_tl0 + 1 - d.tl0picidx);
 	}
 	o->tier = tier;
 	o->started = true;
+}
+
+#define DUMP_MAX 300
+
+static void dump_canvas(struct mx_video *v, unsigned ti)
+{
+	const struct tier *t = &v->tiers[ti];
+	char path[4096];
+	FILE *f;
+
+	if (v->dumped[ti] >= DUMP_MAX)
+		return;
+	snprintf(path, sizeof(path), "%s/t%u-%04u.i420", v->dump_dir, ti, v->dumped[ti]++);
+	f = fopen(path, "wb");
+	if (!f)
+		return;
+	fwrite(t->buf, 1, (size_t)t->w * t->h * 3 / 2, f);
+	fclose(f);
 }
 
 static void encode_and_send(struct mx_room *r, unsigned ti, uint64_t now)
@@ -533,6 +582,8 @@ static void encode_and_send(struct mx_room *r, unsigned ti, uint64_t now)
 		return;
 	t->last_encode_us = now;
 	__atomic_add_fetch(&r->ctr.video_encodes, 1, __ATOMIC_RELAXED);
+	if (v->dump_dir)
+		dump_canvas(v, ti);
 	if (f.keyframe) {
 		t->keyframe_wanted = false;
 		t->last_keyframe_us = now;
@@ -567,17 +618,16 @@ static void encode_and_send(struct mx_room *r, unsigned ti, uint64_t now)
 		if (!mine && !joins)
 			continue;
 		/* A receiver switching tiers keeps this one until its new
-		 * tier sends a keyframe (then "joins" is true there). */
+		 * tier sends a keyframe (then "joins" is true there). A
+		 * receiver held to a lower frame rate skips the frames of
+		 * the temporal layers above its own. */
 		uint16_t first = (uint16_t)(t->seq - n);
+		if (!joins && !f.keyframe && f.tid > p->vout.max_tid)
+			continue;
 		if (joins)
 			switch_tier(p, (int)ti, t->hist[first % HIST].data,
 				    t->hist[first % HIST].len, v->fps);
-		for (size_t i = 0; i < n; i++) {
-			const struct hist_pkt *hp = &t->hist[(uint16_t)(first + i) % HIST];
-			if (hp->len)
-				send_to(r, p, hp->data, hp->len);
-		}
-		p->vout.frames_sent++;
+		send_frame(r, p, t, (int)ti, first, n);
 	}
 }
 
@@ -643,19 +693,17 @@ static void retransmit(struct mx_room *r, struct mx_part *p, const struct tp_rtc
 		return;
 	n = tp_rtcp_nack_seqs(pk, seqs, CM_ARRAY_SIZE(seqs));
 	for (size_t i = 0; i < n; i++) {
-		uint16_t tseq = (uint16_t)(seqs[i] - o->seq_off);
-		const struct hist_pkt *hp = &r->video->tiers[o->tier].hist[tseq % HIST];
-		if (!hp->len || hp->seq != tseq)
+		const struct mx_sent *e = &o->sent[seqs[i] % MX_SENT_MAP];
+		if (e->tier < 0 || e->rseq != seqs[i])
 			continue;
-		/* send_to moves last_seq; a resend must not. */
-		uint16_t last_seq = o->last_seq, last_pic = o->last_pic;
-		uint32_t last_ts = o->last_ts;
-		uint8_t last_tl0 = o->last_tl0;
-		send_to(r, p, hp->data, hp->len);
-		o->last_seq = last_seq;
-		o->last_ts = last_ts;
-		o->last_pic = last_pic;
-		o->last_tl0 = last_tl0;
+		const struct tier *t = &r->video->tiers[(int)e->tier];
+		const struct hist_pkt *hp = &t->hist[e->tseq % HIST];
+		if (!hp->len || hp->seq != e->tseq)
+			continue; /* too old: gone from the history */
+		uint32_t ts = cm_rd32(hp->data + 4) + o->ts_off;
+		if (e->tier != o->tier)
+			continue; /* sent before a switch: its timestamp base is gone */
+		send_to(r, p, hp->data, hp->len, e->rseq, ts, e->rpic, e->rtl0);
 		__atomic_add_fetch(&r->ctr.video_retransmits, 1, __ATOMIC_RELAXED);
 	}
 }

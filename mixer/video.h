@@ -28,20 +28,32 @@ struct mx_part;
 struct mx_video;
 struct mx_vin;
 
-/* A receiver's view of its video stream (room thread). */
+/* What a receiver was sent, by its own sequence number: NACKs are
+ * answered from the tier's history with the same rewriting. */
+struct mx_sent {
+	uint16_t rseq, tseq, rpic;
+	uint8_t rtl0;
+	int8_t tier; /* -1: empty */
+};
+
+#define MX_SENT_MAP 512
+
+/* A receiver's view of its video stream (room thread). Its sequence
+ * numbers and picture ids run on without gaps whatever it is sent: a
+ * switch of tier, or frames of higher temporal layers left out. */
 struct mx_vout {
-	int tier; /* what it gets now, -1 before its first keyframe */
+	int tier; /* what it gets now */
 	int want; /* the tier it should get: switched to at a keyframe */
 	bool started;
-	uint16_t seq_off; /* receiver seq = tier seq + seq_off */
-	uint32_t ts_off;
-	uint16_t pic_off;
-	uint16_t last_seq; /* last receiver seq sent */
-	uint32_t last_ts;
-	uint16_t last_pic;
-	uint8_t last_tl0;
+	uint8_t max_tid; /* temporal layers above this are left out */
+	uint16_t next_seq;
+	uint16_t next_pic;
+	uint32_t ts_off; /* receiver ts = tier ts + ts_off */
 	uint8_t tl0_off;
+	uint32_t last_ts;
+	uint8_t last_tl0;
 	uint64_t frames_sent;
+	struct mx_sent *sent; /* MX_SENT_MAP entries */
 };
 
 int mx_video_new(struct mx_video **out, const struct mx_room_cfg *cfg);
