@@ -6,7 +6,7 @@ set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config
   libssl-dev libsrtp2-dev libopus-dev libvpx-dev
-  libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
+  libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libyuv-dev
   libmicrohttpd-dev libjansson-dev libsqlite3-dev)
 test_pkgs=(clang libclang-rt-14-dev chromium
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good

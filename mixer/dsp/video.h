@@ -114,11 +114,17 @@ void mx_video_scale_i420(const struct mx_video_dsp *dsp, uint8_t *const dst[3],
  * supplies the two row passes. vrow makes t[j] = a[j] * 256 +
  * (b[j] - a[j]) * f for j < n (uint16, exact). hrow makes dst samples
  * [x0, x1) of a row from t, which holds sw + 1 entries (t[sw] repeats
- * t[sw - 1] so the right tap of the last column is always readable).
+ * t[sw - 1] so the right tap of the last column is always readable),
+ * then 7 more (zero) so that 8 samples can be loaded from any tap.
  */
 struct mx_video_bl_cols {
 	int32_t idx[MX_VIDEO_MAX_DIM]; /* left tap */
 	int32_t w[MX_VIDEO_MAX_DIM];   /* (16384 - fx) | fx << 16: pmaddwd pairs */
+	/* pshufb bytes picking x's tap pair out of the 8 samples of t at
+	 * idx[x & ~3]; usable when window (every group of 4 outputs reads
+	 * within 8 samples: upscales and downscales by less than ~2). */
+	uint32_t shuf[MX_VIDEO_MAX_DIM];
+	int window;
 };
 typedef void (*mx_video_bl_vrow_fn)(uint16_t *t, const uint8_t *a, const uint8_t *b,
 				    int f, int n);

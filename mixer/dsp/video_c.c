@@ -14,31 +14,64 @@
 /* ---- bilinear ---------------------------------------------------------- */
 
 /*
- * Source position of dst sample i of n, from n_src samples, in units of
- * 1 / 2^bits, rounded to nearest: (i + 0.5) * n_src / n - 0.5 is
- * ((2i + 1) * n_src - n) / (2n). Clamped to [0, (n_src - 1) << bits].
+ * Source positions of the dst samples 0..n-1 of a line of n, from n_src
+ * samples, in units of 1 / 2^bits, rounded to nearest: (i + 0.5) * n_src
+ * / n - 0.5 is ((2i + 1) * n_src - n) / (2n), so the rounded position is
+ * floor((((2i + 1) * n_src - n) * 2^bits + n) / (2n)), clamped to
+ * [0, (n_src - 1) << bits]. Walked with a quotient and a remainder, no
+ * division per sample (a 64-bit divide per sample cost more than the
+ * 2x box of a whole row).
  */
-static int64_t src_pos(int i, int n, int n_src, int bits)
-{
-	int64_t num = (int64_t)(2 * i + 1) * n_src - n;
-	int64_t q;
+struct pos_iter {
+	int64_t q, r, dq, dr, d, max;
+};
 
-	if (num <= 0)
-		return 0;
-	q = (num * ((int64_t)1 << bits) + n) / (2 * (int64_t)n);
-	if (q > ((int64_t)(n_src - 1) << bits))
-		q = (int64_t)(n_src - 1) << bits;
+static void pos_start(struct pos_iter *it, int n, int n_src, int bits)
+{
+	int64_t a = ((int64_t)n_src - n) * ((int64_t)1 << bits) + n;
+	int64_t step = 2 * (int64_t)n_src << bits;
+
+	it->d = 2 * (int64_t)n;
+	it->q = a >= 0 ? a / it->d : -((-a + it->d - 1) / it->d); /* floor */
+	it->r = a - it->q * it->d;
+	it->dq = step / it->d;
+	it->dr = step % it->d;
+	it->max = (int64_t)(n_src - 1) << bits;
+}
+
+static int64_t pos_next(struct pos_iter *it)
+{
+	int64_t q = it->q < 0 ? 0 : it->q > it->max ? it->max : it->q;
+
+	it->q += it->dq;
+	it->r += it->dr;
+	if (it->r >= it->d) {
+		it->q++;
+		it->r -= it->d;
+	}
 	return q;
 }
 
 static void bl_cols_init(struct mx_video_bl_cols *c, int dw, int sw)
 {
+	struct pos_iter it;
+
+	pos_start(&it, dw, sw, 14);
+	c->window = 1;
 	for (int x = 0; x < dw; x++) {
-		int64_t q = src_pos(x, dw, sw, 14);
+		int64_t q = pos_next(&it);
 		int32_t f = (int32_t)(q & 16383);
+		int d;
 
 		c->idx[x] = (int32_t)(q >> 14);
 		c->w[x] = (16384 - f) | f << 16;
+		/* The tap pair's byte offset from the first of its group of 4. */
+		d = 2 * (c->idx[x] - c->idx[x & ~3]);
+		if (d > 12) {
+			c->window = 0;
+			d = 0;
+		}
+		c->shuf[x] = (uint32_t)d * 0x01010101u + 0x03020100u;
 	}
 }
 
@@ -68,11 +101,14 @@ void mx_video_bilinear_tmpl(uint8_t *dst, ptrdiff_t ds, int dw, int dh,
 			    mx_video_bl_vrow_fn vrow, mx_video_bl_hrow_fn hrow)
 {
 	struct mx_video_bl_cols c;
-	uint16_t t[MX_VIDEO_MAX_DIM + 1];
+	struct pos_iter it;
+	uint16_t t[MX_VIDEO_MAX_DIM + 8];
 
 	bl_cols_init(&c, dw, sw);
+	memset(t, 0, sizeof(t)); /* defined bytes past t[sw] for windowed loads */
+	pos_start(&it, dh, sh, 8);
 	for (int y = 0; y < dh; y++) {
-		int64_t q = src_pos(y, dh, sh, 8);
+		int64_t q = pos_next(&it);
 		int r0 = (int)(q >> 8), f = (int)(q & 255);
 		int r1 = r0 + 1 < sh ? r0 + 1 : r0;
 
@@ -97,16 +133,21 @@ static void box_cols_init(struct mx_video_box_cols *c, int dw, int sw)
 	c->dw = dw;
 	c->fx = sw % dw == 0 ? sw / dw : 0;
 	c->nxmin = MX_VIDEO_MAX_DIM;
-	for (int x = 0; x < dw; x++) {
-		int x0 = (int)((int64_t)x * sw / dw);
-		int x1 = (int)((int64_t)(x + 1) * sw / dw);
+	/* x1 = floor((x + 1) * sw / dw) by quotient and remainder. */
+	for (int x = 0, x1 = 0, r = 0; x < dw; x++) {
+		int x0 = x1, end;
 
-		if (x1 <= x0) /* an upscale: nearest neighbour */
-			x1 = x0 + 1;
+		x1 += sw / dw;
+		r += sw % dw;
+		if (r >= dw) {
+			x1++;
+			r -= dw;
+		}
+		end = x1 > x0 ? x1 : x0 + 1; /* an upscale: nearest neighbour */
 		c->x0[x] = (uint16_t)x0;
-		c->nx[x] = (uint16_t)(x1 - x0);
-		if (x1 - x0 < c->nxmin)
-			c->nxmin = x1 - x0;
+		c->nx[x] = (uint16_t)(end - x0);
+		if (end - x0 < c->nxmin)
+			c->nxmin = end - x0;
 	}
 }
 
@@ -147,13 +188,32 @@ void mx_video_box_hrow_c(uint8_t *dst, const uint16_t *cs,
 			 const struct mx_video_box_cols *c,
 			 const struct mx_video_box_norm *nm, int x0, int x1)
 {
+	/* Locals and restrict: dst is a char pointer, and without them every
+	 * store would make the compiler reload the tables. */
+	uint8_t *restrict d = dst;
+	const uint16_t *restrict ox = c->x0, *restrict nx = c->nx;
+	int nxmin = c->nxmin;
+
+	if (nm->k[0] == 24 && nm->k[1] == 24) { /* 32 bits hold S * m + 2^23 */
+		uint32_t m[2] = {(uint32_t)nm->m[0], (uint32_t)nm->m[1]};
+
+		for (int x = x0; x < x1; x++) {
+			const uint16_t *p = cs + ox[x];
+			uint32_t s = 0;
+
+			for (int i = 0; i < nx[x]; i++)
+				s += p[i];
+			d[x] = (uint8_t)((s * m[nx[x] - nxmin] + (1u << 23)) >> 24);
+		}
+		return;
+	}
 	for (int x = x0; x < x1; x++) {
-		const uint16_t *p = cs + c->x0[x];
+		const uint16_t *p = cs + ox[x];
 		uint32_t s = 0;
 
-		for (int i = 0; i < c->nx[x]; i++)
+		for (int i = 0; i < nx[x]; i++)
 			s += p[i];
-		dst[x] = box_norm(nm, s, c->nx[x] - c->nxmin);
+		d[x] = box_norm(nm, s, nx[x] - nxmin);
 	}
 }
 
@@ -170,16 +230,22 @@ void mx_video_box_tmpl(uint8_t *dst, ptrdiff_t ds, int dw, int dh, const uint8_t
 {
 	struct mx_video_box_cols c;
 	struct mx_video_box_norm nm;
+	int nm_ny = 0; /* the ny nm was made for: spans take 1 or 2 sizes */
 
 	box_cols_init(&c, dw, sw);
-	for (int y = 0; y < dh; y++) {
-		int y0 = (int)((int64_t)y * sh / dh);
-		int y1 = (int)((int64_t)(y + 1) * sh / dh);
+	for (int y = 0, y1 = 0, r = 0; y < dh; y++) {
+		int y0 = y1, ny;
 
-		if (y1 <= y0)
-			y1 = y0 + 1;
-		box_norm_init(&nm, c.nxmin, y1 - y0);
-		row(dst + y * ds, src + y0 * ss, ss, y1 - y0, &c, &nm);
+		y1 += sh / dh;
+		r += sh % dh;
+		if (r >= dh) {
+			y1++;
+			r -= dh;
+		}
+		ny = y1 > y0 ? y1 - y0 : 1;
+		if (ny != nm_ny)
+			box_norm_init(&nm, c.nxmin, nm_ny = ny);
+		row(dst + y * ds, src + y0 * ss, ss, ny, &c, &nm);
 	}
 }
 

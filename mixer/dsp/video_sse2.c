@@ -190,7 +190,7 @@ static void scale_box_sse2(uint8_t *dst, ptrdiff_t ds, int dw, int dh, const uin
 	mx_video_box_tmpl(dst, ds, dw, dh, src, ss, sw, sh, box_row_sse2);
 }
 
-/* ---- blit, fill (overlapping last vector; see video_avx2.c) ------------ */
+/* ---- blit (overlapping last vector; see video_avx2.c) ------------------ */
 
 static void blit_sse2(uint8_t *dst, ptrdiff_t ds, const uint8_t *src, ptrdiff_t ss, int w,
 		      int h)
@@ -211,28 +211,10 @@ static void blit_sse2(uint8_t *dst, ptrdiff_t ds, const uint8_t *src, ptrdiff_t 
 	}
 }
 
-static void fill_sse2(uint8_t *dst, ptrdiff_t ds, int w, int h, uint8_t v)
-{
-	const __m128i vv = _mm_set1_epi8((char)v);
-
-	for (int y = 0; y < h; y++, dst += ds) {
-		int x = 0;
-
-		if (w < 16) {
-			memset(dst, v, (size_t)w);
-			continue;
-		}
-		for (; x + 16 <= w; x += 16)
-			_mm_storeu_si128((__m128i *)(dst + x), vv);
-		if (x < w)
-			_mm_storeu_si128((__m128i *)(dst + w - 16), vv);
-	}
-}
-
 void mx_video_dsp_init_sse2(struct mx_video_dsp *dsp)
 {
 	dsp->scale_bilinear = scale_bilinear_sse2;
 	dsp->scale_box = scale_box_sse2;
 	dsp->blit = blit_sse2;
-	dsp->fill = fill_sse2;
+	/* fill stays libc's memset: faster than a vector loop here (bench_video). */
 }
