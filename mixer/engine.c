@@ -172,6 +172,7 @@ static int command(struct mx_engine *e, const char *room, struct mx_msg *tmpl,
 	struct mx_reply reply;
 	struct mx_msg *m;
 	struct mx_room *r;
+	bool posted = false;
 	int err;
 
 	m = malloc(sizeof(*m));
@@ -187,13 +188,17 @@ static int command(struct mx_engine *e, const char *room, struct mx_msg *tmpl,
 		err = ENOENT;
 	else if (!r->members)
 		err = offline ? offline(r, m) : ENOENT;
-	else if (!(err = mx_room_ensure_running(r)))
+	else if (!(err = mx_room_ensure_running(r))) {
 		mx_inbox_push(&r->inbox, m);
+		posted = true;
+	}
 	pthread_mutex_unlock(&e->lock);
-	if (!r || !r->members || err)
-		free(m);
-	else
+	/* Once posted, m belongs to the room thread: nothing here may look
+	 * at the room again without the lock. */
+	if (posted)
 		err = mx_reply_wait(&reply);
+	else
+		free(m);
 	mx_reply_destroy(&reply);
 	return err;
 }
