@@ -16,6 +16,8 @@
 #include "common/common.h"
 #include "mixer/internal.h"
 
+#define MX_CATCH_UP_TICKS 10 /* further behind than this: start again from now */
+
 /* ---- the I/O thread's side: events into the inbox ---------------------- */
 
 static void post_media(struct mx_link *l, enum mx_msg_kind kind,
@@ -302,6 +304,11 @@ static void add_ns(struct timespec *t, long ns)
 	}
 }
 
+static bool ts_after(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec > b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec > b->tv_nsec);
+}
+
 /* True when the thread may end: nobody in the room, nothing coming. */
 static bool may_end(struct mx_room *r)
 {
@@ -341,17 +348,18 @@ static void *room_main(void *arg)
 		r->tick++;
 		__atomic_add_fetch(&r->ctr.ticks, 1, __ATOMIC_RELAXED);
 
-		/* A tick that ended after the next deadline is missed; if
-		 * we fell far behind, start again from now instead of
-		 * running a burst of late ticks. */
+		/* A tick that ended after the next deadline is missed. The
+		 * next ticks then run at once to catch up, so that no 20 ms
+		 * of audio is lost; only when far behind (a stalled
+		 * machine) does the room start again from now. */
 		clock_gettime(CLOCK_MONOTONIC, &now_ts);
-		struct timespec next = deadline;
+		struct timespec next = deadline, far = deadline;
 		add_ns(&next, MX_TICK_US * 1000L);
-		if (now_ts.tv_sec > next.tv_sec ||
-		    (now_ts.tv_sec == next.tv_sec && now_ts.tv_nsec > next.tv_nsec)) {
+		add_ns(&far, MX_CATCH_UP_TICKS * MX_TICK_US * 1000L);
+		if (ts_after(&now_ts, &next))
 			__atomic_add_fetch(&r->ctr.missed_deadlines, 1, __ATOMIC_RELAXED);
+		if (ts_after(&now_ts, &far))
 			deadline = now_ts;
-		}
 		if (r->n_parts == 0 && may_end(r))
 			break;
 		if (__atomic_load_n(&r->stop, __ATOMIC_RELAXED) && may_end(r))
