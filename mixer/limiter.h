@@ -12,7 +12,7 @@
  *  - knee: peaks up to MX_LIMITER_KNEE pass at gain 1.0 exactly (the
  *    output is then the plain saturating sum); above it the output peak
  *    follows K + R * o / (R + o), o = peak - K, R = CEIL - K: slope 1 at
- *    the knee, approaching MX_LIMITER_CEIL (0.95 full scale) for large
+ *    the knee, approaching MX_LIMITER_CEIL (0.7 full scale) for large
  *    peaks, so loud speech is compressed smoothly, not flattened;
  *  - attack: within the frame, from the previous gain down to what the
  *    frame's loudest block needs, in equal steps per block, but never
@@ -32,8 +32,11 @@
 
 #define MX_LIMITER_BLOCK      120   /* 2.5 ms at 48 kHz */
 #define MX_LIMITER_MAX_BLOCKS 8     /* one 20 ms frame: 960 samples */
-#define MX_LIMITER_KNEE       24576 /* 0.75 full scale, -2.5 dBFS */
-#define MX_LIMITER_CEIL       31129 /* 0.95 * 32767 */
+/* The ceiling leaves room for the Opus codec: a two-tone mix limited to
+ * 0.92 full scale came back from a 32 kbit/s encode (FEC, DTX) and decode
+ * with full-scale samples; at 0.75 it did not (measured). */
+#define MX_LIMITER_KNEE       16384 /* 0.5 full scale, -6 dBFS */
+#define MX_LIMITER_CEIL       22938 /* 0.7 full scale, -3.1 dBFS */
 /* Release per block in Q15: 1 - exp(-2.5 ms / 150 ms). */
 #define MX_LIMITER_RELEASE_Q15 542
 

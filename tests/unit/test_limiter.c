@@ -88,16 +88,17 @@ static void three_full_scale_sines_never_clip_and_keep_the_tone(void)
 			yy += ref * ref;
 		}
 		peak_all = CM_MAX(peak_all, max_abs16(out, FRAME));
-		/* Attack is at once: even the first frame is at level. */
-		CHECK(max_abs16(out, FRAME) > 32767 * 0.89); /* within 1 dB */
+		/* Attack is at once: even the first frame is at level,
+		 * within 1 dB of the ceiling. */
+		CHECK(max_abs16(out, FRAME) > MX_LIMITER_CEIL * 0.89);
 	}
 	CHECK_EQ(at_full_scale, 0);
 	CHECK(peak_all <= MX_LIMITER_CEIL + 1);
 	/* Correlation with the pure tone above 0.999 (squared: 0.998). */
 	CHECK(xy * xy > 0.998 * xx * yy);
-	/* Power against a full-scale sine's (32767^2 / 2): within 1 dB,
+	/* Power against a sine's at the ceiling (CEIL^2 / 2): within 1 dB,
 	 * 10^(-1/10) = 0.794. */
-	CHECK(xx / (50.0 * FRAME) > 0.794 * 32767.0 * 32767.0 / 2);
+	CHECK(xx / (50.0 * FRAME) > 0.794 * MX_LIMITER_CEIL * MX_LIMITER_CEIL / 2.0);
 }
 
 /* A listener's N-1 mix (two loud speakers left after removing itself)
@@ -132,9 +133,9 @@ static void quiet_mix_passes_bit_exact(void)
 
 	mx_limiter_init(&l);
 	for (long k = 0; k < 10; k++) {
-		mix_frame(acc, 3, 8000.0, k); /* peak 24000 < knee */
+		mix_frame(acc, 3, 5000.0, k); /* peak 15000 < knee */
 		for (int i = 0; i < FRAME; i++)
-			own[i] = (int16_t)(i * 37 % 1001 - 500); /* peak <= 24500 */
+			own[i] = (int16_t)(i * 37 % 1001 - 500); /* acc - own: peak <= 15500 */
 		mx_limiter_run(&l, &dsp, out, acc, NULL, FRAME);
 		for (int i = 0; i < FRAME; i++)
 			CHECK_EQ(out[i], acc[i]);
@@ -166,7 +167,7 @@ static void gain_recovers_slowly_after_loud_part(void)
 	low = prev = l.gain_q15;
 	CHECK_EQ(low, mx_limiter_gain_for_peak(3 * 32767));
 	for (; k < 200; k++) {
-		mix_frame(acc, 3, 6000.0, k); /* quiet: target 1.0 */
+		mix_frame(acc, 3, 5000.0, k); /* quiet: target 1.0 */
 		mx_limiter_run(&l, &dsp, out, acc, NULL, FRAME);
 		for (unsigned b = 0; b < l.nblocks; b++) {
 			int step = l.block_gain[b] - prev;
