@@ -16,6 +16,9 @@ struct ad_config {
 	const char *http_addr; /* "127.0.0.1:8080", "[::1]:8080" */
 	const char *web_dir; /* NULL: the web/ folder of the source tree */
 	const char *admin_key; /* bearer key of the admin API (required) */
+	const char *data_dir; /* the store (tutti.db) and jwt.key live here */
+	unsigned audit_retention_days; /* 0: keep the audit log forever */
+	const char *public_url; /* "http://host:port": base of join links */
 };
 
 /* Binds and starts serving on libmicrohttpd's threads. mx is borrowed.

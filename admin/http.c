@@ -112,10 +112,12 @@ static enum MHD_Result route(struct ad_server *s, struct MHD_Connection *c,
 	if (!strcmp(method, "GET") && ad_static(s, c, url, &ret))
 		return ret;
 	if (!strcmp(url, "/api/v1/rooms")) {
-		if (strcmp(method, "POST"))
-			return ad_reply_error(c, MHD_HTTP_METHOD_NOT_ALLOWED,
-					      "method_not_allowed", "use POST");
-		return ad_create_room(s, c, b);
+		if (!strcmp(method, "POST"))
+			return ad_create_room(s, c, b);
+		if (!strcmp(method, "GET"))
+			return ad_list_rooms(s, c);
+		return ad_reply_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+				      "use GET or POST");
 	}
 	if (strncmp(url, API_ROOMS, strlen(API_ROOMS)))
 		return ad_reply_error(c, MHD_HTTP_NOT_FOUND, "not_found", "no such path");
@@ -133,8 +135,22 @@ static enum MHD_Result route(struct ad_server *s, struct MHD_Connection *c,
 			return ad_get_room(s, c, room);
 		if (!strcmp(method, "PATCH"))
 			return ad_patch_room(s, c, room, b);
+		if (!strcmp(method, "DELETE"))
+			return ad_delete_room(s, c, room);
 		return ad_reply_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
-				      "use GET or PATCH");
+				      "use GET, PATCH or DELETE");
+	}
+	if (!strcmp(rest, "/participants")) {
+		if (strcmp(method, "GET"))
+			return ad_reply_error(c, MHD_HTTP_METHOD_NOT_ALLOWED,
+					      "method_not_allowed", "use GET");
+		return ad_list_participants(s, c, room);
+	}
+	if (!strcmp(rest, "/tokens")) {
+		if (strcmp(method, "POST"))
+			return ad_reply_error(c, MHD_HTTP_METHOD_NOT_ALLOWED,
+					      "method_not_allowed", "use POST");
+		return ad_issue_token(s, c, room, b);
 	}
 	if (!strncmp(rest, "/participants/", 14) && rest[14] &&
 	    !strchr(rest + 14, '/'))
@@ -256,10 +272,24 @@ int ad_server_new(struct ad_server **out, const struct ad_config *cfg,
 		return EINVAL;
 	}
 	strcpy(s->admin_key, cfg->admin_key);
+	snprintf(s->public_url, sizeof(s->public_url), "%s",
+		 cfg->public_url ? cfg->public_url : "");
+	if (cfg->data_dir) {
+		if (ad_jwt_key_load(cfg->data_dir, s->jwt_key) ||
+		    ad_store_open(&s->store, cfg->data_dir, cfg->audit_retention_days)) {
+			free(s);
+			return EIO;
+		}
+		ad_restore_rooms(s);
+	} else {
+		/* No data directory: tokens are valid until the server stops. */
+		cm_random(s->jwt_key, sizeof(s->jwt_key));
+	}
 	snprintf(s->web_dir, sizeof(s->web_dir), "%s",
 		 cfg->web_dir ? cfg->web_dir : TUTTI_WEB_DIR);
 	err = listen_on(cfg->http_addr, &fd);
 	if (err) {
+		ad_store_close(&s->store);
 		free(s);
 		return err;
 	}
@@ -272,6 +302,7 @@ int ad_server_new(struct ad_server **out, const struct ad_config *cfg,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_END);
 	if (!s->daemon) {
 		close(fd);
+		ad_store_close(&s->store);
 		free(s);
 		return EIO;
 	}
@@ -287,6 +318,7 @@ void ad_server_free(struct ad_server **p)
 	if (!s)
 		return;
 	MHD_stop_daemon(s->daemon);
+	ad_store_close(&s->store);
 	free(s);
 	*p = NULL;
 }

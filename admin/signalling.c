@@ -30,6 +30,7 @@ enum MHD_Result ad_join(struct ad_server *s, struct MHD_Connection *c,
 	char *answer = NULL;
 	struct MHD_Response *r;
 	enum MHD_Result ret;
+	enum mx_role role;
 	int rc;
 
 	if (ad_draining(s))
@@ -42,8 +43,9 @@ enum MHD_Result ad_join(struct ad_server *s, struct MHD_Connection *c,
 	if (!b->len)
 		return ad_reply_error(c, MHD_HTTP_BAD_REQUEST, "bad_sdp",
 				      "the body must be an SDP offer");
-	rc = mx_join(s->mx, room, MX_ROLE_DEFAULT, b->data, b->len, &answer, id, err,
-		     sizeof(err));
+	if (ad_join_allowed(s, c, room, &role, &ret))
+		return ret;
+	rc = mx_join(s->mx, room, role, b->data, b->len, &answer, id, err, sizeof(err));
 	switch (rc) {
 	case 0:
 		break;
@@ -59,6 +61,9 @@ enum MHD_Result ad_join(struct ad_server *s, struct MHD_Connection *c,
 	case EBUSY:
 		return ad_reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "room_full",
 				      "the room is full");
+	case EACCES:
+		return ad_reply_error(c, MHD_HTTP_FORBIDDEN, "room_locked",
+				      "the room is locked");
 	case ESHUTDOWN:
 		return ad_reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "draining",
 				      "the server is shutting down");
@@ -80,6 +85,7 @@ enum MHD_Result ad_join(struct ad_server *s, struct MHD_Connection *c,
 	MHD_add_response_header(r, "Cache-Control", "no-store");
 	ret = MHD_queue_response(c, MHD_HTTP_CREATED, r);
 	MHD_destroy_response(r);
+	ad_audit(s, c, "participant.join", room, id);
 	return ret;
 }
 
@@ -95,6 +101,7 @@ enum MHD_Result ad_participant(struct ad_server *s, struct MHD_Connection *c,
 			return ad_reply_error(c, MHD_HTTP_NOT_FOUND,
 					      "participant_not_found",
 					      "no such participant");
+		ad_audit(s, c, "participant.leave", room, id);
 		return ad_reply(c, MHD_HTTP_NO_CONTENT, NULL, "", 0);
 	}
 	if (!strcmp(method, "PATCH") && ad_content_type_is(c, "application/json"))

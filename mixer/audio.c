@@ -271,6 +271,15 @@ void mx_audio_tick(struct mx_room *r, uint64_t now)
 		a->spk[i] = &p->spk;
 		a->eligible[i] = !p->muted;
 	}
+	/* Who is speaking, for the roster: news only when it changes. */
+	uint64_t sig = 0;
+	for (size_t i = 0; i < n; i++)
+		if (mx_spk_speaking(&r->parts[i]->spk, now))
+			sig = sig * 1099511628211ull + r->parts[i]->join_seq + 1;
+	if (sig != r->speaking_sig) {
+		r->speaking_sig = sig;
+		r->changed = true;
+	}
 	/* 2. The loudest K; only they are decoded and mixed. */
 	m = mx_spk_select(a->spk, a->eligible, n, a->k, now, a->chosen);
 	assign_slots(a, r->parts, m);

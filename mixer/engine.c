@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/common.h"
 #include "mixer/internal.h"
@@ -15,8 +16,12 @@
 struct mx_engine {
 	struct tp_server *tp;
 	pthread_mutex_t lock;
-	struct mx_room *rooms;
+	struct mx_room *rooms; /* newest first */
+	struct mx_room *ended; /* removed rooms, kept until the engine goes */
 	bool closing;
+	/* Room versions, and the threads waiting for them to move. */
+	pthread_mutex_t change_lock;
+	pthread_cond_t change_cond;
 };
 
 struct tp_server *mx_engine_tp(struct mx_engine *e)
@@ -104,6 +109,12 @@ int mx_engine_new(struct mx_engine **out, struct tp_server *tp)
 		return ENOMEM;
 	e->tp = tp;
 	pthread_mutex_init(&e->lock, NULL);
+	pthread_mutex_init(&e->change_lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&e->change_cond, &ca);
+	pthread_condattr_destroy(&ca);
 	*out = e;
 	return 0;
 }
@@ -115,14 +126,24 @@ void mx_engine_free(struct mx_engine **pe)
 	if (!e)
 		return;
 	pthread_mutex_lock(&e->lock);
-	e->closing = true;
+	__atomic_store_n(&e->closing, true, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&e->lock);
+	pthread_mutex_lock(&e->change_lock);
+	pthread_cond_broadcast(&e->change_cond);
+	pthread_mutex_unlock(&e->change_lock);
 	while (e->rooms) {
 		struct mx_room *r = e->rooms;
 		e->rooms = r->next;
 		mx_room_destroy(&r);
 	}
+	while (e->ended) {
+		struct mx_room *r = e->ended;
+		e->ended = r->next;
+		mx_room_destroy(&r);
+	}
 	pthread_mutex_destroy(&e->lock);
+	pthread_mutex_destroy(&e->change_lock);
+	pthread_cond_destroy(&e->change_cond);
 	free(e);
 	*pe = NULL;
 }
@@ -236,6 +257,8 @@ int mx_join(struct mx_engine *e, const char *room, enum mx_role role,
 	r = e->closing ? NULL : find_room(e, room);
 	if (!r)
 		rc = e->closing ? ESHUTDOWN : ENOENT;
+	else if (r->cfg.locked)
+		rc = EACCES;
 	else if (r->members >= r->cfg.max_participants)
 		rc = EBUSY;
 	else
@@ -251,6 +274,8 @@ int mx_join(struct mx_engine *e, const char *room, enum mx_role role,
 	rc = tp_server_add_peer(e->tp, offer, len, &mx_room_events, link, answer,
 				link->id, err, errlen);
 	pthread_mutex_lock(&e->lock);
+	if (!rc && r->deleted)
+		rc = ENOENT; /* the room ended meanwhile */
 	if (!rc)
 		rc = mx_room_ensure_running(r);
 	if (rc) {
@@ -277,6 +302,171 @@ fail:
 	free(link);
 	free(m);
 	return rc;
+}
+
+int mx_room_remove(struct mx_engine *e, const char *name)
+{
+	struct mx_room **pp, *r = NULL;
+
+	pthread_mutex_lock(&e->lock);
+	for (pp = &e->rooms; *pp; pp = &(*pp)->next) {
+		if (!strcmp((*pp)->name, name)) {
+			r = *pp;
+			*pp = r->next;
+			__atomic_store_n(&r->deleted, true, __ATOMIC_RELAXED);
+			r->next = e->ended;
+			e->ended = r;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&e->lock);
+	if (!r)
+		return ENOENT;
+	/* Its worker sends everyone a BYE and ends; joins that were under
+	 * way see `deleted` and back out; event streams hear of it. */
+	mx_room_end(r);
+	mx_engine_publish(e, r);
+	cm_info("mixer", "room %s ended", name);
+	return 0;
+}
+
+void mx_engine_publish(struct mx_engine *e, struct mx_room *r)
+{
+	pthread_mutex_lock(&e->change_lock);
+	r->version++;
+	pthread_cond_broadcast(&e->change_cond);
+	pthread_mutex_unlock(&e->change_lock);
+}
+
+int mx_room_wait_change(struct mx_engine *e, const char *room, uint64_t seen,
+			int timeout_ms, uint64_t *version)
+{
+	struct timespec until;
+	struct mx_room *r;
+	int err = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	/* Rooms are never freed while the engine lives (ended ones are
+	 * kept), so r stays valid; `deleted` says it ended. */
+	pthread_mutex_lock(&e->lock);
+	r = find_room(e, room);
+	pthread_mutex_unlock(&e->lock);
+	if (!r)
+		return ENOENT;
+	pthread_mutex_lock(&e->change_lock);
+	while (r->version == seen && !__atomic_load_n(&r->deleted, __ATOMIC_RELAXED) &&
+	       !__atomic_load_n(&e->closing, __ATOMIC_RELAXED))
+		if (pthread_cond_timedwait(&e->change_cond, &e->change_lock, &until) == ETIMEDOUT)
+			break;
+	*version = r->version;
+	if (__atomic_load_n(&r->deleted, __ATOMIC_RELAXED))
+		err = ENOENT;
+	pthread_mutex_unlock(&e->change_lock);
+	return err;
+}
+
+int mx_room_get_cfg(struct mx_engine *e, const char *name, struct mx_room_cfg *out)
+{
+	struct mx_room *r;
+
+	pthread_mutex_lock(&e->lock);
+	r = find_room(e, name);
+	if (r)
+		*out = r->cfg;
+	pthread_mutex_unlock(&e->lock);
+	return r ? 0 : ENOENT;
+}
+
+int mx_room_reconfigure(struct mx_engine *e, const char *name,
+			const struct mx_room_cfg *cfg, const char **why)
+{
+	struct mx_room *r;
+	int err = 0;
+
+	*why = NULL;
+	if (mx_room_cfg_check(cfg, why))
+		return EINVAL;
+	pthread_mutex_lock(&e->lock);
+	r = find_room(e, name);
+	if (!r) {
+		err = ENOENT;
+	} else if (cfg->mode != r->cfg.mode || cfg->speakers != r->cfg.speakers ||
+		   cfg->max_tiles != r->cfg.max_tiles || cfg->fps != r->cfg.fps ||
+		   cfg->n_tiers != r->cfg.n_tiers ||
+		   memcmp(cfg->tiers, r->cfg.tiers, sizeof(cfg->tiers))) {
+		*why = "mode, speakers, max_tiles, fps and tiers are fixed when a room is made";
+		err = EINVAL;
+	} else if (cfg->max_participants > r->cfg.max_participants &&
+		   cfg->max_participants > r->capacity) {
+		*why = "max_participants can grow up to what the room was made for";
+		err = EINVAL;
+	} else if (cfg->max_participants < r->members) {
+		*why = "max_participants is below the number of participants in the room";
+		err = EINVAL;
+	} else {
+		r->cfg.max_participants = cfg->max_participants;
+		r->cfg.locked = cfg->locked;
+		r->cfg.open = cfg->open;
+	}
+	pthread_mutex_unlock(&e->lock);
+	return err;
+}
+
+size_t mx_room_names(struct mx_engine *e, char (*names)[MX_ROOM_NAME_MAX + 1], size_t cap)
+{
+	size_t n = 0, i;
+	struct mx_room *r;
+
+	pthread_mutex_lock(&e->lock);
+	for (r = e->rooms; r; r = r->next)
+		n++;
+	/* The list is newest first: fill from the end. */
+	i = n;
+	for (r = e->rooms; r; r = r->next) {
+		i--;
+		if (i < cap)
+			strcpy(names[i], r->name);
+	}
+	pthread_mutex_unlock(&e->lock);
+	return n;
+}
+
+int mx_set_role(struct mx_engine *e, const char *room, const char *id, enum mx_role role)
+{
+	if (role > MX_ROLE_ATTENDEE)
+		return EINVAL;
+	return part_command(e, room, MX_MSG_SET_ROLE, id, (int)role);
+}
+
+int mx_spotlight(struct mx_engine *e, const char *room, const char *id)
+{
+	struct mx_msg m = { .kind = MX_MSG_SPOTLIGHT };
+
+	if (id) {
+		if (strlen(id) != TP_PEER_ID_LEN)
+			return ENOENT;
+		memcpy(m.id, id, sizeof(m.id));
+	}
+	return command(e, room, &m, NULL);
+}
+
+int mx_set_hand(struct mx_engine *e, const char *room, const char *id, bool raised)
+{
+	return part_command(e, room, MX_MSG_SET_HAND, id, raised);
+}
+
+int mx_set_data_cap(struct mx_engine *e, const char *room, const char *id,
+		    enum mx_data_cap cap)
+{
+	if (cap > MX_CAP_AUDIO_ONLY)
+		return EINVAL;
+	return part_command(e, room, MX_MSG_SET_CAP, id, (int)cap);
 }
 
 int mx_leave(struct mx_engine *e, const char *room, const char *id)

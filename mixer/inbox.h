@@ -26,6 +26,10 @@ enum mx_msg_kind {
 	MX_MSG_REMOVE, /* id: remove it (reply) */
 	MX_MSG_MUTE, /* id, flag (reply) */
 	MX_MSG_SET_TIER, /* id, flag = tier (reply) */
+	MX_MSG_SET_ROLE, /* id, flag = role (reply) */
+	MX_MSG_SPOTLIGHT, /* id ("" = nobody) (reply) */
+	MX_MSG_SET_HAND, /* id, flag (reply) */
+	MX_MSG_SET_CAP, /* id, flag = enum mx_data_cap (reply) */
 	MX_MSG_SET_LAYOUT, /* flag = kind (reply) */
 	MX_MSG_PARTICIPANTS, /* out = struct mx_part_info[cap], n (reply) */
 	MX_MSG_LAYOUT, /* out = struct mx_layout_info (reply) */

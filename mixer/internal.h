@@ -38,6 +38,8 @@ struct mx_part {
 	char id[TP_PEER_ID_LEN + 1];
 	enum mx_role role;
 	bool muted;
+	bool hand;
+	enum mx_data_cap cap;
 	enum mx_audio_tier tier;
 	struct tp_sender *sender; /* from CONNECTED on */
 
@@ -77,15 +79,21 @@ struct mx_room {
 	struct mx_room_cfg cfg;
 	struct mx_room *next;
 
+	size_t capacity; /* the most participants it was made for */
+
 	/* Under the engine's lock. */
 	size_t members; /* joined or joining */
 	bool running;
 	bool joinable; /* a thread exists that must be joined */
-	bool stop; /* the engine is closing: leave everyone and end */
+	bool stop; /* the engine is closing or the room ends: leave everyone */
+	bool deleted; /* ended: no longer in the engine's list */
 	pthread_t thread;
 
 	struct mx_inbox inbox;
 	struct mx_counters ctr;
+	uint64_t version; /* under the engine's change lock */
+	bool changed; /* room thread: something others should hear of */
+	uint64_t speaking_sig; /* room thread: who spoke at the last tick */
 
 	/* Room thread only. */
 	struct mx_part **parts;
@@ -96,6 +104,7 @@ struct mx_room {
 	uint64_t tick;
 	uint64_t next_join_seq;
 	struct mx_part *active_speaker; /* the loudest of the K, or NULL */
+	struct mx_part *spotlight; /* set by an admin or presenter, or NULL */
 	/* Links of participants that left. Messages pushed before the
 	 * transport let go of a link may still sit in the inbox, so a link
 	 * retired during one drain is freed after the next one. */
@@ -105,11 +114,17 @@ struct mx_room {
 /* engine.c */
 struct tp_server *mx_engine_tp(struct mx_engine *e);
 pthread_mutex_t *mx_engine_lock(struct mx_engine *e);
+/* The room thread, after a tick in which r->changed was set. */
+void mx_engine_publish(struct mx_engine *e, struct mx_room *r);
 
 /* room.c */
 int mx_room_create(struct mx_room **out, struct mx_engine *e, const char *name,
 		   const struct mx_room_cfg *cfg);
 void mx_room_destroy(struct mx_room **r);
+/* The room was removed from the engine (its lock not held): the worker
+ * says BYE to everyone and ends; what it held is freed when no join is
+ * under way. */
+void mx_room_end(struct mx_room *r);
 /* Under the engine lock: starts the worker if it is not running. */
 int mx_room_ensure_running(struct mx_room *r);
 /* The room's configured layout into its video state (worker or offline). */

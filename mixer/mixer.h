@@ -58,6 +58,8 @@ struct mx_room_cfg {
 	unsigned fps; /* 1..30 */
 	unsigned n_tiers; /* 1..MX_VIDEO_TIERS, smallest first */
 	struct mx_tier_cfg tiers[MX_VIDEO_TIERS];
+	bool open; /* anyone with the link may join; else a join token is needed */
+	bool locked; /* no new joins */
 };
 /* meeting, 100 participants, 3 speakers, grid of up to 25, 15 fps,
  * 320x180@150, 640x360@500, 1280x720@1500 kbit/s. */
@@ -77,11 +79,25 @@ bool mx_room_name_valid(const char *name);
 /* Creates a room. Returns 0, EINVAL (bad name or config), EEXIST, ENOMEM. */
 int mx_room_add(struct mx_engine *e, const char *name, const struct mx_room_cfg *cfg);
 bool mx_room_exists(struct mx_engine *e, const char *name);
+/* Ends a room: everyone in it gets a BYE; the name is free again.
+ * Returns 0 or ENOENT. */
+int mx_room_remove(struct mx_engine *e, const char *name);
+/* The room's configuration now. Returns 0 or ENOENT. */
+int mx_room_get_cfg(struct mx_engine *e, const char *name, struct mx_room_cfg *out);
+/* Changes what may change while a room lives: max_participants (not below
+ * who is in it), locked, open; a layout change goes to mx_set_layout.
+ * Mode, speakers, max_tiles, fps and tiers are fixed at creation.
+ * Returns 0, ENOENT, or EINVAL with the reason in *why. */
+int mx_room_reconfigure(struct mx_engine *e, const char *name,
+			const struct mx_room_cfg *cfg, const char **why);
+/* Up to cap room names, in creation order (oldest first). Returns how
+ * many rooms there are (may exceed cap). */
+size_t mx_room_names(struct mx_engine *e, char (*names)[MX_ROOM_NAME_MAX + 1], size_t cap);
 
 /* Joins a participant to a room with its SDP offer. On success *answer
  * is a malloc'd SDP answer (the caller frees it) and id the
  * participant's id. Returns 0; ENOENT (no such room); EBUSY (the room
- * is full); EBADMSG (unparsable offer) or EPROTO (an offer tutti cannot
+ * is full); EACCES (the room is locked); EBADMSG (unparsable offer) or EPROTO (an offer tutti cannot
  * serve), both with a reason in err; ESHUTDOWN; ENOMEM. */
 int mx_join(struct mx_engine *e, const char *room, enum mx_role role,
 	    const char *offer, size_t len, char **answer,
@@ -92,6 +108,21 @@ int mx_leave(struct mx_engine *e, const char *room, const char *id);
 /* Server-side mute: a muted participant is never mixed.
  * Returns 0 or ENOENT. */
 int mx_mute(struct mx_engine *e, const char *room, const char *id, bool muted);
+/* A participant's role (presenters are unmuted and shown large in the
+ * presenter layout). Returns 0 or ENOENT. */
+int mx_set_role(struct mx_engine *e, const char *room, const char *id, enum mx_role role);
+/* Puts a participant large (speaker/presenter layouts), or nobody (id
+ * NULL). Returns 0 or ENOENT. */
+int mx_spotlight(struct mx_engine *e, const char *room, const char *id);
+/* A participant's own choices: a raised hand, and a data cap. */
+enum mx_data_cap {
+	MX_CAP_AUTO, /* the tier its link allows (the default tier for now) */
+	MX_CAP_LOW, /* the smallest video tier and the low-data audio tier */
+	MX_CAP_AUDIO_ONLY, /* no video at all */
+};
+int mx_set_hand(struct mx_engine *e, const char *room, const char *id, bool raised);
+int mx_set_data_cap(struct mx_engine *e, const char *room, const char *id,
+		    enum mx_data_cap cap);
 /* A receiver's video tier (0 = smallest). Returns 0, ENOENT or EINVAL. */
 int mx_set_tier(struct mx_engine *e, const char *room, const char *id, int tier);
 /* The room's layout, at run time. Returns 0 or ENOENT. */
@@ -109,6 +140,9 @@ struct mx_part_info {
 	bool speaking;
 	bool audio_speaker; /* among the K mixed now */
 	bool video_visible; /* in the layout now */
+	bool spotlight;
+	bool hand; /* raised */
+	enum mx_data_cap data_cap;
 	int video_tier; /* what it receives, -1 none yet */
 	uint64_t video_decodes; /* its frames decoded */
 	uint64_t video_frames_sent; /* composite frames sent to it */
@@ -129,6 +163,13 @@ struct mx_layout_info {
 	} tiles[MX_MAX_TILES];
 };
 int mx_room_layout(struct mx_engine *e, const char *room, struct mx_layout_info *out);
+
+/* Changes others should hear of (roster, mute, hands, speaking, layout)
+ * bump a room's version. Waits until the version differs from seen or
+ * timeout_ms passes; *version is the current one. Returns 0 or ENOENT
+ * (no such room, or it ended). Any thread (the events stream). */
+int mx_room_wait_change(struct mx_engine *e, const char *room, uint64_t seen,
+			int timeout_ms, uint64_t *version);
 
 struct mx_room_stats {
 	uint64_t participants;

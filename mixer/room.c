@@ -154,6 +154,8 @@ static void drop_part(struct mx_room *r, struct mx_part *p)
 	mx_video_part_fini(r->video, p);
 	if (r->active_speaker == p)
 		r->active_speaker = NULL;
+	if (r->spotlight == p)
+		r->spotlight = NULL;
 	tp_sender_unref(&p->sender);
 	retire_link(r, p->link);
 	free(p);
@@ -188,6 +190,9 @@ static void part_info(struct mx_room *r, struct mx_part *p, struct mx_part_info 
 	i->speaking = mx_spk_speaking(&p->spk, now);
 	i->audio_speaker = p->slot >= 0;
 	i->video_visible = mx_video_visible(p);
+	i->spotlight = r->spotlight == p;
+	i->hand = p->hand;
+	i->data_cap = p->cap;
 	i->video_tier = p->vout.started ? p->vout.tier : -1;
 	i->video_decodes = mx_video_decodes(p);
 	i->video_frames_sent = p->vout.frames_sent;
@@ -264,8 +269,45 @@ static void handle(struct mx_room *r, struct mx_msg *m)
 		result = p ? mx_video_set_tier(r, p, m->flag) : ENOENT;
 		break;
 	case MX_MSG_SET_LAYOUT:
+		pthread_mutex_lock(mx_engine_lock(r->engine));
 		r->cfg.layout = (enum mx_layout_kind)m->flag;
+		pthread_mutex_unlock(mx_engine_lock(r->engine));
 		mx_room_apply_layout(r);
+		break;
+	case MX_MSG_SET_ROLE:
+		p = find_part(r, m->id);
+		if (p) {
+			p->role = (enum mx_role)m->flag;
+			/* In a lecture, being made presenter gives the floor. */
+			if (p->role == MX_ROLE_PRESENTER)
+				p->muted = false;
+		} else {
+			result = ENOENT;
+		}
+		break;
+	case MX_MSG_SET_HAND:
+		p = find_part(r, m->id);
+		if (p)
+			p->hand = m->flag;
+		else
+			result = ENOENT;
+		break;
+	case MX_MSG_SET_CAP:
+		p = find_part(r, m->id);
+		if (!p) {
+			result = ENOENT;
+			break;
+		}
+		p->cap = (enum mx_data_cap)m->flag;
+		p->tier = p->cap == MX_CAP_AUTO ? MX_AUDIO_NORMAL : MX_AUDIO_LOW;
+		result = mx_video_set_cap(r, p, p->cap);
+		break;
+	case MX_MSG_SPOTLIGHT:
+		p = m->id[0] ? find_part(r, m->id) : NULL;
+		if (m->id[0] && !p)
+			result = ENOENT;
+		else
+			r->spotlight = p;
 		break;
 	case MX_MSG_PARTICIPANTS:
 		*m->n = 0;
@@ -277,6 +319,11 @@ static void handle(struct mx_room *r, struct mx_msg *m)
 		mx_video_layout_info(r, m->out);
 		break;
 	}
+	/* Whatever others see of the room: roster, mute, hands, roles,
+	 * layout (media messages change none of it). */
+	if (m->kind != MX_MSG_RTP && m->kind != MX_MSG_RTCP && m->kind != MX_MSG_PARTICIPANTS &&
+	    m->kind != MX_MSG_LAYOUT && !result)
+		r->changed = true;
 	if (m->reply)
 		mx_reply_done(m->reply, result);
 }
@@ -345,6 +392,10 @@ static void *room_main(void *arg)
 		mx_audio_tick(r, now);
 		mx_video_tick(r, now);
 		tp_batch_flush(r->batch);
+		if (r->changed) {
+			r->changed = false;
+			mx_engine_publish(r->engine, r);
+		}
 		r->tick++;
 		__atomic_add_fetch(&r->ctr.ticks, 1, __ATOMIC_RELAXED);
 
@@ -410,16 +461,21 @@ int mx_room_create(struct mx_room **out, struct mx_engine *e, const char *name,
 	r->engine = e;
 	strcpy(r->name, name);
 	r->cfg = *cfg;
-	r->parts = calloc(cfg->max_participants, sizeof(*r->parts));
+	/* A room may grow up to 4 times its size at creation (PATCH), within
+	 * the 10000 a room can have. */
+	r->capacity = CM_MIN(10000u, cfg->max_participants * 4u);
+	r->parts = calloc(r->capacity, sizeof(*r->parts));
 	err = r->parts ? 0 : ENOMEM;
 	if (!err)
 		err = mx_inbox_init(&r->inbox, MX_INBOX_POOL);
 	if (!err)
 		err = tp_batch_new(&r->batch, mx_engine_tp(e));
+	struct mx_room_cfg sized = *cfg;
+	sized.max_participants = (unsigned)r->capacity;
 	if (!err)
-		err = mx_audio_new(&r->audio, cfg);
+		err = mx_audio_new(&r->audio, &sized);
 	if (!err)
-		err = mx_video_new(&r->video, cfg);
+		err = mx_video_new(&r->video, &sized);
 	if (err) {
 		mx_room_destroy(&r);
 		return err;
@@ -428,17 +484,14 @@ int mx_room_create(struct mx_room **out, struct mx_engine *e, const char *name,
 	return 0;
 }
 
-/* The engine is closing (its lock is not held): stop the worker, which
- * sends everyone a BYE, then free. */
-void mx_room_destroy(struct mx_room **pr)
+/* Stops the worker, which sends everyone a BYE, and settles what was
+ * never read: the links of joins never added are freed here; every other
+ * link is on a retired list. The engine's lock is not held. */
+static void stop(struct mx_room *r)
 {
-	struct mx_room *r = pr ? *pr : NULL;
-	pthread_mutex_t *lock;
+	pthread_mutex_t *lock = mx_engine_lock(r->engine);
 	bool join;
 
-	if (!r)
-		return;
-	lock = mx_engine_lock(r->engine);
 	pthread_mutex_lock(lock);
 	r->stop = true;
 	join = r->joinable;
@@ -446,26 +499,61 @@ void mx_room_destroy(struct mx_room **pr)
 	pthread_mutex_unlock(lock);
 	if (join)
 		pthread_join(r->thread, NULL);
-	/* What was never read: the links of joins never added are freed
-	 * here; every other link is on a retired list. */
+	if (!r->inbox.pool)
+		return;
 	for (struct mx_msg *m = mx_inbox_take(&r->inbox), *next; m; m = next) {
 		next = m->next;
 		m->next = NULL;
 		if (m->kind == MX_MSG_ADD) {
 			tp_server_remove_peer(mx_engine_tp(r->engine), m->link->id);
 			free(m->link);
+			pthread_mutex_lock(lock);
+			r->members--;
+			pthread_mutex_unlock(lock);
 		}
 		if (m->reply)
-			mx_reply_done(m->reply, ESHUTDOWN);
+			mx_reply_done(m->reply, ENOENT);
 		mx_inbox_recycle(&r->inbox, m);
 	}
+}
+
+/* The room's media state: inbox, mixers, canvases, encoders. */
+static void release(struct mx_room *r)
+{
 	free_links(r->retired_prev);
 	free_links(r->retired);
+	r->retired_prev = r->retired = NULL;
 	if (r->inbox.pool)
 		mx_inbox_destroy(&r->inbox);
 	mx_audio_free(&r->audio);
 	mx_video_free(&r->video);
 	tp_batch_free(&r->batch);
+}
+
+void mx_room_end(struct mx_room *r)
+{
+	bool idle;
+
+	stop(r);
+	/* A join under way (members > 0) may still have the I/O thread
+	 * post to the inbox until it backs out: then the engine frees the
+	 * rest when it goes. */
+	pthread_mutex_lock(mx_engine_lock(r->engine));
+	idle = r->members == 0;
+	pthread_mutex_unlock(mx_engine_lock(r->engine));
+	if (idle)
+		release(r);
+}
+
+/* The engine is closing (its lock is not held): stop, then free. */
+void mx_room_destroy(struct mx_room **pr)
+{
+	struct mx_room *r = pr ? *pr : NULL;
+
+	if (!r)
+		return;
+	stop(r);
+	release(r);
 	free(r->parts);
 	free(r);
 	*pr = NULL;

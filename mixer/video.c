@@ -405,9 +405,11 @@ static void update_layout(struct mx_room *r, uint64_t now)
 		struct mx_part *p = v->src[i];
 		v->src_w[i] = p->vin->has_pic ? p->vin->pic.width : 0;
 		v->src_h[i] = p->vin->has_pic ? p->vin->pic.height : 0;
-		if (p == r->active_speaker)
+		/* A spotlight overrides both the loudest voice and the
+		 * presenter for the large tile. */
+		if (p == (r->spotlight ? r->spotlight : r->active_speaker))
 			li.speaker = (int)i;
-		if (p == pres)
+		if (p == (r->spotlight ? r->spotlight : pres))
 			li.presenter = (int)i;
 	}
 	li.n = n;
@@ -437,6 +439,7 @@ static void update_layout(struct mx_room *r, uint64_t now)
 	bool changed = v->layout_changed || n_shown != v->n_shown || hl != v->highlight ||
 		       memcmp(shown, v->shown, n_shown * sizeof(*shown));
 	if (changed) {
+		r->changed = true; /* the layout others see moved */
 		for (unsigned t = 0; t < v->n_tiers; t++)
 			v->tiers[t].redraw = true;
 		memcpy(v->shown, shown, n_shown * sizeof(*shown));
@@ -529,14 +532,12 @@ static void send_frame(struct mx_room *r, struct mx_part *p, const struct tier *
 	o->frames_sent++;
 }
 
-/* A receiver joins a tier's stream at its keyframe: the timestamp and
- * TL0PICIDX offsets make the new stream continue where the last one
- * stopped (sequence numbers and picture ids simply run on). */
-static void switch_tier(struct mx_part *p, int tier, const uint8_t *first, size_t len,
-			unsigned fps)
+/* A receiver joins a tier's stream at its keyframe: the TL0PICIDX offset
+ * makes the new stream continue where the last one stopped (sequence
+ * numbers and picture ids simply run on). */
+static void switch_tier(struct mx_part *p, int tier, const uint8_t *first, size_t len)
 {
 	struct mx_vout *o = &p->vout;
-	uint32_t ts = cm_rd32(first + 4);
 	struct cx_vp8_desc d = { 0 };
 
 	cx_vp8_parse_desc(first + TP_RTP_HEADER_LEN, len - TP_RTP_HEADER_LEN, &d);
@@ -546,7 +547,9 @@ static void switch_tier(struct mx_part *p, int tier, const uint8_t *first, size_
 		o->ts_off = cm_random_u32();
 		o->tl0_off = (uint8_t)cm_random_u32();
 	} else {
-		o->ts_off = o->last_ts + 90000 / fps - ts;
+		/* Every tier's clock is the room's (90 kHz since t0): the
+		 * timestamp offset stays, so time runs on across switches
+		 * and pauses. */
 		o->tl0_off = (uint8_t)(o->last_tl0 + 1 - d.tl0picidx);
 	}
 	o->tier = tier;
@@ -629,7 +632,7 @@ static void encode_and_send(struct mx_room *r, unsigned ti, uint64_t now)
 			continue;
 		if (joins)
 			switch_tier(p, (int)ti, t->hist[first % HIST].data,
-				    t->hist[first % HIST].len, v->fps);
+				    t->hist[first % HIST].len);
 		send_frame(r, p, t, (int)ti, first, n);
 	}
 }
@@ -662,7 +665,7 @@ void mx_video_tick(struct mx_room *r, uint64_t now)
 		struct mx_vout *o = &r->parts[i]->vout;
 		if (!r->parts[i]->sender)
 			continue;
-		if (o->started)
+		if (o->started && o->tier >= 0)
 			v->tiers[o->tier].used = true;
 		if (o->want >= 0 && o->want != o->tier) {
 			/* Waiting to (re)join a tier: it needs a keyframe. */
@@ -736,10 +739,31 @@ void mx_video_part_connected(struct mx_room *r, struct mx_part *p)
 		r->video->tiers[p->vout.want].keyframe_wanted = true;
 }
 
+#define DEFAULT_TIER 1
+
+int mx_video_set_cap(struct mx_room *r, struct mx_part *p, enum mx_data_cap cap)
+{
+	struct mx_vout *o = &p->vout;
+
+	if (cap == MX_CAP_AUDIO_ONLY) {
+		/* Nothing more is sent; video comes back, from a keyframe,
+		 * when the cap is lifted. */
+		o->want = -1;
+		o->tier = -1; /* `started` stays: the stream resumes seamlessly */
+		return 0;
+	}
+	return mx_video_set_tier(r, p,
+				 cap == MX_CAP_LOW
+					 ? 0
+					 : (int)CM_MIN((unsigned)DEFAULT_TIER, r->video->n_tiers - 1));
+}
+
 int mx_video_set_tier(struct mx_room *r, struct mx_part *p, int tier)
 {
 	if (tier < 0 || (unsigned)tier >= r->video->n_tiers)
 		return EINVAL;
+	if (p->cap == MX_CAP_AUDIO_ONLY)
+		return 0; /* its own choice wins */
 	p->vout.want = tier;
 	r->video->tiers[tier].keyframe_wanted = true;
 	return 0;

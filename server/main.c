@@ -29,6 +29,7 @@ struct config {
 	const char *tls_key;
 	const char *log_level;
 	const char *web_dir;
+	const char *retention;
 	bool demo;
 };
 
@@ -48,6 +49,8 @@ static void usage(FILE *f)
 	      "  --tls-key FILE       put tutti behind a TLS reverse proxy, see README)\n"
 	      "  --log-level LEVEL    error, warn, info or debug (TUTTI_LOG_LEVEL, default info)\n"
 	      "  --web-dir DIR        the web client's files (TUTTI_WEB_DIR)\n"
+	      "  --audit-retention-days N  keep the audit log N days, 0 = forever\n"
+	      "                       (TUTTI_AUDIT_RETENTION_DAYS, default 90)\n"
 	      "  --demo               create an open room 'demo' (TUTTI_DEMO=1)\n"
 	      "  --help               this text\n",
 	      f);
@@ -78,7 +81,7 @@ static void die(const char *fmt, ...)
 static void parse_args(int argc, char **argv, struct config *c)
 {
 	enum { O_HTTP = 256, O_MEDIA, O_PUBLIC, O_DATA, O_KEY, O_CERT, O_TLSKEY,
-	       O_LOG, O_WEB, O_DEMO, O_HELP };
+	       O_LOG, O_WEB, O_RETENTION, O_DEMO, O_HELP };
 	static const struct option opts[] = {
 		{ "http", required_argument, NULL, O_HTTP },
 		{ "media-port", required_argument, NULL, O_MEDIA },
@@ -89,6 +92,7 @@ static void parse_args(int argc, char **argv, struct config *c)
 		{ "tls-key", required_argument, NULL, O_TLSKEY },
 		{ "log-level", required_argument, NULL, O_LOG },
 		{ "web-dir", required_argument, NULL, O_WEB },
+		{ "audit-retention-days", required_argument, NULL, O_RETENTION },
 		{ "demo", no_argument, NULL, O_DEMO },
 		{ "help", no_argument, NULL, O_HELP },
 		{ 0 },
@@ -104,6 +108,7 @@ static void parse_args(int argc, char **argv, struct config *c)
 	c->tls_key = env_or("TUTTI_TLS_KEY", NULL);
 	c->log_level = env_or("TUTTI_LOG_LEVEL", "info");
 	c->web_dir = env_or("TUTTI_WEB_DIR", NULL);
+	c->retention = env_or("TUTTI_AUDIT_RETENTION_DAYS", "90");
 	c->demo = !strcmp(env_or("TUTTI_DEMO", "0"), "1");
 
 	opterr = 0;
@@ -118,6 +123,7 @@ static void parse_args(int argc, char **argv, struct config *c)
 		case O_TLSKEY: c->tls_key = optarg; break;
 		case O_LOG: c->log_level = optarg; break;
 		case O_WEB: c->web_dir = optarg; break;
+		case O_RETENTION: c->retention = optarg; break;
 		case O_DEMO: c->demo = true; break;
 		case O_HELP: usage(stdout); exit(0);
 		default:
@@ -202,9 +208,9 @@ int main(int argc, char **argv)
 	struct mx_engine *mx = NULL;
 	struct ad_server *ad = NULL;
 	enum cm_log_level level;
-	char host[64], key[128];
+	char host[64], key[128], public_url[160];
 	char *end;
-	long port;
+	long port, retention;
 	sigset_t sigs;
 	int sig, err;
 
@@ -215,6 +221,9 @@ int main(int argc, char **argv)
 	port = strtol(cfg.media_port, &end, 10);
 	if (*end || port < 1 || port > 65535)
 		die("bad media port '%s'", cfg.media_port);
+	retention = strtol(cfg.retention, &end, 10);
+	if (*end || retention < 0 || retention > 36500)
+		die("bad audit retention '%s' (days, 0 to 36500)", cfg.retention);
 	if ((cfg.tls_cert != NULL) != (cfg.tls_key != NULL))
 		die("--tls-cert and --tls-key go together");
 	if (cfg.tls_cert)
@@ -248,13 +257,23 @@ int main(int argc, char **argv)
 	if (cfg.demo) {
 		struct mx_room_cfg rc;
 		mx_room_cfg_init(&rc);
+		rc.open = true;
 		mx_room_add(mx, "demo", &rc);
 		cm_info("server", "open room 'demo' created");
 	}
-	err = ad_server_new(&ad, &(struct ad_config){ .http_addr = cfg.http,
-						      .web_dir = cfg.web_dir,
-						      .admin_key = key },
+	snprintf(public_url, sizeof(public_url), "http://%s", cfg.http);
+	err = ad_server_new(&ad,
+			    &(struct ad_config){
+				    .http_addr = cfg.http,
+				    .web_dir = cfg.web_dir,
+				    .admin_key = key,
+				    .data_dir = cfg.data_dir,
+				    .audit_retention_days = (unsigned)retention,
+				    .public_url = public_url,
+			    },
 			    mx);
+	if (err == EIO)
+		die("cannot open the store in %s (see the error above)", cfg.data_dir);
 	if (err)
 		die("cannot listen on http %s: %s", cfg.http, strerror(err));
 	cm_info("server", "tutti is up: http://%s/%s", cfg.http, cfg.demo ? "r/demo" : "");

@@ -95,7 +95,8 @@ def main():
     st, _, _ = call("DELETE", loc)
     check("leave_twice_is_404", st == 404, f"{st}")
 
-    room = {"name": "small", "mode": "meeting", "max_participants": 1, "speakers": 2}
+    room = {"name": "small", "mode": "meeting", "max_participants": 1, "speakers": 2,
+            "access": "open"}
     st, _, _ = call("POST", "/api/v1/rooms", json.dumps(room).encode(), "application/json")
     check("create_room_without_key_is_401", st == 401, f"{st}")
     st, _, body = call("POST", "/api/v1/rooms", json.dumps(room).encode(),

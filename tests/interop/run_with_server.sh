@@ -156,6 +156,8 @@ echo "$me: server up at $url (media UDP port $media_port)"
 
 # Run the client (in the background so that INT/TERM traps run promptly).
 export TUTTI_URL="$url"
+# The server's data directory, for tests that read its store or key.
+export TUTTI_TEST_DATA_DIR="$datadir"
 echo "$me: running $*"
 "$@" &
 client_pid=$!
