@@ -146,6 +146,12 @@ static enum MHD_Result route(struct ad_server *s, struct MHD_Connection *c,
 					      "method_not_allowed", "use GET");
 		return ad_list_participants(s, c, room);
 	}
+	if (!strcmp(rest, "/events")) {
+		if (strcmp(method, "GET"))
+			return ad_reply_error(c, MHD_HTTP_METHOD_NOT_ALLOWED,
+					      "method_not_allowed", "use GET");
+		return ad_events(s, c, room);
+	}
 	if (!strcmp(rest, "/tokens")) {
 		if (strcmp(method, "POST"))
 			return ad_reply_error(c, MHD_HTTP_METHOD_NOT_ALLOWED,

@@ -89,6 +89,9 @@ enum MHD_Result ad_delete_room(struct ad_server *s, struct MHD_Connection *c,
 			       const char *room);
 json_t *ad_participants_json(struct ad_server *s, const char *room);
 
+/* events.c: GET /api/v1/rooms/{room}/events (Server-Sent Events). */
+enum MHD_Result ad_events(struct ad_server *s, struct MHD_Connection *c, const char *room);
+
 /* participants.c */
 enum MHD_Result ad_list_participants(struct ad_server *s, struct MHD_Connection *c,
 				     const char *room);
@@ -103,7 +106,7 @@ enum MHD_Result ad_issue_token(struct ad_server *s, struct MHD_Connection *c,
  * Bearer join token must be valid and for this room. Returns 0 with
  * *role, or queues the 401/403 into *ret and returns EACCES. */
 int ad_join_allowed(struct ad_server *s, struct MHD_Connection *c, const char *room,
-		    enum mx_role *role, enum MHD_Result *ret);
+		    enum mx_role *role, char name[MX_NAME_MAX + 1], enum MHD_Result *ret);
 /* static.c: "/", "/r/{room}", "/static/{file}"; false if not such a path. */
 bool ad_static(struct ad_server *s, struct MHD_Connection *c, const char *url,
 	       enum MHD_Result *ret);

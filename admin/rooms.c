@@ -111,8 +111,9 @@ static json_t *participants_json(const struct mx_part_info *pi, size_t n)
 
 	for (size_t i = 0; i < n && a; i++)
 		json_array_append_new(
-			a, json_pack("{s:s,s:s,s:b,s:s,s:b,s:b,s:b,s:b,s:b,s:b,s:i,s:I,s:I}",
-				     "id", pi[i].id, "role", roles[pi[i].role], "hand",
+			a, json_pack("{s:s,s:s,s:s,s:b,s:s,s:b,s:b,s:b,s:b,s:b,s:b,s:i,s:I,s:I}",
+				     "id", pi[i].id, "name", pi[i].name, "role", roles[pi[i].role],
+				     "hand",
 				     pi[i].hand, "data_cap",
 				     pi[i].data_cap == MX_CAP_LOW	    ? "low"
 				     : pi[i].data_cap == MX_CAP_AUDIO_ONLY ? "audio-only"

@@ -26,7 +26,7 @@ bool ad_content_type_is(struct MHD_Connection *c, const char *ctype)
 enum MHD_Result ad_join(struct ad_server *s, struct MHD_Connection *c,
 			const char *room, const struct ad_body *b)
 {
-	char id[TP_PEER_ID_LEN + 1], err[256] = "", location[160];
+	char id[TP_PEER_ID_LEN + 1], err[256] = "", location[160], name[MX_NAME_MAX + 1];
 	char *answer = NULL;
 	struct MHD_Response *r;
 	enum MHD_Result ret;
@@ -43,9 +43,9 @@ enum MHD_Result ad_join(struct ad_server *s, struct MHD_Connection *c,
 	if (!b->len)
 		return ad_reply_error(c, MHD_HTTP_BAD_REQUEST, "bad_sdp",
 				      "the body must be an SDP offer");
-	if (ad_join_allowed(s, c, room, &role, &ret))
+	if (ad_join_allowed(s, c, room, &role, name, &ret))
 		return ret;
-	rc = mx_join(s->mx, room, role, b->data, b->len, &answer, id, err, sizeof(err));
+	rc = mx_join(s->mx, room, role, name, b->data, b->len, &answer, id, err, sizeof(err));
 	switch (rc) {
 	case 0:
 		break;

@@ -69,8 +69,23 @@ enum MHD_Result ad_issue_token(struct ad_server *s, struct MHD_Connection *c,
 				       "expires_at", (json_int_t)t.exp));
 }
 
+/* A display name from ?name= (open rooms): printable, bounded. */
+static void name_from_query(struct MHD_Connection *c, char name[MX_NAME_MAX + 1])
+{
+	const char *q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "name");
+	size_t n = 0;
+
+	for (; q && *q && n < MX_NAME_MAX; q++)
+		if ((unsigned char)*q >= 0x20 && *q != 0x7f)
+			name[n++] = *q;
+	/* Never end inside a UTF-8 sequence. */
+	while (n > 0 && ((unsigned char)name[n - 1] & 0xc0) == 0x80 && n == MX_NAME_MAX)
+		n--;
+	name[n] = '\0';
+}
+
 int ad_join_allowed(struct ad_server *s, struct MHD_Connection *c, const char *room,
-		    enum mx_role *role, enum MHD_Result *ret)
+		    enum mx_role *role, char name[MX_NAME_MAX + 1], enum MHD_Result *ret)
 {
 	const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 						    MHD_HTTP_HEADER_AUTHORIZATION);
@@ -79,6 +94,7 @@ int ad_join_allowed(struct ad_server *s, struct MHD_Connection *c, const char *r
 	int err;
 
 	*role = MX_ROLE_DEFAULT;
+	name_from_query(c, name);
 	if (mx_room_get_cfg(s->mx, room, &cfg)) {
 		*ret = ad_reply_error(c, MHD_HTTP_NOT_FOUND, "room_not_found", "no such room");
 		return EACCES;
@@ -108,6 +124,7 @@ int ad_join_allowed(struct ad_server *s, struct MHD_Connection *c, const char *r
 		return EACCES;
 	}
 	*role = t.role == AD_ROLE_PRESENTER ? MX_ROLE_PRESENTER : MX_ROLE_ATTENDEE;
+	snprintf(name, MX_NAME_MAX + 1, "%s", t.name); /* the signed name wins */
 	return 0;
 }
 

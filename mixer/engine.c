@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -235,7 +236,7 @@ static int part_command(struct mx_engine *e, const char *room, enum mx_msg_kind 
 	return command(e, room, &m, NULL);
 }
 
-int mx_join(struct mx_engine *e, const char *room, enum mx_role role,
+int mx_join(struct mx_engine *e, const char *room, enum mx_role role, const char *name,
 	    const char *offer, size_t len, char **answer,
 	    char id[TP_PEER_ID_LEN + 1], char *err, size_t errlen)
 {
@@ -271,6 +272,7 @@ int mx_join(struct mx_engine *e, const char *room, enum mx_role role,
 		role = MX_ROLE_ATTENDEE;
 	link->room = r;
 	link->role = role;
+	snprintf(link->name, sizeof(link->name), "%s", name ? name : "");
 	rc = tp_server_add_peer(e->tp, offer, len, &mx_room_events, link, answer,
 				link->id, err, errlen);
 	pthread_mutex_lock(&e->lock);

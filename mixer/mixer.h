@@ -99,7 +99,9 @@ size_t mx_room_names(struct mx_engine *e, char (*names)[MX_ROOM_NAME_MAX + 1], s
  * participant's id. Returns 0; ENOENT (no such room); EBUSY (the room
  * is full); EACCES (the room is locked); EBADMSG (unparsable offer) or EPROTO (an offer tutti cannot
  * serve), both with a reason in err; ESHUTDOWN; ENOMEM. */
-int mx_join(struct mx_engine *e, const char *room, enum mx_role role,
+#define MX_NAME_MAX 128 /* display names, bytes of UTF-8 */
+
+int mx_join(struct mx_engine *e, const char *room, enum mx_role role, const char *name,
 	    const char *offer, size_t len, char **answer,
 	    char id[TP_PEER_ID_LEN + 1], char *err, size_t errlen);
 /* Removes a participant: it gets a BYE and no more media.
@@ -134,6 +136,7 @@ int mx_layout_parse(const char *name, enum mx_layout_kind *out);
 /* One participant as the room sees it, for the API. */
 struct mx_part_info {
 	char id[TP_PEER_ID_LEN + 1];
+	char name[MX_NAME_MAX + 1];
 	enum mx_role role;
 	bool muted;
 	bool connected;

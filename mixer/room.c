@@ -124,6 +124,7 @@ static void add_part(struct mx_room *r, struct mx_link *l)
 	p->join_seq = r->next_join_seq++;
 	p->link = l;
 	memcpy(p->id, l->id, sizeof(p->id));
+	memcpy(p->name, l->name, sizeof(p->name));
 	p->role = l->role;
 	/* In a lecture, attendees join muted; presenters do not. */
 	p->muted = r->cfg.mode == MX_MODE_LECTURE && p->role != MX_ROLE_PRESENTER;
@@ -184,6 +185,7 @@ static void part_info(struct mx_room *r, struct mx_part *p, struct mx_part_info 
 {
 	memset(i, 0, sizeof(*i));
 	memcpy(i->id, p->id, sizeof(i->id));
+	memcpy(i->name, p->name, sizeof(i->name));
 	i->role = p->role;
 	i->muted = p->muted;
 	i->connected = p->sender != NULL;
