@@ -56,6 +56,8 @@ bool ad_check_admin(struct ad_server *s, struct MHD_Connection *c, enum MHD_Resu
 	size_t klen = strlen(s->admin_key), vlen;
 	unsigned char diff = 0;
 
+	if (!ad_rate_allow(c, AD_RATE_AUTH_FAIL, ret))
+		return false;
 	if (v && !strncasecmp(v, "Bearer ", 7)) {
 		v += 7;
 		vlen = strlen(v);
@@ -66,6 +68,7 @@ bool ad_check_admin(struct ad_server *s, struct MHD_Connection *c, enum MHD_Resu
 		if (!diff)
 			return true;
 	}
+	ad_rate_failed(c);
 	*ret = ad_reply_error(c, MHD_HTTP_UNAUTHORIZED, "unauthorized",
 			      "this needs the admin key (Authorization: Bearer ...)");
 	return false;

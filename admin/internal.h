@@ -54,6 +54,13 @@ enum MHD_Result ad_join(struct ad_server *s, struct MHD_Connection *c,
 enum MHD_Result ad_participant(struct ad_server *s, struct MHD_Connection *c,
 			       const char *method, const char *room, const char *id,
 			       const struct ad_body *b);
+/* ratelimit.c: per-address token buckets. */
+enum ad_rate { AD_RATE_JOIN, AD_RATE_AUTH_FAIL, AD_RATE_KINDS };
+/* True when allowed; else queues 429 into *ret. */
+bool ad_rate_allow(struct MHD_Connection *c, enum ad_rate kind, enum MHD_Result *ret);
+/* A credential check failed: it counts against the address. */
+void ad_rate_failed(struct MHD_Connection *c);
+
 /* json.c */
 enum MHD_Result ad_reply_json(struct MHD_Connection *c, unsigned status, json_t *j);
 /* A JSON object from a body, or NULL with the reason (pure: fuzzed). */

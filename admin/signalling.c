@@ -43,6 +43,8 @@ enum MHD_Result ad_join(struct ad_server *s, struct MHD_Connection *c,
 	if (!b->len)
 		return ad_reply_error(c, MHD_HTTP_BAD_REQUEST, "bad_sdp",
 				      "the body must be an SDP offer");
+	if (!ad_rate_allow(c, AD_RATE_JOIN, &ret))
+		return ret;
 	if (ad_join_allowed(s, c, room, &role, name, &ret))
 		return ret;
 	rc = mx_join(s->mx, room, role, name, b->data, b->len, &answer, id, err, sizeof(err));

@@ -107,7 +107,11 @@ int ad_join_allowed(struct ad_server *s, struct MHD_Connection *c, const char *r
 		return EACCES;
 	}
 	v += 7;
+	if (!ad_rate_allow(c, AD_RATE_AUTH_FAIL, ret))
+		return EACCES;
 	err = ad_jwt_verify(s->jwt_key, v, strlen(v), (int64_t)time(NULL), &t);
+	if (err || strcmp(t.room, room))
+		ad_rate_failed(c);
 	if (err == ETIMEDOUT) {
 		*ret = ad_reply_error(c, MHD_HTTP_UNAUTHORIZED, "token_expired",
 				      "the join token has expired");
