@@ -47,6 +47,49 @@ static void metric(struct text *t, const char *name, const char *type,
 	    name, type, name, v);
 }
 
+/* A counter of time, kept in µs, shown in seconds (base units). */
+static void seconds(struct text *t, const char *name, const char *help, uint64_t us)
+{
+	put(t, "# HELP tutti_%s %s\n# TYPE tutti_%s counter\ntutti_%s %.6f\n", name, help, name,
+	    name, (double)us / 1e6);
+}
+
+/* Per-room gauges, labelled by room id (room ids are [a-z0-9-]: no
+ * escaping needed in the label). */
+static void room_gauges(struct ad_server *s, struct text *t)
+{
+	char names[256][MX_ROOM_NAME_MAX + 1];
+	size_t n = mx_room_names(s->mx, names, 256);
+
+	put(t, "# HELP tutti_room_participants Participants per room.\n"
+	       "# TYPE tutti_room_participants gauge\n");
+	for (size_t i = 0; i < n && i < 256; i++) {
+		struct mx_room_stats rs;
+		if (mx_room_stats(s->mx, names[i], &rs) == 0)
+			put(t, "tutti_room_participants{room=\"%s\"} %llu\n", names[i],
+			    (unsigned long long)rs.participants);
+	}
+	put(t, "# HELP tutti_room_deadlines_missed_total Missed room deadlines per room.\n"
+	       "# TYPE tutti_room_deadlines_missed_total counter\n");
+	for (size_t i = 0; i < n && i < 256; i++) {
+		struct mx_room_stats rs;
+		if (mx_room_stats(s->mx, names[i], &rs) == 0)
+			put(t, "tutti_room_deadlines_missed_total{room=\"%s\"} %llu\n", names[i],
+			    (unsigned long long)rs.missed_deadlines);
+	}
+	if (s->store) {
+		struct ad_store_stats ss;
+		ad_store_stats(s->store, &ss);
+		put(t, "# TYPE tutti_store_healthy gauge\ntutti_store_healthy %d\n"
+		       "# TYPE tutti_audit_rows_written_total counter\n"
+		       "tutti_audit_rows_written_total %llu\n"
+		       "# TYPE tutti_audit_rows_dropped_total counter\n"
+		       "tutti_audit_rows_dropped_total %llu\n",
+		    ss.healthy ? 1 : 0, (unsigned long long)ss.audit_written,
+		    (unsigned long long)ss.audit_dropped);
+	}
+}
+
 static enum MHD_Result metrics(struct ad_server *s, struct MHD_Connection *c)
 {
 	struct text t = { .cap = 8192 };
@@ -77,6 +120,22 @@ static enum MHD_Result metrics(struct ad_server *s, struct MHD_Connection *c)
 	       st.total.video_keyframes);
 	metric(&t, "video_retransmits_total", "counter",
 	       "Video packets resent for receivers' NACKs.", st.total.video_retransmits);
+	seconds(&t, "audio_encode_seconds_total", "Time spent in Opus encodes.",
+		st.total.audio_encode_us);
+	seconds(&t, "audio_decode_seconds_total", "Time spent in Opus decodes.",
+		st.total.audio_decode_us);
+	seconds(&t, "video_encode_seconds_total", "Time spent in VP8 encodes.",
+		st.total.video_encode_us);
+	seconds(&t, "video_decode_seconds_total", "Time spent in VP8 decodes.",
+		st.total.video_decode_us);
+	seconds(&t, "video_compose_seconds_total", "Time spent composing canvases.",
+		st.total.video_compose_us);
+	put(&t, "# HELP tutti_video_receivers Receivers per video tier.\n"
+		"# TYPE tutti_video_receivers gauge\n");
+	for (int i = 0; i < MX_VIDEO_TIERS; i++)
+		put(&t, "tutti_video_receivers{tier=\"%d\"} %llu\n", i,
+		    (unsigned long long)st.total.video_receivers[i]);
+	room_gauges(s, &t);
 	metric(&t, "transport_peers", "gauge", "Transport sessions.", tp->peers);
 	metric(&t, "transport_peers_connected", "gauge",
 	       "Transport sessions with DTLS done.", tp->peers_connected);

@@ -152,6 +152,7 @@ void mx_audio_input(struct mx_part *p, const uint8_t *pkt, size_t len,
 /* Decodes this tick's frame of p into p->pcm (FEC or PLC for a loss). */
 static void decode(struct mx_room *r, struct mx_part *p, const struct mx_jb_frame *f)
 {
+	uint64_t t0 = cm_now_us();
 	int n = -1;
 
 	switch (f->kind) {
@@ -174,6 +175,7 @@ static void decode(struct mx_room *r, struct mx_part *p, const struct mx_jb_fram
 			memset(p->pcm + n, 0, (MX_FRAME - (size_t)n) * sizeof(int16_t));
 		__atomic_add_fetch(&r->ctr.audio_decodes, 1, __ATOMIC_RELAXED);
 	}
+	__atomic_add_fetch(&r->ctr.audio_decode_us, cm_now_us() - t0, __ATOMIC_RELAXED);
 }
 
 /* -dBov of a decoded frame, 127 for silence (RFC 6464 scale). */
@@ -188,8 +190,10 @@ static int measure_level(const struct mx_mix_dsp *dsp, const int16_t *pcm)
 static int encode(struct mx_room *r, struct cx_opus_enc *enc, const int16_t *pcm,
 		  uint8_t *out)
 {
+	uint64_t t0 = cm_now_us();
 	int n = cx_opus_encode(enc, pcm, MX_FRAME, out, CX_OPUS_MAX_PACKET);
 
+	__atomic_add_fetch(&r->ctr.audio_encode_us, cm_now_us() - t0, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&r->ctr.audio_encodes, 1, __ATOMIC_RELAXED);
 	return n;
 }

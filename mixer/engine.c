@@ -540,6 +540,14 @@ static void read_counters(struct mx_room *r, struct mx_room_stats *s)
 	s->video_encodes = __atomic_load_n(&r->ctr.video_encodes, __ATOMIC_RELAXED);
 	s->video_keyframes = __atomic_load_n(&r->ctr.video_keyframes, __ATOMIC_RELAXED);
 	s->video_retransmits = __atomic_load_n(&r->ctr.video_retransmits, __ATOMIC_RELAXED);
+	s->audio_encode_us = __atomic_load_n(&r->ctr.audio_encode_us, __ATOMIC_RELAXED);
+	s->audio_decode_us = __atomic_load_n(&r->ctr.audio_decode_us, __ATOMIC_RELAXED);
+	s->video_encode_us = __atomic_load_n(&r->ctr.video_encode_us, __ATOMIC_RELAXED);
+	s->video_decode_us = __atomic_load_n(&r->ctr.video_decode_us, __ATOMIC_RELAXED);
+	s->video_compose_us = __atomic_load_n(&r->ctr.video_compose_us, __ATOMIC_RELAXED);
+	for (int t = 0; t < MX_VIDEO_TIERS; t++)
+		s->video_receivers[t] =
+			__atomic_load_n(&r->ctr.video_receivers[t], __ATOMIC_RELAXED);
 	pthread_mutex_lock(&r->inbox.lock);
 	s->inbound_dropped = r->inbox.dropped;
 	pthread_mutex_unlock(&r->inbox.lock);
@@ -575,6 +583,13 @@ void mx_engine_stats(struct mx_engine *e, struct mx_stats *out)
 		out->total.video_encodes += s.video_encodes;
 		out->total.video_keyframes += s.video_keyframes;
 		out->total.video_retransmits += s.video_retransmits;
+		out->total.audio_encode_us += s.audio_encode_us;
+		out->total.audio_decode_us += s.audio_decode_us;
+		out->total.video_encode_us += s.video_encode_us;
+		out->total.video_decode_us += s.video_decode_us;
+		out->total.video_compose_us += s.video_compose_us;
+		for (int t = 0; t < MX_VIDEO_TIERS; t++)
+			out->total.video_receivers[t] += s.video_receivers[t];
 		out->total.inbound_dropped += s.inbound_dropped;
 	}
 	out->total.participants = out->participants;

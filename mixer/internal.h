@@ -71,6 +71,9 @@ struct mx_part {
 struct mx_counters {
 	uint64_t ticks, missed_deadlines, audio_encodes, audio_decodes;
 	uint64_t video_decodes, video_encodes, video_keyframes, video_retransmits;
+	uint64_t audio_encode_us, audio_decode_us;
+	uint64_t video_encode_us, video_decode_us, video_compose_us;
+	uint64_t video_receivers[MX_VIDEO_TIERS];
 };
 
 struct mx_audio; /* audio.c */

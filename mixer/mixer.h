@@ -185,6 +185,9 @@ struct mx_room_stats {
 	uint64_t video_keyframes;
 	uint64_t video_retransmits; /* packets resent for NACKs */
 	uint64_t inbound_dropped; /* the inbox was full */
+	uint64_t audio_encode_us, audio_decode_us; /* time spent, summed */
+	uint64_t video_encode_us, video_decode_us, video_compose_us;
+	uint64_t video_receivers[MX_VIDEO_TIERS]; /* receivers per tier now */
 };
 /* Returns 0 or ENOENT. */
 int mx_room_stats(struct mx_engine *e, const char *room, struct mx_room_stats *out);

@@ -303,7 +303,10 @@ void mx_video_input(struct mx_room *r, struct mx_part *p, const uint8_t *pkt,
 		}
 		if (in->need_keyframe && !f.keyframe)
 			continue;
-		if (cx_vp8_decode(in->dec, f.data, f.len, &in->pic) == 0) {
+		uint64_t t0 = cm_now_us();
+		int derr = cx_vp8_decode(in->dec, f.data, f.len, &in->pic);
+		__atomic_add_fetch(&r->ctr.video_decode_us, cm_now_us() - t0, __ATOMIC_RELAXED);
+		if (derr == 0) {
 			in->need_keyframe = false;
 			in->has_pic = true;
 			in->new_pic = true;
@@ -584,7 +587,11 @@ static void encode_and_send(struct mx_room *r, unsigned ti, uint64_t now)
 
 	if (t->keyframe_wanted && now - t->last_keyframe_us >= KEYFRAME_INTERVAL_US)
 		force = true;
-	if (cx_vp8_encode(t->enc, &t->canvas, (now - v->t0_us) * 9 / 100, force, &f))
+	uint64_t t0 = cm_now_us();
+	int err = cx_vp8_encode(t->enc, &t->canvas, (now - v->t0_us) * 9 / 100, force, &f);
+
+	__atomic_add_fetch(&r->ctr.video_encode_us, cm_now_us() - t0, __ATOMIC_RELAXED);
+	if (err)
 		return;
 	t->last_encode_us = now;
 	__atomic_add_fetch(&r->ctr.video_encodes, 1, __ATOMIC_RELAXED);
@@ -673,13 +680,21 @@ void mx_video_tick(struct mx_room *r, uint64_t now)
 			v->tiers[o->want].keyframe_wanted = true;
 		}
 	}
+	uint64_t receivers[MX_VIDEO_TIERS] = { 0 };
+	for (size_t i = 0; i < r->n_parts; i++)
+		if (r->parts[i]->vout.started && r->parts[i]->vout.tier >= 0)
+			receivers[r->parts[i]->vout.tier]++;
+	for (unsigned t = 0; t < MX_VIDEO_TIERS; t++)
+		__atomic_store_n(&r->ctr.video_receivers[t], receivers[t], __ATOMIC_RELAXED);
 	for (unsigned t = 0; t < v->n_tiers; t++) {
 		struct tier *tr = &v->tiers[t];
 		if (!tr->used) {
 			tr->redraw = true; /* when used again, start clean */
 			continue;
 		}
+		uint64_t t0 = cm_now_us();
 		bool drew = compose(v, tr);
+		__atomic_add_fetch(&r->ctr.video_compose_us, cm_now_us() - t0, __ATOMIC_RELAXED);
 		if (drew || tr->keyframe_wanted || now - tr->last_encode_us >= IDLE_FRAME_US)
 			encode_and_send(r, t, now);
 	}
