@@ -19,10 +19,14 @@ struct ad_config {
 	const char *data_dir; /* the store (tutti.db) and jwt.key live here */
 	unsigned audit_retention_days; /* 0: keep the audit log forever */
 	const char *public_url; /* "http://host:port": base of join links */
+	const char *tls_cert; /* PEM files: serve HTTPS (both or neither) */
+	const char *tls_key;
 };
 
 /* Binds and starts serving on libmicrohttpd's threads. mx is borrowed.
- * Returns 0, EINVAL (bad address), EADDRINUSE, or another errno. */
+ * Returns 0, EINVAL (bad address), EADDRINUSE, EIO (the store cannot be
+ * opened), ENOTSUP (HTTPS asked, libmicrohttpd has no TLS), EBADMSG (the
+ * certificate or key cannot be read), or another errno. */
 int ad_server_new(struct ad_server **out, const struct ad_config *cfg,
 		  struct mx_engine *mx);
 /* While draining, /readyz answers 503 and new joins get 503. */

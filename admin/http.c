@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -264,20 +265,64 @@ static int listen_on(const char *addr, int *fd_out)
 	return 0;
 }
 
+/* A whole PEM file, NUL-terminated (malloc'd), or NULL. */
+static char *read_pem(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long n;
+
+	if (!f)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && n < (1 << 20) &&
+	    fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1))) {
+		if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+			free(buf);
+			buf = NULL;
+		} else {
+			buf[n] = '\0';
+		}
+	}
+	fclose(f);
+	return buf;
+}
+
 int ad_server_new(struct ad_server **out, const struct ad_config *cfg,
 		  struct mx_engine *mx)
 {
 	struct ad_server *s;
+	char *cert = NULL, *key = NULL;
+	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+			 MHD_USE_ERROR_LOG;
 	int fd = -1, err;
 
 	if (!out || !cfg || !cfg->http_addr || !mx)
 		return EINVAL;
+	if (cfg->tls_cert || cfg->tls_key) {
+		if (!cfg->tls_cert || !cfg->tls_key)
+			return EINVAL;
+		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+			return ENOTSUP;
+		cert = read_pem(cfg->tls_cert);
+		key = read_pem(cfg->tls_key);
+		if (!cert || !key) {
+			free(cert);
+			free(key);
+			return EBADMSG;
+		}
+		flags |= MHD_USE_TLS;
+	}
 	s = calloc(1, sizeof(*s));
-	if (!s)
+	if (!s) {
+		free(cert);
+		free(key);
 		return ENOMEM;
+	}
 	s->mx = mx;
 	if (!cfg->admin_key || strlen(cfg->admin_key) >= sizeof(s->admin_key)) {
 		free(s);
+		free(cert);
+		free(key);
 		return EINVAL;
 	}
 	strcpy(s->admin_key, cfg->admin_key);
@@ -287,6 +332,8 @@ int ad_server_new(struct ad_server **out, const struct ad_config *cfg,
 		if (ad_jwt_key_load(cfg->data_dir, s->jwt_key) ||
 		    ad_store_open(&s->store, cfg->data_dir, cfg->audit_retention_days)) {
 			free(s);
+			free(cert);
+			free(key);
 			return EIO;
 		}
 		ad_restore_rooms(s);
@@ -300,22 +347,36 @@ int ad_server_new(struct ad_server **out, const struct ad_config *cfg,
 	if (err) {
 		ad_store_close(&s->store);
 		free(s);
+		free(cert);
+		free(key);
 		return err;
 	}
-	s->daemon = MHD_start_daemon(
-		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-			MHD_USE_ERROR_LOG,
-		0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, fd,
-		MHD_OPTION_NOTIFY_COMPLETED, on_done, s,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_END);
+	/* Options common to both; the TLS ones only with a certificate (a
+	 * NULL PEM would be an error to libmicrohttpd). The connection
+	 * timeout closes slow-loris connections; MHD copies the PEMs. */
+	if (cert)
+		s->daemon = MHD_start_daemon(
+			flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, fd,
+			MHD_OPTION_NOTIFY_COMPLETED, on_done, s,
+			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+			MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
+			MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_HTTPS_MEM_KEY, key,
+			MHD_OPTION_END);
+	else
+		s->daemon = MHD_start_daemon(
+			flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, fd,
+			MHD_OPTION_NOTIFY_COMPLETED, on_done, s,
+			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+			MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_END);
+	free(cert);
+	free(key);
 	if (!s->daemon) {
 		close(fd);
 		ad_store_close(&s->store);
 		free(s);
 		return EIO;
 	}
-	cm_info("admin", "http on %s", cfg->http_addr);
+	cm_info("admin", "%s on %s", flags & MHD_USE_TLS ? "https" : "http", cfg->http_addr);
 	*out = s;
 	return 0;
 }

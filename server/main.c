@@ -45,8 +45,8 @@ static void usage(FILE *f)
 	      "  --data-dir DIR       state directory (TUTTI_DATA_DIR, default ./tutti-data)\n"
 	      "  --admin-key KEY      admin API bearer key (TUTTI_ADMIN_KEY; default: made\n"
 	      "                       at first start, stored in DIR/admin.key)\n"
-	      "  --tls-cert FILE      HTTPS certificate (TUTTI_TLS_CERT; not yet supported:\n"
-	      "  --tls-key FILE       put tutti behind a TLS reverse proxy, see README)\n"
+	      "  --tls-cert FILE      serve HTTPS with this PEM certificate (TUTTI_TLS_CERT)\n"
+	      "  --tls-key FILE       and this PEM key (TUTTI_TLS_KEY)\n"
 	      "  --log-level LEVEL    error, warn, info or debug (TUTTI_LOG_LEVEL, default info)\n"
 	      "  --web-dir DIR        the web client's files (TUTTI_WEB_DIR)\n"
 	      "  --audit-retention-days N  keep the audit log N days, 0 = forever\n"
@@ -226,9 +226,6 @@ int main(int argc, char **argv)
 		die("bad audit retention '%s' (days, 0 to 36500)", cfg.retention);
 	if ((cfg.tls_cert != NULL) != (cfg.tls_key != NULL))
 		die("--tls-cert and --tls-key go together");
-	if (cfg.tls_cert)
-		die("HTTPS is not built in yet: run tutti behind a TLS reverse proxy "
-		    "(see README)");
 	prepare_data_dir(cfg.data_dir);
 	admin_key(&cfg, key, sizeof(key));
 
@@ -261,7 +258,8 @@ int main(int argc, char **argv)
 		mx_room_add(mx, "demo", &rc);
 		cm_info("server", "open room 'demo' created");
 	}
-	snprintf(public_url, sizeof(public_url), "http://%s", cfg.http);
+	snprintf(public_url, sizeof(public_url), "%s://%s", cfg.tls_cert ? "https" : "http",
+		 cfg.http);
 	err = ad_server_new(&ad,
 			    &(struct ad_config){
 				    .http_addr = cfg.http,
@@ -270,10 +268,16 @@ int main(int argc, char **argv)
 				    .data_dir = cfg.data_dir,
 				    .audit_retention_days = (unsigned)retention,
 				    .public_url = public_url,
+				    .tls_cert = cfg.tls_cert,
+				    .tls_key = cfg.tls_key,
 			    },
 			    mx);
 	if (err == EIO)
 		die("cannot open the store in %s (see the error above)", cfg.data_dir);
+	if (err == ENOTSUP)
+		die("this libmicrohttpd has no TLS: run tutti behind a TLS reverse proxy");
+	if (err == EBADMSG)
+		die("cannot read the TLS certificate %s or key %s", cfg.tls_cert, cfg.tls_key);
 	if (err)
 		die("cannot listen on http %s: %s", cfg.http, strerror(err));
 	cm_info("server", "tutti is up: http://%s/%s", cfg.http, cfg.demo ? "r/demo" : "");

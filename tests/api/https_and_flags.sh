@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The server's start-up contract. Takes the binary as its argument and
+# starts its own servers on 127.0.0.1 (ctest runs it inside the private
+# network namespace of tests/interop/run_with_server.sh):
+#   - HTTPS with a given certificate and key answers /livez over TLS, and a
+#     join over HTTPS works;
+#   - a bad flag, a port in use and an unwritable data directory each end
+#     the server at once with a non-zero status and one clear line;
+#   - SIGTERM ends it with status 0.
+set -u
+bin=$1
+tmp=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
+pass=0 fail=0
+check() { # name, condition result (0 = ok), detail
+	if [ "$2" = 0 ]; then echo "ok   $1${3:+: $3}"; pass=$((pass + 1));
+	else echo "FAIL $1${3:+: $3}"; fail=$((fail + 1)); fi
+}
+port() { /usr/bin/python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+	-subj /CN=127.0.0.1 -keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>/dev/null
+http=$(port); media=$(port)
+"$bin" --http 127.0.0.1:$http --media-port $media --data-dir "$tmp/d1" --demo \
+	--tls-cert "$tmp/cert.pem" --tls-key "$tmp/key.pem" --admin-key https-test-admin-key-000 \
+	2>"$tmp/https.log" &
+pid=$!
+for _ in $(seq 50); do curl -sk "https://127.0.0.1:$http/livez" >/dev/null && break; sleep 0.1; done
+out=$(curl -s --cacert "$tmp/cert.pem" "https://127.0.0.1:$http/livez")
+check https_livez "$([ "$out" = '{"status":"ok"}' ] && echo 0 || echo 1)" "$out"
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$http/livez")
+check plain_http_is_refused_on_the_tls_port "$([ "$code" != 200 ] && echo 0 || echo 1)" "$code"
+code=$(curl -s --cacert "$tmp/cert.pem" -o /dev/null -w '%{http_code}' -X POST \
+	-H 'Content-Type: application/sdp' --data-binary @"$(dirname "$0")/../data/sdp/chrome-offer.sdp" \
+	"https://127.0.0.1:$http/api/v1/rooms/demo/join")
+check join_over_https_is_201 "$([ "$code" = 201 ] && echo 0 || echo 1)" "$code"
+
+# Port in use: the same HTTP port again.
+# (Log lines of what had started may come before it; the error itself is
+# one line, the last, and the only one of the "tutti: " kind.)
+one_error() { [ "$(grep -c '^tutti: ' "$1")" -eq 1 ] && tail -1 "$1" | grep -q "$2"; }
+"$bin" --http 127.0.0.1:$http --media-port $(port) --data-dir "$tmp/d2" \
+	--admin-key https-test-admin-key-000 2>"$tmp/inuse.log"
+rc=$?
+check http_port_in_use_exits_nonzero "$([ $rc -ne 0 ] && one_error "$tmp/inuse.log" "in use" && echo 0 || echo 1)" "rc=$rc $(tail -1 "$tmp/inuse.log")"
+"$bin" --http 127.0.0.1:$(port) --media-port $media --data-dir "$tmp/d3" \
+	--admin-key https-test-admin-key-000 2>"$tmp/inuse2.log"
+rc=$?
+check media_port_in_use_exits_nonzero "$([ $rc -ne 0 ] && one_error "$tmp/inuse2.log" "in use" && echo 0 || echo 1)" "rc=$rc $(tail -1 "$tmp/inuse2.log")"
+
+kill -TERM $pid; wait $pid; rc=$?
+check sigterm_exits_zero "$([ $rc -eq 0 ] && echo 0 || echo 1)" "rc=$rc"
+
+"$bin" --no-such-flag 2>"$tmp/flag.log"; rc=$?
+check bad_flag_exits_nonzero_with_one_line "$([ $rc -ne 0 ] && [ "$(wc -l <"$tmp/flag.log")" -eq 1 ] && echo 0 || echo 1)" "rc=$rc $(cat "$tmp/flag.log")"
+touch "$tmp/afile"
+"$bin" --http 127.0.0.1:$(port) --media-port $(port) --data-dir "$tmp/afile/sub" 2>"$tmp/dir.log"; rc=$?
+check unwritable_data_dir_exits_nonzero_with_one_line "$([ $rc -ne 0 ] && [ "$(wc -l <"$tmp/dir.log")" -eq 1 ] && echo 0 || echo 1)" "rc=$rc $(cat "$tmp/dir.log")"
+"$bin" --http 127.0.0.1:$(port) --media-port $(port) --tls-cert "$tmp/cert.pem" 2>"$tmp/half.log"; rc=$?
+check tls_cert_without_key_is_refused "$([ $rc -ne 0 ] && echo 0 || echo 1)" "$(cat "$tmp/half.log")"
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
