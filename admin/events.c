@@ -66,6 +66,7 @@ static void snapshot(struct stream *st)
 		json_array_foreach(parts, i, p) {
 			json_object_del(p, "video_decodes");
 			json_object_del(p, "video_frames_sent");
+			json_object_del(p, "network");
 		}
 		json_t *o = json_pack("{s:o}", "participants", parts);
 		roster = o ? json_dumps(o, JSON_COMPACT) : NULL;

@@ -109,9 +109,14 @@ static json_t *participants_json(const struct mx_part_info *pi, size_t n)
 	static const char *const roles[] = { "participant", "presenter", "attendee" };
 	json_t *a = json_array();
 
-	for (size_t i = 0; i < n && a; i++)
-		json_array_append_new(
-			a, json_pack("{s:s,s:s,s:s,s:b,s:s,s:b,s:b,s:b,s:b,s:b,s:b,s:i,s:I,s:I}",
+	for (size_t i = 0; i < n && a; i++) {
+		json_t *net = json_pack("{s:I,s:I,s:f,s:I,s:i}", "packets_sent",
+					(json_int_t)pi[i].net.packets_sent, "bytes_sent",
+					(json_int_t)pi[i].net.bytes_sent, "loss", pi[i].net.loss,
+					"rtt_ms", (json_int_t)pi[i].net.rtt_ms, "jitter_ms",
+					(int)pi[i].net.jitter_ms);
+		json_t *pj =
+			json_pack("{s:s,s:s,s:s,s:b,s:s,s:b,s:b,s:b,s:b,s:b,s:b,s:i,s:I,s:I}",
 				     "id", pi[i].id, "name", pi[i].name, "role", roles[pi[i].role],
 				     "hand",
 				     pi[i].hand, "data_cap",
@@ -124,7 +129,13 @@ static json_t *participants_json(const struct mx_part_info *pi, size_t n)
 				     pi[i].video_visible, "spotlight", pi[i].spotlight,
 				     "video_tier", pi[i].video_tier, "video_decodes",
 				     (json_int_t)pi[i].video_decodes, "video_frames_sent",
-				     (json_int_t)pi[i].video_frames_sent));
+				     (json_int_t)pi[i].video_frames_sent);
+		if (pj)
+			json_object_set_new(pj, "network", net);
+		else
+			json_decref(net);
+		json_array_append_new(a, pj);
+	}
 	return a;
 }
 

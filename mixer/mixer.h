@@ -149,6 +149,7 @@ struct mx_part_info {
 	int video_tier; /* what it receives, -1 none yet */
 	uint64_t video_decodes; /* its frames decoded */
 	uint64_t video_frames_sent; /* composite frames sent to it */
+	struct tp_sender_stats net; /* what its receiver reports say */
 };
 /* Up to cap participants. Returns 0 or ENOENT. */
 int mx_room_participants(struct mx_engine *e, const char *room,

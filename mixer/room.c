@@ -195,6 +195,10 @@ static void part_info(struct mx_room *r, struct mx_part *p, struct mx_part_info 
 	i->spotlight = r->spotlight == p;
 	i->hand = p->hand;
 	i->data_cap = p->cap;
+	if (p->sender)
+		tp_sender_get_stats(p->sender, &i->net);
+	else
+		i->net.rtt_ms = -1;
 	i->video_tier = p->vout.started ? p->vout.tier : -1;
 	i->video_decodes = mx_video_decodes(p);
 	i->video_frames_sent = p->vout.frames_sent;

@@ -57,6 +57,10 @@ struct tp_sender {
 	struct sockaddr_storage addr;
 	socklen_t alen;
 	struct tp_out_stream out[2];
+	/* From the peer's receiver reports (I/O thread writes, atomics). */
+	uint32_t rr_loss_q8[2]; /* fraction lost, /256 */
+	int32_t rr_rtt_ms; /* -1 unknown */
+	uint32_t rr_jitter_ms;
 };
 
 /* One inbound SSRC, for receiver report blocks (RFC 3550 A.1, A.3, A.8). */

@@ -265,6 +265,29 @@ static void on_sr(struct tp_peer *p, const struct tp_rtcp_pkt *pk, uint64_t now)
 	}
 }
 
+/* A report block about what tutti sends: loss, jitter, and the round
+ * trip from our own sender report's time (RFC 3550 6.4.1). */
+static void on_report_block(struct tp_peer *p, const struct tp_rtcp_rb *rb)
+{
+	struct tp_sender *s = p->sender;
+	int k = rb->ssrc == p->ssrc[IDX_AUDIO] ? IDX_AUDIO
+		: rb->ssrc == p->ssrc[IDX_VIDEO] ? IDX_VIDEO
+						 : -1;
+
+	if (!s || k < 0)
+		return;
+	__atomic_store_n(&s->rr_loss_q8[k], rb->fraction_lost, __ATOMIC_RELAXED);
+	if (k == IDX_AUDIO)
+		__atomic_store_n(&s->rr_jitter_ms, rb->jitter / 48, __ATOMIC_RELAXED);
+	if (rb->lsr) {
+		uint32_t mid = (uint32_t)(cm_ntp_now() >> 16);
+		uint32_t rtt = mid - rb->lsr - rb->dlsr; /* 1/65536 s */
+		if (rtt < 65536u * 10) /* ignore nonsense beyond 10 s */
+			__atomic_store_n(&s->rr_rtt_ms, (int32_t)((uint64_t)rtt * 1000 >> 16),
+					 __ATOMIC_RELAXED);
+	}
+}
+
 static void on_rtcp(struct tp_peer *p, uint8_t *buf, size_t len, uint64_t now)
 {
 	struct tp_rtcp_iter it;
@@ -276,6 +299,9 @@ static void on_rtcp(struct tp_peer *p, uint8_t *buf, size_t len, uint64_t now)
 	while ((err = tp_rtcp_next(&it, &pk)) == 0) {
 		if (pk.kind == TP_RTCP_K_SR)
 			on_sr(p, &pk, now);
+		if (pk.kind == TP_RTCP_K_SR || pk.kind == TP_RTCP_K_RR)
+			for (size_t i = 0; i < pk.n_rb; i++)
+				on_report_block(p, &pk.rb[i]);
 	}
 	if (err != ENOENT) {
 		tp_server_drop(p->srv, TP_DROP_RTCP_MALFORMED);

@@ -52,6 +52,7 @@ int tp_sender_create(struct tp_peer *p, enum tp_srtp_profile prof,
 		s->out[k].clock = k == 0 ? 48000 : 90000;
 	}
 	pthread_mutex_init(&s->addr_lock, NULL);
+	s->rr_rtt_ms = -1;
 	if (p->selected >= 0) {
 		s->addr = p->addrs[p->selected].addr;
 		s->alen = p->addrs[p->selected].len;
@@ -257,4 +258,20 @@ int tp_peer_send_rtp(struct tp_peer *p, const uint8_t *pkt, size_t len)
 	__atomic_add_fetch(&tp_server_counters(p->srv)->tx_rtp, 1, __ATOMIC_RELAXED);
 	count_sent(p->sender, pkt, len);
 	return 0;
+}
+
+void tp_sender_get_stats(const struct tp_sender *s, struct tp_sender_stats *out)
+{
+	uint32_t la = __atomic_load_n(&s->rr_loss_q8[0], __ATOMIC_RELAXED);
+	uint32_t lv = __atomic_load_n(&s->rr_loss_q8[1], __ATOMIC_RELAXED);
+
+	out->packets_sent = 0;
+	out->bytes_sent = 0;
+	for (int k = 0; k < 2; k++) {
+		out->packets_sent += __atomic_load_n(&s->out[k].packets, __ATOMIC_RELAXED);
+		out->bytes_sent += __atomic_load_n(&s->out[k].octets, __ATOMIC_RELAXED);
+	}
+	out->loss = (double)CM_MAX(la, lv) / 256.0;
+	out->rtt_ms = __atomic_load_n(&s->rr_rtt_ms, __ATOMIC_RELAXED);
+	out->jitter_ms = __atomic_load_n(&s->rr_jitter_ms, __ATOMIC_RELAXED);
 }

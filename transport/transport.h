@@ -135,6 +135,15 @@ const struct tp_sdp_neg_media *tp_sender_media(const struct tp_sender *s,
 					       enum tp_sdp_kind kind);
 uint32_t tp_sender_ssrc(const struct tp_sender *s, enum tp_sdp_kind kind);
 
+/* What the peer's receiver reports say of what tutti sends it. */
+struct tp_sender_stats {
+	uint64_t packets_sent, bytes_sent; /* RTP, payload bytes */
+	double loss; /* fraction lost in the last report, 0..1 (the worse of audio/video) */
+	int64_t rtt_ms; /* from the last report's LSR/DLSR; -1 unknown */
+	uint32_t jitter_ms; /* audio interarrival jitter reported */
+};
+void tp_sender_get_stats(const struct tp_sender *s, struct tp_sender_stats *out);
+
 /* A batch of datagrams for one thread's sendmmsg. */
 int tp_batch_new(struct tp_batch **out, struct tp_server *srv);
 void tp_batch_free(struct tp_batch **b);
