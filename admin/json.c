@@ -134,7 +134,7 @@ int ad_room_from_json(json_t *j, bool create, struct mx_room_cfg *cfg,
 		"speakers", "max_tiles", "fps", "tiers", NULL,
 	};
 	static const char *const patch_keys[] = {
-		"layout", "access", "locked", "max_participants", NULL,
+		"layout", "access", "locked", "max_participants", "tiers", "presenter", NULL,
 	};
 	const char *str;
 	json_t *v;
@@ -143,7 +143,8 @@ int ad_room_from_json(json_t *j, bool create, struct mx_room_cfg *cfg,
 	if (ad_json_unknown_key(j, create ? create_keys : patch_keys)) {
 		*why = create ? "unknown field (name, mode, layout, access, locked, "
 				"max_participants, speakers, max_tiles, fps, tiers)"
-			      : "unknown field (layout, access, locked, max_participants)";
+			      : "unknown field (layout, access, locked, max_participants, tiers, "
+				"presenter)";
 		return EINVAL;
 	}
 	if (create) {
@@ -179,6 +180,8 @@ int ad_room_from_json(json_t *j, bool create, struct mx_room_cfg *cfg,
 		*why = "locked: true or false";
 	if (!*why && !get_uint(j, "max_participants", 1, 10000, &cfg->max_participants))
 		*why = "max_participants: 1 to 10000";
+	if (!*why && !create && !get_tiers(j, cfg))
+		*why = "tiers: 1 to 3 of {width 16-1920, height 16-1080, kbps 30-8000}";
 	if (!*why && create) {
 		if (!get_uint(j, "speakers", 1, MX_MAX_SPEAKERS, &cfg->speakers))
 			*why = "speakers: 1 to 8";

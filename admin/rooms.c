@@ -211,9 +211,23 @@ enum MHD_Result ad_patch_room(struct ad_server *s, struct MHD_Connection *c,
 	}
 	cfg = old;
 	err = ad_room_from_json(j, false, &cfg, name, &why);
+	/* "presenter": a participant id that gets the presenter role. */
+	json_t *pres = json_object_get(j, "presenter");
+	char pid[TP_PEER_ID_LEN + 1] = "";
+	if (!err && pres) {
+		if (!json_is_string(pres) || strlen(json_string_value(pres)) != TP_PEER_ID_LEN) {
+			err = EINVAL;
+			why = "presenter: a participant id";
+		} else {
+			strcpy(pid, json_string_value(pres));
+		}
+	}
 	json_decref(j);
 	if (err)
 		return ad_reply_error(c, MHD_HTTP_BAD_REQUEST, "bad_field", why);
+	if (pid[0] && mx_set_role(s->mx, room, pid, MX_ROLE_PRESENTER))
+		return ad_reply_error(c, MHD_HTTP_NOT_FOUND, "participant_not_found",
+				      "no such participant");
 	if ((err = mx_room_reconfigure(s->mx, room, &cfg, &why)))
 		return err == ENOENT ? ad_reply_error(c, MHD_HTTP_NOT_FOUND, "room_not_found",
 						      "no such room")

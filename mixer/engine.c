@@ -399,10 +399,13 @@ int mx_room_reconfigure(struct mx_engine *e, const char *name,
 	if (!r) {
 		err = ENOENT;
 	} else if (cfg->mode != r->cfg.mode || cfg->speakers != r->cfg.speakers ||
-		   cfg->max_tiles != r->cfg.max_tiles || cfg->fps != r->cfg.fps ||
-		   cfg->n_tiers != r->cfg.n_tiers ||
-		   memcmp(cfg->tiers, r->cfg.tiers, sizeof(cfg->tiers))) {
-		*why = "mode, speakers, max_tiles, fps and tiers are fixed when a room is made";
+		   cfg->max_tiles != r->cfg.max_tiles || cfg->fps != r->cfg.fps) {
+		*why = "mode, speakers, max_tiles and fps are fixed when a room is made";
+		err = EINVAL;
+	} else if ((cfg->n_tiers != r->cfg.n_tiers ||
+		    memcmp(cfg->tiers, r->cfg.tiers, sizeof(cfg->tiers))) &&
+		   (r->members || r->running)) {
+		*why = "tiers can change while the room is empty";
 		err = EINVAL;
 	} else if (cfg->max_participants > r->cfg.max_participants &&
 		   cfg->max_participants > r->capacity) {
@@ -411,6 +414,10 @@ int mx_room_reconfigure(struct mx_engine *e, const char *name,
 	} else if (cfg->max_participants < r->members) {
 		*why = "max_participants is below the number of participants in the room";
 		err = EINVAL;
+	} else if ((cfg->n_tiers != r->cfg.n_tiers ||
+		    memcmp(cfg->tiers, r->cfg.tiers, sizeof(cfg->tiers))) &&
+		   (err = mx_room_retier(r, cfg))) {
+		*why = "out of memory for the new tiers";
 	} else {
 		r->cfg.max_participants = cfg->max_participants;
 		r->cfg.locked = cfg->locked;

@@ -132,6 +132,8 @@ void mx_room_destroy(struct mx_room **r);
 void mx_room_end(struct mx_room *r);
 /* Under the engine lock: starts the worker if it is not running. */
 int mx_room_ensure_running(struct mx_room *r);
+/* New video tiers for a room with no worker (engine lock held). */
+int mx_room_retier(struct mx_room *r, const struct mx_room_cfg *cfg);
 /* The room's configured layout into its video state (worker or offline). */
 void mx_room_apply_layout(struct mx_room *r);
 extern const struct tp_peer_events mx_room_events;

@@ -432,6 +432,25 @@ static void *room_main(void *arg)
 	return NULL;
 }
 
+int mx_room_retier(struct mx_room *r, const struct mx_room_cfg *cfg)
+{
+	struct mx_room_cfg sized = r->cfg;
+	struct mx_video *v;
+	int err;
+
+	sized.n_tiers = cfg->n_tiers;
+	memcpy(sized.tiers, cfg->tiers, sizeof(sized.tiers));
+	sized.max_participants = (unsigned)r->capacity;
+	err = mx_video_new(&v, &sized);
+	if (err)
+		return err;
+	mx_video_free(&r->video);
+	r->video = v;
+	r->cfg.n_tiers = cfg->n_tiers;
+	memcpy(r->cfg.tiers, cfg->tiers, sizeof(r->cfg.tiers));
+	return 0;
+}
+
 void mx_room_apply_layout(struct mx_room *r)
 {
 	mx_video_set_layout(r->video, r->cfg.layout);
