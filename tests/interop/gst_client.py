@@ -25,25 +25,12 @@ import argparse
 import os
 import sys
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 
-try:
-    import gi
-    gi.require_version("Gst", "1.0")
-    gi.require_version("GstSdp", "1.0")
-    gi.require_version("GstWebRTC", "1.0")
-    from gi.repository import GLib, Gst, GstSdp, GstWebRTC
-except (ImportError, ValueError) as e:
-    print(f"gst_client: cannot load GStreamer bindings ({e}); run with Debian's /usr/bin/python3 "
-          "and install python3-gi, gir1.2-gst-plugins-bad-1.0", file=sys.stderr)
-    sys.exit(2)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gstpeer as gp  # noqa: E402  (exits 2 without the GStreamer bindings)
+from gstpeer import GLib, Gst, log  # noqa: E402
 
-try:
-    import numpy as np
-except ImportError:  # the tone check is skipped (and says so)
-    np = None
+np = gp.np                               # None: the tone check is skipped (and says so)
 
 TIMEOUT_S = 15.0
 NEED_VIDEO_FRAMES = 20
@@ -51,6 +38,7 @@ NEED_AUDIO_S = 1.0
 TONES = (440, 660, 550, 770, 495, 605)   # one per participant, none a harmonic of another
 TONE_WINDOW = 24000                      # samples (0.5 s at 48 kHz) for the pitch estimate
 TONE_TOLERANCE = 0.03
+SHOW_SDP = bool(os.environ.get("TUTTI_GST_SHOW_SDP"))
 
 PIPELINE = """
 webrtcbin name=webrtc bundle-policy=max-bundle
@@ -67,21 +55,16 @@ videotestsrc is-live=true pattern={pattern}
 """
 
 
-def log(*a):
-    # one write per line: several GStreamer threads log
-    sys.stdout.write("gst_client: " + " ".join(str(x) for x in a) + "\n")
-    sys.stdout.flush()
+gp.set_log_prefix(lambda: "gst_client: ")
 
 
-class Peer:
-    """One participant: its own pipeline and webrtcbin."""
+class Peer(gp.WebRTCPeer):
+    """One participant: its own pipeline and webrtcbin (see gstpeer.WebRTCPeer
+    for the signalling)."""
 
     def __init__(self, run, index):
         self.run = run
-        self.name = f"peer{index}"
         self.freq = TONES[index % len(TONES)]
-        self.failed = None          # a reason, once this peer cannot pass
-        self.location = None
         self.t_answer = None
         self.video_frames = 0
         self.video_caps = None
@@ -91,35 +74,17 @@ class Peer:
         self.samples = []           # recent decoded audio, channel 0, float
         self.n_samples = 0
         self.local_candidates = []
-        self.offered = False
         self.nice_agent = None
 
-        self.pipe = Gst.parse_launch(PIPELINE.format(
-            freq=self.freq, pattern=("ball", "smpte", "snow", "pinwheel")[index % 4]))
-        self.webrtc = self.pipe.get_by_name("webrtc")
-        self.webrtc.connect("on-negotiation-needed", self.on_negotiation_needed)
+        name = f"peer{index}"
+        pipe = gp.launch(PIPELINE.format(
+            freq=self.freq, pattern=("ball", "smpte", "snow", "pinwheel")[index % 4]), name)
+        super().__init__(run, run.room, name, pipe)
         self.webrtc.connect("on-ice-candidate", self.on_ice_candidate)
-        self.webrtc.connect("pad-added", self.on_incoming_pad)
         for prop in ("connection-state", "ice-connection-state", "ice-gathering-state"):
             self.webrtc.connect("notify::" + prop, self.on_state)
-        bus = self.pipe.get_bus()
-        bus.add_signal_watch()
-        bus.connect("message::error", self.on_bus_error)
-
-        # Only `lo` exists inside the test's network namespace, and libnice
-        # 0.1.21 gathers no candidate at all there unless told to use
-        # 127.0.0.1. The Python wrapper of the agent is kept for the whole
-        # run: with GStreamer 1.22, dropping it unrefs an object webrtcbin
-        # still uses (crash); the script ends with os._exit for that reason.
-        self.ice = self.webrtc.get_property("ice-agent")
-        if self.ice is not None:
-            self.ice.emit("add-local-ip-address", "127.0.0.1")
-
         # Every linked sink pad got a transceiver: send and receive on each.
-        for i in range(2):
-            tr = self.webrtc.emit("get-transceiver", i)
-            if tr is not None:
-                tr.set_property("direction", GstWebRTC.WebRTCRTPTransceiverDirection.SENDRECV)
+        self.sendrecv(2)
 
     def log(self, *a):
         log(f"[{self.name}]", *a)
@@ -131,113 +96,55 @@ class Peer:
         GLib.idle_add(self.run.check)
         return False
 
-    # ---- signalling -------------------------------------------------------
-    def on_negotiation_needed(self, _webrtc):
-        if not self.offered:
-            self.offered = True
-            GLib.idle_add(self.make_offer)
+    def pipeline_error(self, src, text):
+        self.fail(f"pipeline error from {src}: {text}")
 
-    def make_offer(self):
-        promise = Gst.Promise.new()
-        self.webrtc.emit("create-offer", None, promise)
-        promise.wait()
-        reply = promise.get_reply()
-        offer = reply.get_value("offer") if reply is not None else None
-        if offer is None:
-            return self.fail(f"create-offer failed: {reply.to_string() if reply else 'no reply'}")
-        promise = Gst.Promise.new()
-        self.webrtc.emit("set-local-description", offer, promise)
-        promise.wait()
-        sdp = offer.sdp.as_text()
+    # ---- signalling (gstpeer.WebRTCPeer), said in full -------------------
+    def on_offer(self, sdp):
         self.log(f"offer made ({len(sdp)} bytes, {sdp.count('m=')} m-lines), tone {self.freq} Hz")
-        if os.environ.get("TUTTI_GST_SHOW_SDP"):
+        if SHOW_SDP:
             self.log("offer:\n" + sdp)
 
-        url = f"{self.run.base}/api/v1/rooms/{urllib.parse.quote(self.run.room)}/join"
-        req = urllib.request.Request(url, data=sdp.encode(), method="POST",
-                                     headers={"Content-Type": "application/sdp"})
-        try:
-            with urllib.request.urlopen(req, timeout=5) as res:
-                status = res.status
-                ctype = res.headers.get("Content-Type", "")
-                loc = res.headers.get("Location")
-                body = res.read().decode("utf-8", "replace")
-        except urllib.error.HTTPError as e:
-            body = e.read().decode("utf-8", "replace")
-            return self.fail(f"POST {url} -> {e.code}: {body[:500]}")
-        except OSError as e:
-            return self.fail(f"POST {url} failed: {e}")
-        self.log(f"POST {url} -> {status}, Location: {loc}, Content-Type: {ctype}")
-        if status != 201:
-            return self.fail(f"POST {url} -> {status}, expected 201")
-        if not loc:
-            return self.fail("201 without a Location header")
+    def on_answer(self, url, headers, body):
+        ctype = headers.get("Content-Type", "")
+        self.log(f"POST {url} -> 201, Location: {headers.get('Location')}, Content-Type: {ctype}")
         if not ctype.startswith("application/sdp"):
-            return self.fail(f"answer Content-Type is '{ctype}', expected application/sdp")
-        self.location = urllib.parse.urljoin(url, loc)
-        if os.environ.get("TUTTI_GST_SHOW_SDP"):
+            return f"answer Content-Type is '{ctype}', expected application/sdp"
+        if SHOW_SDP:
             self.log("answer:\n" + body)
+        return None
 
-        res, msg = GstSdp.SDPMessage.new_from_text(body)
-        if res != GstSdp.SDPResult.OK:
-            return self.fail("answer is not parseable SDP:\n" + body)
-        answer = GstWebRTC.WebRTCSessionDescription.new(GstWebRTC.WebRTCSDPType.ANSWER, msg)
-        promise = Gst.Promise.new()
-        self.webrtc.emit("set-remote-description", answer, promise)
-        promise.wait()
-        reply = promise.get_reply()
-        if reply is not None and reply.has_field("error"):
-            return self.fail(f"set-remote-description failed: {reply.get_value('error')}"
-                             f"\nanswer was:\n{body}")
+    def on_joined(self, answer, agent):
         self.t_answer = time.monotonic()
-        # The server is ICE-lite: the full agent here must be the controlling
-        # one (it is, as the offerer; say so, and insist if it is not).
-        self.nice_agent = self.ice.get_property("agent") if self.ice is not None else None
-        role = "?"
-        if self.nice_agent is not None:
-            if not self.nice_agent.get_property("controlling-mode"):
-                self.log("ICE agent was controlled; making it controlling (the server is ICE-lite)")
-                self.nice_agent.set_property("controlling-mode", True)
-            role = "controlling"
-        self.log(f"answer applied after {self.run.elapsed_ms()} ms (ice-lite: {'a=ice-lite' in body}, "
-                 f"candidates: {body.count('a=candidate:')}, ICE agent {role})")
-        return False
+        self.nice_agent = agent
+        role = "controlling" if agent is not None else "?"
+        self.log(f"answer applied after {self.run.elapsed_ms()} ms (ice-lite: {'a=ice-lite' in answer}, "
+                 f"candidates: {answer.count('a=candidate:')}, ICE agent {role})")
 
     def on_ice_candidate(self, _webrtc, mline, cand):
         self.local_candidates.append(cand)
-        if os.environ.get("TUTTI_GST_SHOW_SDP"):
+        if SHOW_SDP:
             self.log(f"local candidate (m-line {mline}): {cand}")
 
     def on_state(self, webrtc, pspec):
         val = webrtc.get_property(pspec.name)
         self.log(f"{pspec.name}: {val.value_nick} at {self.run.elapsed_ms()} ms")
-        if pspec.name == "connection-state" and \
-                val == GstWebRTC.WebRTCPeerConnectionState.FAILED:
-            GLib.idle_add(self.fail, "webrtcbin connection-state failed")
-
-    def on_bus_error(self, _bus, msg):
-        err, dbg = msg.parse_error()
-        self.fail(f"pipeline error from {msg.src.get_name()}: {err.message} ({dbg})")
 
     # ---- receiving --------------------------------------------------------
-    def on_incoming_pad(self, _webrtc, pad):
+    def _on_pad(self, _webrtc, pad):
         if pad.get_direction() != Gst.PadDirection.SRC:
             return
         caps = pad.get_current_caps()
         self.log(f"incoming stream: {caps.to_string() if caps else '(no caps yet)'}")
         dec = Gst.ElementFactory.make("decodebin")
         dec.connect("pad-added", self.on_decoded_pad)
-        self.pipe.add(dec)
-        dec.sync_state_with_parent()
-        if pad.link(dec.get_static_pad("sink")) != Gst.PadLinkReturn.OK:
+        if not self.attach(pad, [dec]):
             GLib.idle_add(self.fail, "cannot link an incoming stream to decodebin")
 
     def on_decoded_pad(self, _dec, pad):
         caps = pad.get_current_caps() or pad.query_caps(None)
         name = caps.get_structure(0).get_name()
-        sink = Gst.ElementFactory.make("fakesink")
-        sink.set_property("sync", False)
-        sink.set_property("async", False)
+        sink = gp.fakesink()
         self.pipe.add(sink)
         sink.sync_state_with_parent()
         pad.link(sink.get_static_pad("sink"))
@@ -326,40 +233,14 @@ class Peer:
                 f"({self.video_caps or '-'}, first at {first}), "
                 f"audio decoded {self.audio_ns / Gst.SECOND:.2f} s "
                 f"({'%s Hz %s ch %s' % self.audio_caps if self.audio_caps else '-'}){heard}, "
-                f"connection-state {self.webrtc.get_property('connection-state').value_nick}")
+                f"connection-state {self.state()}")
 
     def dump_stats(self):
-        promise = Gst.Promise.new()
-        self.webrtc.emit("get-stats", None, promise)
-        if promise.wait() != Gst.PromiseResult.REPLIED or promise.get_reply() is None:
+        stats = self.stats()
+        if not stats:
             return
-        reply = promise.get_reply()
-        lines = []
-        for i in range(reply.n_fields()):
-            v = reply.get_value(reply.nth_field_name(i))
-            if isinstance(v, Gst.Structure):
-                lines.append("  " + v.to_string())
         self.log("local candidates: " + (", ".join(self.local_candidates) or "none"))
-        self.log("webrtcbin stats:\n" + "\n".join(lines))
-
-    def leave(self):
-        if not self.location:
-            return True
-        req = urllib.request.Request(self.location, method="DELETE")
-        try:
-            with urllib.request.urlopen(req, timeout=5) as res:
-                status = res.status
-        except urllib.error.HTTPError as e:
-            status = e.code
-        except OSError as e:
-            self.log(f"FAIL: DELETE {self.location} failed: {e}")
-            return False
-        self.log(f"DELETE {self.location} -> {status}")
-        if status != 204:
-            self.log(f"FAIL: DELETE answered {status}, expected 204")
-            return False
-        return True
-
+        self.log("webrtcbin stats:\n" + "\n".join("  " + v.to_string() for v in stats))
 
 class Run:
     def __init__(self, base, room, n_peers):
@@ -423,7 +304,7 @@ class Run:
                 ok = False
                 self.reason += f"; {p.name}: leaving failed"
         for p in self.peers:
-            p.pipe.set_state(Gst.State.NULL)
+            p.stop()
         if ok:
             log(f"PASS ({len(self.peers)} participants, {self.reason})")
             return 0
@@ -443,10 +324,9 @@ def main():
         print("gst_client: give the server URL as the first argument or in TUTTI_URL "
               "(e.g. http://127.0.0.1:8080)", file=sys.stderr)
         return 2
-    Gst.init(None)
-    missing = [f for f in ("webrtcbin", "nicesrc", "opusenc", "opusdec", "vp8enc", "vp8dec",
-                           "rtpopuspay", "rtpvp8pay", "decodebin", "audiotestsrc", "videotestsrc")
-               if Gst.ElementFactory.find(f) is None]
+    missing = gp.missing_elements(("webrtcbin", "nicesrc", "opusenc", "opusdec", "vp8enc",
+                                   "vp8dec", "rtpopuspay", "rtpvp8pay", "decodebin",
+                                   "audiotestsrc", "videotestsrc"))
     if missing:
         print("gst_client: missing GStreamer elements: " + ", ".join(missing) +
               " (gstreamer1.0-plugins-base/-good/-bad, gstreamer1.0-nice)", file=sys.stderr)
@@ -455,7 +335,4 @@ def main():
 
 
 if __name__ == "__main__":
-    rc = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(rc)  # skip interpreter teardown (see the note on ice-agent)
+    gp.exit_code(main)  # os._exit: no interpreter teardown (see gstpeer.WebRTCPeer)

@@ -35,7 +35,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gstvideo as gv  # noqa: E402
-from gstvideo import CheckFailed, SetupError, log, np  # noqa: E402
+from gstpeer import CheckFailed, SetupError, exit_code, log, np  # noqa: E402
 
 # Nine colours far apart in YUV (BT.601 studio range), 0xAARRGGBB.
 COLOURS = [
@@ -298,7 +298,7 @@ def case_quality(hub):
         if med < QUALITY_MIN_DB:
             ok_all = False
             log(f"{p.name}: median PSNR {med:.2f} dB < {QUALITY_MIN_DB:.0f} dB")
-    st = hub.metrics()
+    st = hub.metrics("tutti_video")
     log("metrics: " + ", ".join(f"{k}={v}" for k, v in sorted(st.items())))
     if not ok_all:
         raise CheckFailed(f"quality: median PSNR below {QUALITY_MIN_DB:.0f} dB (see above; the "
@@ -376,7 +376,7 @@ def case_visible(hub):
         d = b[ids[i]]["video_decodes"] - a[ids[i]]["video_decodes"]
         if d < 15:
             problems.append(f"{peers[i].name}: only {d} decodes in 3 s (sends 15 fps)")
-    log("metrics: " + ", ".join(f"{k}={v}" for k, v in sorted(hub.metrics().items())))
+    log("metrics: " + ", ".join(f"{k}={v}" for k, v in sorted(hub.metrics("tutti_video").items())))
     if problems:
         raise CheckFailed("visible: " + "; ".join(problems))
     log(f"visible: PASS: decoded only the 4 visible senders "
@@ -458,7 +458,7 @@ def case_tier(hub):
         problems.append(f"{len(bad)} ERROR/WARNING messages from the receiver's depayloader "
                         f"or decoder (above)")
     log(f"bus messages: {len(msgs)} in all, {len(bad)} from the receiving chain")
-    log("metrics: " + ", ".join(f"{k}={v}" for k, v in sorted(hub.metrics().items())))
+    log("metrics: " + ", ".join(f"{k}={v}" for k, v in sorted(hub.metrics("tutti_video").items())))
     if problems:
         raise CheckFailed("tier: " + "; ".join(problems))
     log("tier: PASS")
@@ -490,7 +490,7 @@ def main():
         log(f"{sys.argv[1]}: ran {time.monotonic() - t0:.1f} s")
         if bad:
             raise CheckFailed(f"leaving failed for {bad} (DELETE did not answer 204)")
-    gv.exit_code(run)
+    exit_code(run)
 
 
 if __name__ == "__main__":

@@ -12,46 +12,29 @@
 #include "common/common.h"
 #include "mixer/dsp/dsp.h"
 #include "check.h"
+#include "checkasm.h"
 
 #define MAXN       1936 /* longest length tested, plus room for offsets */
 #define GUARD      16
 #define SENTINEL16 0x5a5a
 #define SENTINEL32 0x5a5a5a5a
 
-struct isa {
-	const char *name;
-	unsigned flag;
-	void (*init)(struct mx_mix_dsp *dsp);
-};
-
-static const struct isa isas[] = {
+/* The SIMD versions of the mixing kernels, by checkasm.h's ISA. */
+static void (*const versions[CHECKASM_ISAS + 1])(struct mx_mix_dsp *dsp) = {
 #if MX_ARCH_X86
-    {"sse2", MX_CPU_SSE2, mx_mix_dsp_init_sse2},
-    {"avx2", MX_CPU_AVX2, mx_mix_dsp_init_avx2},
+    [CHECKASM_SSE2] = mx_mix_dsp_init_sse2,
+    [CHECKASM_AVX2] = mx_mix_dsp_init_avx2,
 #endif
 #if MX_ARCH_AARCH64
-    {"neon", MX_CPU_NEON, mx_mix_dsp_init_neon},
+    [CHECKASM_NEON] = mx_mix_dsp_init_neon,
 #endif
-    {NULL, 0, NULL},
 };
 
 static const size_t lengths[] = {0,  1,  2,  3,  7,   8,   9,   15,  16,  17,  31,  32,
 				 33, 63, 64, 65, 119, 120, 121, 959, 960, 961, 1920};
 static const int32_t gains[] = {0, 1, 2, 3, 16384, 23170, 32767, 32768};
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-static const struct isa *cur_isa; /* the version under test */
-static struct mx_mix_dsp ref, new;
-static unsigned cpu;
-
-static uint32_t rnd(void)
-{
-	/* xorshift64*: fast, reproducible from the printed seed. */
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return (uint32_t)((rng_state * 0x2545f4914f6cdd1dull) >> 32);
-}
+static struct mx_mix_dsp ref, new; /* C, and the version under test */
 
 /* Input patterns: random, and the values that break careless SIMD
  * (sign-extension, saturation, the asymmetric -32768, the 2^31 of
@@ -125,7 +108,7 @@ static void report(const char *fn, size_t n, size_t off, int has_sub, int32_t ga
 		return;
 	/* "gain" is the source count for accumulate_many. */
 	fprintf(stderr, "  %s_%s differs from C: n=%zu offset=%zu sub=%s gain=%d\n", fn,
-		cur_isa->name, n, off, has_sub ? "yes" : "NULL", (int)gain);
+		checkasm_isa, n, off, has_sub ? "yes" : "NULL", (int)gain);
 }
 
 static void check_accumulate(size_t n, size_t off)
@@ -224,28 +207,23 @@ static void check_isa(void)
 	}
 }
 
+static int has_version(int isa)
+{
+	return versions[isa] != NULL;
+}
+
+static void check_version(int isa)
+{
+	mx_mix_dsp_init_c(&new);
+	versions[isa](&new);
+	check_isa();
+}
+
 /* Each SIMD version against C. Says loudly when only C could be run. */
 static void simd_versions_match_c(void)
 {
-	int tested = 0;
-
 	mx_mix_dsp_init_c(&ref);
-	printf("cpu flags 0x%x; testing:", cpu);
-	for (const struct isa *isa = isas; isa->name; isa++) {
-		if (!(cpu & isa->flag)) {
-			printf(" %s(skipped: not on this CPU or masked)", isa->name);
-			continue;
-		}
-		cur_isa = isa;
-		mx_mix_dsp_init_c(&new);
-		isa->init(&new);
-		check_isa();
-		printf(" %s", isa->name);
-		tested++;
-	}
-	printf("\n");
-	if (!tested)
-		printf("NOTE: no SIMD version tested, only the C reference\n");
+	checkasm_versions_match_c(has_version, check_version, "");
 }
 
 /* The C reference against the definition, computed another way:
@@ -295,28 +273,23 @@ static int same_table(const struct mx_mix_dsp *a, const struct mx_mix_dsp *b)
 static void mask_and_force_c_select_c(void)
 {
 	struct mx_mix_dsp c, d, best;
-	const char *old_mask = getenv("TUTTI_CPU_MASK");
-	const char *old_force = getenv("TUTTI_FORCE_C");
-	char *keep_mask = old_mask ? strdup(old_mask) : NULL;
-	char *keep_force = old_force ? strdup(old_force) : NULL;
+	struct checkasm_env env = checkasm_env_save();
 
 	mx_mix_dsp_init_c(&c);
-	unsetenv("TUTTI_FORCE_C");
-	setenv("TUTTI_CPU_MASK", "0", 1);
+	checkasm_setenv("0", NULL);
 	CHECK_EQ(mx_cpu_flags(), 0);
 	mx_mix_dsp_init(&d, mx_cpu_flags());
 	CHECK(same_table(&d, &c));
 
-	setenv("TUTTI_CPU_MASK", "0x1", 1);
+	checkasm_setenv("0x1", NULL);
 	CHECK_EQ(mx_cpu_flags() & ~1u, 0);
 
-	unsetenv("TUTTI_CPU_MASK");
-	setenv("TUTTI_FORCE_C", "1", 1);
+	checkasm_setenv(NULL, "1");
 	CHECK_EQ(mx_cpu_flags(), 0);
 	mx_mix_dsp_init(&d, mx_cpu_flags());
 	CHECK(same_table(&d, &c));
 
-	unsetenv("TUTTI_FORCE_C");
+	checkasm_setenv(NULL, NULL);
 	mx_mix_dsp_init(&best, mx_cpu_flags());
 #if MX_ARCH_X86
 	if (mx_cpu_flags() & MX_CPU_AVX2) {
@@ -327,24 +300,12 @@ static void mask_and_force_c_select_c(void)
 #endif
 	CHECK(mx_cpu_flags() == 0 || !same_table(&best, &c));
 
-	if (keep_mask)
-		setenv("TUTTI_CPU_MASK", keep_mask, 1);
-	else
-		unsetenv("TUTTI_CPU_MASK");
-	if (keep_force)
-		setenv("TUTTI_FORCE_C", keep_force, 1);
-	free(keep_mask);
-	free(keep_force);
+	checkasm_env_restore(&env);
 }
 
 int main(void)
 {
-	const char *seed = getenv("TUTTI_CHECKASM_SEED");
-
-	if (seed)
-		rng_state = strtoull(seed, NULL, 0) | 1;
-	printf("seed 0x%llx\n", (unsigned long long)rng_state);
-	cpu = mx_cpu_flags(); /* honours a mask set by whoever runs us */
+	checkasm_init();
 	RUN(c_reference_matches_definition);
 	RUN(simd_versions_match_c);
 	RUN(mask_and_force_c_select_c);

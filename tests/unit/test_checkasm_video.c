@@ -19,35 +19,19 @@
 #include "common/common.h"
 #include "mixer/dsp/video.h"
 #include "check.h"
+#include "checkasm.h"
 
 #define GUARD 24 /* guard samples around the destination, each side */
 
-struct isa {
-	const char *name;
-	unsigned flag;
-	void (*init)(struct mx_video_dsp *dsp);
-};
-
-static const struct isa isas[] = {
+/* The SIMD versions of the video kernels, by checkasm.h's ISA. */
+static void (*const versions[CHECKASM_ISAS + 1])(struct mx_video_dsp *dsp) = {
 #if MX_ARCH_X86
-    {"sse2", MX_CPU_SSE2, mx_video_dsp_init_sse2},
-    {"avx2", MX_CPU_AVX2, mx_video_dsp_init_avx2},
+    [CHECKASM_SSE2] = mx_video_dsp_init_sse2,
+    [CHECKASM_AVX2] = mx_video_dsp_init_avx2,
 #endif
-    {NULL, 0, NULL},
 };
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-static const struct isa *cur_isa;
-static struct mx_video_dsp ref, new;
-static unsigned cpu;
-
-static uint32_t rnd(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return (uint32_t)((rng_state * 0x2545f4914f6cdd1dull) >> 32);
-}
+static struct mx_video_dsp ref, new; /* C, and the version under test */
 
 enum pattern { P_RANDOM, P_ZERO, P_FULL, P_CHECKER, P_RAMP, P_COUNT };
 
@@ -142,7 +126,7 @@ static void report(const char *fn, int dw, int dh, int sw, int sh, const char *w
 
 	check_failures++;
 	if (printed++ < 20)
-		fprintf(stderr, "  %s_%s: %dx%d <- %dx%d: %s\n", fn, cur_isa->name, dw, dh,
+		fprintf(stderr, "  %s_%s: %dx%d <- %dx%d: %s\n", fn, checkasm_isa, dw, dh,
 			sw, sh, why);
 }
 
@@ -256,27 +240,23 @@ static void check_isa(void)
 		check_blit_fill_border(w, 9, P_RANDOM);
 }
 
+static int has_version(int isa)
+{
+	return versions[isa] != NULL;
+}
+
+static void check_version(int isa)
+{
+	mx_video_dsp_init_c(&new);
+	versions[isa](&new);
+	check_isa();
+}
+
 static void simd_versions_match_c(void)
 {
-	int tested = 0;
-
 	mx_video_dsp_init_c(&ref);
-	printf("cpu flags 0x%x; testing:", cpu);
-	for (const struct isa *isa = isas; isa->name; isa++) {
-		if (!(cpu & isa->flag)) {
-			printf(" %s(skipped: not on this CPU or masked)", isa->name);
-			continue;
-		}
-		cur_isa = isa;
-		mx_video_dsp_init_c(&new);
-		isa->init(&new);
-		check_isa();
-		printf(" %s", isa->name);
-		tested++;
-	}
-	printf(" (all bit-exact with C, scalers included)\n");
-	if (!tested)
-		printf("NOTE: no SIMD version tested, only the C reference\n");
+	checkasm_versions_match_c(has_version, check_version,
+				  " (all bit-exact with C, scalers included)");
 }
 
 /* |C - round(exact)| over every sample; exact from double arithmetic. */
@@ -416,23 +396,18 @@ static int same_table(const struct mx_video_dsp *a, const struct mx_video_dsp *b
 static void mask_and_force_c_select_c(void)
 {
 	struct mx_video_dsp c, d, best;
-	const char *old_mask = getenv("TUTTI_CPU_MASK");
-	const char *old_force = getenv("TUTTI_FORCE_C");
-	char *keep_mask = old_mask ? strdup(old_mask) : NULL;
-	char *keep_force = old_force ? strdup(old_force) : NULL;
+	struct checkasm_env env = checkasm_env_save();
 
 	mx_video_dsp_init_c(&c);
-	unsetenv("TUTTI_FORCE_C");
-	setenv("TUTTI_CPU_MASK", "0", 1);
+	checkasm_setenv("0", NULL);
 	mx_video_dsp_init(&d, mx_cpu_flags());
 	CHECK(same_table(&d, &c));
 
-	unsetenv("TUTTI_CPU_MASK");
-	setenv("TUTTI_FORCE_C", "1", 1);
+	checkasm_setenv(NULL, "1");
 	mx_video_dsp_init(&d, mx_cpu_flags());
 	CHECK(same_table(&d, &c));
 
-	unsetenv("TUTTI_FORCE_C");
+	checkasm_setenv(NULL, NULL);
 	mx_video_dsp_init(&best, mx_cpu_flags());
 #if MX_ARCH_X86
 	if (mx_cpu_flags() & MX_CPU_AVX2) {
@@ -440,32 +415,22 @@ static void mask_and_force_c_select_c(void)
 		mx_video_dsp_init_avx2(&d);
 		CHECK(same_table(&d, &best));
 		/* Masked down to SSE2: the SSE2 table, not AVX2's. */
-		setenv("TUTTI_CPU_MASK", "0x1", 1);
+		checkasm_setenv("0x1", NULL);
 		mx_video_dsp_init(&best, mx_cpu_flags());
 		mx_video_dsp_init_c(&d);
 		mx_video_dsp_init_sse2(&d);
 		CHECK(same_table(&d, &best));
-		unsetenv("TUTTI_CPU_MASK");
+		checkasm_setenv(NULL, NULL);
 	}
 #endif
 	CHECK(mx_cpu_flags() == 0 || !same_table(&best, &c));
 
-	if (keep_mask)
-		setenv("TUTTI_CPU_MASK", keep_mask, 1);
-	if (keep_force)
-		setenv("TUTTI_FORCE_C", keep_force, 1);
-	free(keep_mask);
-	free(keep_force);
+	checkasm_env_restore(&env);
 }
 
 int main(void)
 {
-	const char *seed = getenv("TUTTI_CHECKASM_SEED");
-
-	if (seed)
-		rng_state = strtoull(seed, NULL, 0) | 1;
-	printf("seed 0x%llx\n", (unsigned long long)rng_state);
-	cpu = mx_cpu_flags();
+	checkasm_init();
 	RUN(c_reference_matches_definition);
 	RUN(simd_versions_match_c);
 	RUN(i420_helper_places_planes);
