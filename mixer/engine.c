@@ -538,23 +538,12 @@ int mx_room_layout(struct mx_engine *e, const char *room, struct mx_layout_info 
 
 static void read_counters(struct mx_room *r, struct mx_room_stats *s)
 {
+	const uint64_t *from = (const uint64_t *)&r->ctr;
+	uint64_t *to = (uint64_t *)s;
+
+	for (size_t i = 0; i < MX_STATS_WORDS; i++)
+		to[i] = __atomic_load_n(&from[i], __ATOMIC_RELAXED);
 	s->participants = r->members;
-	s->ticks = __atomic_load_n(&r->ctr.ticks, __ATOMIC_RELAXED);
-	s->missed_deadlines = __atomic_load_n(&r->ctr.missed_deadlines, __ATOMIC_RELAXED);
-	s->audio_encodes = __atomic_load_n(&r->ctr.audio_encodes, __ATOMIC_RELAXED);
-	s->audio_decodes = __atomic_load_n(&r->ctr.audio_decodes, __ATOMIC_RELAXED);
-	s->video_decodes = __atomic_load_n(&r->ctr.video_decodes, __ATOMIC_RELAXED);
-	s->video_encodes = __atomic_load_n(&r->ctr.video_encodes, __ATOMIC_RELAXED);
-	s->video_keyframes = __atomic_load_n(&r->ctr.video_keyframes, __ATOMIC_RELAXED);
-	s->video_retransmits = __atomic_load_n(&r->ctr.video_retransmits, __ATOMIC_RELAXED);
-	s->audio_encode_us = __atomic_load_n(&r->ctr.audio_encode_us, __ATOMIC_RELAXED);
-	s->audio_decode_us = __atomic_load_n(&r->ctr.audio_decode_us, __ATOMIC_RELAXED);
-	s->video_encode_us = __atomic_load_n(&r->ctr.video_encode_us, __ATOMIC_RELAXED);
-	s->video_decode_us = __atomic_load_n(&r->ctr.video_decode_us, __ATOMIC_RELAXED);
-	s->video_compose_us = __atomic_load_n(&r->ctr.video_compose_us, __ATOMIC_RELAXED);
-	for (int t = 0; t < MX_VIDEO_TIERS; t++)
-		s->video_receivers[t] =
-			__atomic_load_n(&r->ctr.video_receivers[t], __ATOMIC_RELAXED);
 	pthread_mutex_lock(&r->inbox.lock);
 	s->inbound_dropped = r->inbox.dropped;
 	pthread_mutex_unlock(&r->inbox.lock);
@@ -582,22 +571,8 @@ void mx_engine_stats(struct mx_engine *e, struct mx_stats *out)
 		read_counters(r, &s);
 		out->rooms++;
 		out->participants += s.participants;
-		out->total.ticks += s.ticks;
-		out->total.missed_deadlines += s.missed_deadlines;
-		out->total.audio_encodes += s.audio_encodes;
-		out->total.audio_decodes += s.audio_decodes;
-		out->total.video_decodes += s.video_decodes;
-		out->total.video_encodes += s.video_encodes;
-		out->total.video_keyframes += s.video_keyframes;
-		out->total.video_retransmits += s.video_retransmits;
-		out->total.audio_encode_us += s.audio_encode_us;
-		out->total.audio_decode_us += s.audio_decode_us;
-		out->total.video_encode_us += s.video_encode_us;
-		out->total.video_decode_us += s.video_decode_us;
-		out->total.video_compose_us += s.video_compose_us;
-		for (int t = 0; t < MX_VIDEO_TIERS; t++)
-			out->total.video_receivers[t] += s.video_receivers[t];
-		out->total.inbound_dropped += s.inbound_dropped;
+		for (size_t i = 0; i < MX_STATS_WORDS; i++)
+			((uint64_t *)&out->total)[i] += ((const uint64_t *)&s)[i];
 	}
 	out->total.participants = out->participants;
 	pthread_mutex_unlock(&e->lock);

@@ -67,14 +67,10 @@ struct mx_part {
 	struct mx_vout vout; /* what it receives */
 };
 
-/* Counters the room thread adds to and others read (atomics). */
-struct mx_counters {
-	uint64_t ticks, missed_deadlines, audio_encodes, audio_decodes;
-	uint64_t video_decodes, video_encodes, video_keyframes, video_retransmits;
-	uint64_t audio_encode_us, audio_decode_us;
-	uint64_t video_encode_us, video_decode_us, video_compose_us;
-	uint64_t video_receivers[MX_VIDEO_TIERS];
-};
+/* The room's figures: the room thread adds to them (atomics); others read
+ * them with mx_room_stats. participants and inbound_dropped are filled in
+ * at reading time. */
+#define MX_STATS_WORDS (sizeof(struct mx_room_stats) / sizeof(uint64_t))
 
 struct mx_audio; /* audio.c */
 
@@ -95,7 +91,7 @@ struct mx_room {
 	pthread_t thread;
 
 	struct mx_inbox inbox;
-	struct mx_counters ctr;
+	struct mx_room_stats ctr;
 	uint64_t version; /* under the engine's change lock */
 	bool changed; /* room thread: something others should hear of */
 	uint64_t speaking_sig; /* room thread: who spoke at the last tick */

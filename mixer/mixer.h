@@ -175,6 +175,7 @@ int mx_room_layout(struct mx_engine *e, const char *room, struct mx_layout_info 
 int mx_room_wait_change(struct mx_engine *e, const char *room, uint64_t seen,
 			int timeout_ms, uint64_t *version);
 
+/* Every field a uint64_t (the engine sums and copies them as an array). */
 struct mx_room_stats {
 	uint64_t participants;
 	uint64_t ticks; /* 20 ms ticks run */
