@@ -332,6 +332,13 @@ void tp_peer_on_srtp(struct tp_peer *p, uint8_t *buf, size_t len, uint64_t now)
 							 : TP_DROP_SRTP_OTHER);
 		return;
 	}
+	/* Consent (RFC 7675) is kept by authenticated STUN checks; an
+	 * authenticated SRTP/SRTCP packet from an address that passed ICE
+	 * proves as much (only the peer holds the keys), and keeps peers
+	 * whose ICE agent sends no consent checks (libnice without
+	 * consent-freshness: GStreamer webrtcbin) from being dropped after
+	 * 30 s while they talk to us. */
+	p->last_consent_us = now;
 	if (tp_rtp_is_rtcp(buf, n)) {
 		on_rtcp(p, buf, n, now);
 		return;
