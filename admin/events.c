@@ -171,9 +171,13 @@ static bool may_listen(struct ad_server *s, struct MHD_Connection *c, const char
 				      "this room needs a join token");
 		return false;
 	}
-	if (ad_jwt_verify(s->jwt_key, q, strlen(q), (int64_t)time(NULL), &t)) {
-		*ret = ad_reply_error(c, MHD_HTTP_UNAUTHORIZED, "bad_token",
-				      "the join token is not valid");
+	int err = ad_jwt_verify(s->jwt_key, q, strlen(q), (int64_t)time(NULL), &t);
+	if (err) {
+		*ret = err == ETIMEDOUT
+			       ? ad_reply_error(c, MHD_HTTP_UNAUTHORIZED, "token_expired",
+						"the join token has expired")
+			       : ad_reply_error(c, MHD_HTTP_UNAUTHORIZED, "bad_token",
+						"the join token is not valid");
 		return false;
 	}
 	if (strcmp(t.room, room)) {

@@ -202,6 +202,39 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 	return route(s, c, url, method, b);
 }
 
+static int hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* libmicrohttpd's own unescaping turns %00 into a NUL, and a C string
+ * stops there: "/api/v1/rooms/a%00x" would be read as room "a". This one
+ * decodes every %XX but %00, which stays as it is, so the path keeps its
+ * length and a room id with it fails validation. Returns the new length. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+	char *w = s;
+
+	for (const char *r = s; *r; r++) {
+		int hi, lo;
+		if (r[0] == '%' && r[1] && r[2] && (hi = hexval(r[1])) >= 0 &&
+		    (lo = hexval(r[2])) >= 0 && (hi || lo)) {
+			*w++ = (char)(hi << 4 | lo);
+			r += 2;
+		} else {
+			*w++ = *r;
+		}
+	}
+	*w = '\0';
+	return (size_t)(w - s);
+}
+
 static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
 		    enum MHD_RequestTerminationCode toe)
 {
@@ -358,6 +391,7 @@ int ad_server_new(struct ad_server **out, const struct ad_config *cfg,
 		s->daemon = MHD_start_daemon(
 			flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, fd,
 			MHD_OPTION_NOTIFY_COMPLETED, on_done, s,
+			MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
 			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
 			MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
 			MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_HTTPS_MEM_KEY, key,
@@ -366,6 +400,7 @@ int ad_server_new(struct ad_server **out, const struct ad_config *cfg,
 		s->daemon = MHD_start_daemon(
 			flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, fd,
 			MHD_OPTION_NOTIFY_COMPLETED, on_done, s,
+			MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
 			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
 			MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_END);
 	free(cert);

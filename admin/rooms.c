@@ -191,6 +191,18 @@ enum MHD_Result ad_get_room(struct ad_server *s, struct MHD_Connection *c,
 	return ad_reply_json(c, MHD_HTTP_OK, j);
 }
 
+static bool has_participant(struct ad_server *s, const char *room, const char *id)
+{
+	json_t *all = ad_participants_json(s, room), *p;
+	bool found = false;
+	size_t i;
+
+	json_array_foreach(all, i, p)
+		found |= !strcmp(json_string_value(json_object_get(p, "id")), id);
+	json_decref(all);
+	return found;
+}
+
 enum MHD_Result ad_patch_room(struct ad_server *s, struct MHD_Connection *c,
 			      const char *room, const struct ad_body *b)
 {
@@ -225,13 +237,17 @@ enum MHD_Result ad_patch_room(struct ad_server *s, struct MHD_Connection *c,
 	json_decref(j);
 	if (err)
 		return ad_reply_error(c, MHD_HTTP_BAD_REQUEST, "bad_field", why);
-	if (pid[0] && mx_set_role(s->mx, room, pid, MX_ROLE_PRESENTER))
+	if (pid[0] && !has_participant(s, room, pid))
 		return ad_reply_error(c, MHD_HTTP_NOT_FOUND, "participant_not_found",
 				      "no such participant");
 	if ((err = mx_room_reconfigure(s->mx, room, &cfg, &why)))
 		return err == ENOENT ? ad_reply_error(c, MHD_HTTP_NOT_FOUND, "room_not_found",
 						      "no such room")
 				     : ad_reply_error(c, MHD_HTTP_CONFLICT, "conflict", why);
+	/* After the checks above, so that a refused change changes nothing. */
+	if (pid[0] && mx_set_role(s->mx, room, pid, MX_ROLE_PRESENTER))
+		return ad_reply_error(c, MHD_HTTP_NOT_FOUND, "participant_not_found",
+				      "no such participant");
 	if (cfg.layout != old.layout && mx_set_layout(s->mx, room, cfg.layout))
 		return ad_reply_error(c, MHD_HTTP_NOT_FOUND, "room_not_found", "no such room");
 	if (ad_persist_room(s, room, &cfg, false) == EIO) {
