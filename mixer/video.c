@@ -1,5 +1,7 @@
 /*
- * The video half of a room: see video.h for the shape. Room thread only.
+ * The video half of a room (see video.h): the layout, the canvases, one
+ * encoder per tier, and what each receiver is sent; what senders send is
+ * video_in.c. Room thread only.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -7,86 +9,7 @@
 #include <string.h>
 
 #include "common/common.h"
-#include "mixer/internal.h"
-
-#define HIST 1024 /* packets kept per tier for NACKs (~5 s at 1.5 Mbit/s) */
-#define MTU_PAYLOAD 1100
-#define PKT_CAP (MTU_PAYLOAD + 64)
-#define MAX_FRAME_PKTS 512
-#define NACK_INTERVAL_US 40000 /* re-ask for a missing packet at most this often */
-#define NACK_BUDGET_US 400000 /* then give the frame up and ask for a keyframe */
-#define PLI_INTERVAL_US 500000
-#define KEYFRAME_INTERVAL_US 500000 /* per tier: requests are coalesced */
-#define REMB_INTERVAL_US 1000000
-#define REMB_HIDDEN_BPS 100000 /* what a sender out of the layout may send */
-#define IDLE_FRAME_US 500000 /* encode at least this often, even unchanged */
-#define BORDER_Y 210 /* the active speaker's tile border: a light yellow */
-#define BORDER_U 16
-#define BORDER_V 146
-
-/* What a sender sends, as the room sees it. */
-struct mx_vin {
-	struct cx_vp8_asm *asm_;
-	struct cx_vp8_dec *dec;
-	uint32_t ssrc;
-	bool visible;
-	bool has_pic;
-	bool new_pic; /* decoded since the last compose */
-	struct cx_picture pic; /* valid until the next decode */
-	bool need_keyframe;
-	uint64_t last_pli_us;
-	uint64_t gap_since_us;
-	uint64_t last_nack_us;
-	uint64_t last_remb_us;
-	uint64_t decodes; /* atomic: read for the API */
-};
-
-struct hist_pkt {
-	uint16_t seq; /* tier seq */
-	uint16_t len; /* 0: empty */
-	uint8_t data[PKT_CAP];
-};
-
-struct tier {
-	int w, h, kbps;
-	struct cx_vp8_enc *enc;
-	uint8_t *buf; /* the canvas, I420 */
-	struct cx_picture canvas;
-	struct mx_tile tiles[MX_LAYOUT_MAX_TILES];
-	size_t n_tiles;
-	bool redraw; /* everything, background included */
-	struct cx_vp8_pay *pay;
-	uint16_t seq;
-	uint64_t last_keyframe_us;
-	bool keyframe_wanted;
-	uint64_t last_encode_us;
-	struct hist_pkt *hist;
-	bool used; /* has receivers this frame */
-};
-
-struct mx_video {
-	struct mx_video_dsp dsp;
-	/* Test hook: TUTTI_TEST_CANVAS_DIR makes every encoded canvas land
-	 * there as raw I420 (t<tier>-<n>.i420), for quality tests that
-	 * compare what a receiver decodes with what was encoded. */
-	const char *dump_dir;
-	unsigned dumped[MX_VIDEO_TIERS];
-	unsigned n_tiers, fps, max_tiles;
-	enum mx_layout_kind layout;
-	struct tier tiers[MX_VIDEO_TIERS];
-	uint64_t t0_us, next_frame_us;
-	/* The current layout's sources (in tile order) and highlight. */
-	struct mx_part *shown[MX_LAYOUT_MAX_TILES];
-	size_t n_shown;
-	struct mx_part *highlight;
-	bool layout_changed;
-	/* Scratch, sized for the room. */
-	size_t cap;
-	struct mx_part **src;
-	int *src_w, *src_h;
-	uint8_t *frame_buf; /* the packetizer's output: payloads back to back */
-	size_t *frame_lens;
-};
+#include "mixer/video_priv.h"
 
 /* ---- set-up --------------------------------------------------------------- */
 
@@ -241,138 +164,6 @@ void mx_video_part_fini(struct mx_video *v, struct mx_part *p)
 	p->vout.sent = NULL;
 }
 
-bool mx_video_visible(const struct mx_part *p)
-{
-	return p->vin && p->vin->visible;
-}
-
-uint64_t mx_video_decodes(const struct mx_part *p)
-{
-	return p->vin ? __atomic_load_n(&p->vin->decodes, __ATOMIC_RELAXED) : 0;
-}
-
-/* ---- inbound ---------------------------------------------------------------- */
-
-static void send_rtcp(struct mx_part *p, const uint8_t *buf, size_t len)
-{
-	if (p->sender)
-		tp_sender_post_rtcp(p->sender, buf, len);
-}
-
-static void ask_keyframe(struct mx_part *p, uint64_t now)
-{
-	struct mx_vin *in = p->vin;
-	uint8_t buf[32];
-	size_t len;
-
-	in->need_keyframe = true;
-	if (!p->sender || !in->ssrc || now - in->last_pli_us < PLI_INTERVAL_US)
-		return;
-	if (tp_rtcp_write_pli(buf, sizeof(buf), &len,
-			      tp_sender_ssrc(p->sender, TP_SDP_VIDEO), in->ssrc) == 0) {
-		send_rtcp(p, buf, len);
-		in->last_pli_us = now;
-	}
-}
-
-void mx_video_input(struct mx_room *r, struct mx_part *p, const uint8_t *pkt,
-		    size_t len, const struct tp_rtp_hdr *h, uint64_t now)
-{
-	struct mx_vin *in = p->vin;
-	struct cx_vp8_assembled f;
-
-	if (h->ssrc != in->ssrc) {
-		/* A new sender stream: start over, from a keyframe. */
-		struct cx_vp8_asm *fresh;
-		if (cx_vp8_asm_new(&fresh))
-			return;
-		cx_vp8_asm_free(&in->asm_);
-		in->asm_ = fresh;
-		in->ssrc = h->ssrc;
-		in->last_pli_us = 0;
-		ask_keyframe(p, now);
-	}
-	cx_vp8_asm_put(in->asm_, h->seq, h->ts, h->marker, pkt + h->hdr_len,
-		       h->payload_len);
-	while (cx_vp8_asm_get(in->asm_, &f) == 0) {
-		/* Hidden senders are not decoded; the next time they are
-		 * shown, they start from a keyframe. */
-		if (!in->visible) {
-			in->need_keyframe = true;
-			continue;
-		}
-		if (in->need_keyframe && !f.keyframe)
-			continue;
-		uint64_t t0 = cm_now_us();
-		int derr = cx_vp8_decode(in->dec, f.data, f.len, &in->pic);
-		__atomic_add_fetch(&r->ctr.video_decode_us, cm_now_us() - t0, __ATOMIC_RELAXED);
-		if (derr == 0) {
-			in->need_keyframe = false;
-			in->has_pic = true;
-			in->new_pic = true;
-			__atomic_add_fetch(&in->decodes, 1, __ATOMIC_RELAXED);
-			__atomic_add_fetch(&r->ctr.video_decodes, 1, __ATOMIC_RELAXED);
-		} else {
-			ask_keyframe(p, now);
-		}
-	}
-}
-
-/* NACKs for what is missing, within a budget; then a keyframe. */
-static void repair(struct mx_part *p, uint64_t now)
-{
-	struct mx_vin *in = p->vin;
-	uint16_t seqs[64];
-	uint8_t buf[512];
-	size_t n, len;
-
-	if (!in->ssrc || !p->sender)
-		return;
-	if (in->visible && cx_vp8_asm_need_keyframe(in->asm_))
-		ask_keyframe(p, now);
-	n = cx_vp8_asm_missing(in->asm_, seqs, CM_ARRAY_SIZE(seqs));
-	if (!n) {
-		in->gap_since_us = 0;
-		return;
-	}
-	if (!in->gap_since_us)
-		in->gap_since_us = now;
-	if (now - in->gap_since_us > NACK_BUDGET_US) {
-		cx_vp8_asm_drop_incomplete(in->asm_);
-		in->gap_since_us = 0;
-		ask_keyframe(p, now);
-		return;
-	}
-	if (now - in->last_nack_us < NACK_INTERVAL_US)
-		return;
-	if (tp_rtcp_write_nack(buf, sizeof(buf), &len,
-			       tp_sender_ssrc(p->sender, TP_SDP_VIDEO), in->ssrc, seqs,
-			       n) == 0) {
-		send_rtcp(p, buf, len);
-		in->last_nack_us = now;
-	}
-}
-
-/* Tells each sender how much to send: visible ones up to the top tier's
- * rate and a half, hidden ones little. */
-static void remb(struct mx_video *v, struct mx_part *p, uint64_t now)
-{
-	struct mx_vin *in = p->vin;
-	uint8_t buf[64];
-	size_t len;
-	uint64_t bps = in->visible ? (uint64_t)v->tiers[v->n_tiers - 1].kbps * 1500
-				   : REMB_HIDDEN_BPS;
-
-	if (!in->ssrc || !p->sender || now - in->last_remb_us < REMB_INTERVAL_US)
-		return;
-	if (tp_rtcp_write_remb(buf, sizeof(buf), &len,
-			       tp_sender_ssrc(p->sender, TP_SDP_VIDEO), bps, &in->ssrc,
-			       1) == 0) {
-		send_rtcp(p, buf, len);
-		in->last_remb_us = now;
-	}
-}
-
 /* ---- layout ----------------------------------------------------------------- */
 
 static struct mx_part *presenter_of(struct mx_room *r)
@@ -431,7 +222,7 @@ static void update_layout(struct mx_room *r, uint64_t now)
 		if (!p->vin->visible) {
 			p->vin->visible = true;
 			if (!p->vin->has_pic || p->vin->need_keyframe)
-				ask_keyframe(p, now);
+				mx_video_ask_keyframe(p, now);
 		}
 	}
 	/* A change of who is where, of their picture size, or of the
@@ -656,8 +447,8 @@ void mx_video_tick(struct mx_room *r, uint64_t now)
 		v->next_frame_us = now;
 	}
 	for (size_t i = 0; i < r->n_parts; i++) {
-		repair(r->parts[i], now);
-		remb(v, r->parts[i], now);
+		mx_video_repair(r->parts[i], now);
+		mx_video_remb(v, r->parts[i], now);
 	}
 	if (now < v->next_frame_us)
 		return;

@@ -1,0 +1,145 @@
+/*
+ * The video half of a room, inbound: each sender's VP8 packets assembled
+ * into frames, decoded only while the sender is visible; NACKs within a
+ * budget, keyframe requests (PLI) when a frame cannot be completed or a
+ * sender becomes visible, and REMB telling hidden senders to send less.
+ * Room thread only.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/common.h"
+#include "mixer/video_priv.h"
+
+bool mx_video_visible(const struct mx_part *p)
+{
+	return p->vin && p->vin->visible;
+}
+
+uint64_t mx_video_decodes(const struct mx_part *p)
+{
+	return p->vin ? __atomic_load_n(&p->vin->decodes, __ATOMIC_RELAXED) : 0;
+}
+
+/* ---- inbound ---------------------------------------------------------------- */
+
+static void send_rtcp(struct mx_part *p, const uint8_t *buf, size_t len)
+{
+	if (p->sender)
+		tp_sender_post_rtcp(p->sender, buf, len);
+}
+
+void mx_video_ask_keyframe(struct mx_part *p, uint64_t now)
+{
+	struct mx_vin *in = p->vin;
+	uint8_t buf[32];
+	size_t len;
+
+	in->need_keyframe = true;
+	if (!p->sender || !in->ssrc || now - in->last_pli_us < PLI_INTERVAL_US)
+		return;
+	if (tp_rtcp_write_pli(buf, sizeof(buf), &len,
+			      tp_sender_ssrc(p->sender, TP_SDP_VIDEO), in->ssrc) == 0) {
+		send_rtcp(p, buf, len);
+		in->last_pli_us = now;
+	}
+}
+
+void mx_video_input(struct mx_room *r, struct mx_part *p, const uint8_t *pkt,
+		    size_t len, const struct tp_rtp_hdr *h, uint64_t now)
+{
+	struct mx_vin *in = p->vin;
+	struct cx_vp8_assembled f;
+
+	if (h->ssrc != in->ssrc) {
+		/* A new sender stream: start over, from a keyframe. */
+		struct cx_vp8_asm *fresh;
+		if (cx_vp8_asm_new(&fresh))
+			return;
+		cx_vp8_asm_free(&in->asm_);
+		in->asm_ = fresh;
+		in->ssrc = h->ssrc;
+		in->last_pli_us = 0;
+		mx_video_ask_keyframe(p, now);
+	}
+	cx_vp8_asm_put(in->asm_, h->seq, h->ts, h->marker, pkt + h->hdr_len,
+		       h->payload_len);
+	while (cx_vp8_asm_get(in->asm_, &f) == 0) {
+		/* Hidden senders are not decoded; the next time they are
+		 * shown, they start from a keyframe. */
+		if (!in->visible) {
+			in->need_keyframe = true;
+			continue;
+		}
+		if (in->need_keyframe && !f.keyframe)
+			continue;
+		uint64_t t0 = cm_now_us();
+		int derr = cx_vp8_decode(in->dec, f.data, f.len, &in->pic);
+		__atomic_add_fetch(&r->ctr.video_decode_us, cm_now_us() - t0, __ATOMIC_RELAXED);
+		if (derr == 0) {
+			in->need_keyframe = false;
+			in->has_pic = true;
+			in->new_pic = true;
+			__atomic_add_fetch(&in->decodes, 1, __ATOMIC_RELAXED);
+			__atomic_add_fetch(&r->ctr.video_decodes, 1, __ATOMIC_RELAXED);
+		} else {
+			mx_video_ask_keyframe(p, now);
+		}
+	}
+}
+
+/* NACKs for what is missing, within a budget; then a keyframe. */
+void mx_video_repair(struct mx_part *p, uint64_t now)
+{
+	struct mx_vin *in = p->vin;
+	uint16_t seqs[64];
+	uint8_t buf[512];
+	size_t n, len;
+
+	if (!in->ssrc || !p->sender)
+		return;
+	if (in->visible && cx_vp8_asm_need_keyframe(in->asm_))
+		mx_video_ask_keyframe(p, now);
+	n = cx_vp8_asm_missing(in->asm_, seqs, CM_ARRAY_SIZE(seqs));
+	if (!n) {
+		in->gap_since_us = 0;
+		return;
+	}
+	if (!in->gap_since_us)
+		in->gap_since_us = now;
+	if (now - in->gap_since_us > NACK_BUDGET_US) {
+		cx_vp8_asm_drop_incomplete(in->asm_);
+		in->gap_since_us = 0;
+		mx_video_ask_keyframe(p, now);
+		return;
+	}
+	if (now - in->last_nack_us < NACK_INTERVAL_US)
+		return;
+	if (tp_rtcp_write_nack(buf, sizeof(buf), &len,
+			       tp_sender_ssrc(p->sender, TP_SDP_VIDEO), in->ssrc, seqs,
+			       n) == 0) {
+		send_rtcp(p, buf, len);
+		in->last_nack_us = now;
+	}
+}
+
+/* Tells each sender how much to send: visible ones up to the top tier's
+ * rate and a half, hidden ones little. */
+void mx_video_remb(struct mx_video *v, struct mx_part *p, uint64_t now)
+{
+	struct mx_vin *in = p->vin;
+	uint8_t buf[64];
+	size_t len;
+	uint64_t bps = in->visible ? (uint64_t)v->tiers[v->n_tiers - 1].kbps * 1500
+				   : REMB_HIDDEN_BPS;
+
+	if (!in->ssrc || !p->sender || now - in->last_remb_us < REMB_INTERVAL_US)
+		return;
+	if (tp_rtcp_write_remb(buf, sizeof(buf), &len,
+			       tp_sender_ssrc(p->sender, TP_SDP_VIDEO), bps, &in->ssrc,
+			       1) == 0) {
+		send_rtcp(p, buf, len);
+		in->last_remb_us = now;
+	}
+}

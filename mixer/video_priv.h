@@ -1,0 +1,96 @@
+/*
+ * Private to the video half of a room (video.c: set-up, layout, compose,
+ * encode, send, feedback; video_in.c: what senders send).
+ */
+#ifndef TUTTI_MIXER_VIDEO_PRIV_H
+#define TUTTI_MIXER_VIDEO_PRIV_H
+
+#include "mixer/internal.h"
+
+#define HIST 1024 /* packets kept per tier for NACKs (~5 s at 1.5 Mbit/s) */
+#define MTU_PAYLOAD 1100
+#define PKT_CAP (MTU_PAYLOAD + 64)
+#define MAX_FRAME_PKTS 512
+#define NACK_INTERVAL_US 40000 /* re-ask for a missing packet at most this often */
+#define NACK_BUDGET_US 400000 /* then give the frame up and ask for a keyframe */
+#define PLI_INTERVAL_US 500000
+#define KEYFRAME_INTERVAL_US 500000 /* per tier: requests are coalesced */
+#define REMB_INTERVAL_US 1000000
+#define REMB_HIDDEN_BPS 100000 /* what a sender out of the layout may send */
+#define IDLE_FRAME_US 500000 /* encode at least this often, even unchanged */
+#define BORDER_Y 210 /* the active speaker's tile border: a light yellow */
+#define BORDER_U 16
+#define BORDER_V 146
+
+/* What a sender sends, as the room sees it. */
+struct mx_vin {
+	struct cx_vp8_asm *asm_;
+	struct cx_vp8_dec *dec;
+	uint32_t ssrc;
+	bool visible;
+	bool has_pic;
+	bool new_pic; /* decoded since the last compose */
+	struct cx_picture pic; /* valid until the next decode */
+	bool need_keyframe;
+	uint64_t last_pli_us;
+	uint64_t gap_since_us;
+	uint64_t last_nack_us;
+	uint64_t last_remb_us;
+	uint64_t decodes; /* atomic: read for the API */
+};
+
+struct hist_pkt {
+	uint16_t seq; /* tier seq */
+	uint16_t len; /* 0: empty */
+	uint8_t data[PKT_CAP];
+};
+
+struct tier {
+	int w, h, kbps;
+	struct cx_vp8_enc *enc;
+	uint8_t *buf; /* the canvas, I420 */
+	struct cx_picture canvas;
+	struct mx_tile tiles[MX_LAYOUT_MAX_TILES];
+	size_t n_tiles;
+	bool redraw; /* everything, background included */
+	struct cx_vp8_pay *pay;
+	uint16_t seq;
+	uint64_t last_keyframe_us;
+	bool keyframe_wanted;
+	uint64_t last_encode_us;
+	struct hist_pkt *hist;
+	bool used; /* has receivers this frame */
+};
+
+struct mx_video {
+	struct mx_video_dsp dsp;
+	/* Test hook: TUTTI_TEST_CANVAS_DIR makes every encoded canvas land
+	 * there as raw I420 (t<tier>-<n>.i420), for quality tests that
+	 * compare what a receiver decodes with what was encoded. */
+	const char *dump_dir;
+	unsigned dumped[MX_VIDEO_TIERS];
+	unsigned n_tiers, fps, max_tiles;
+	enum mx_layout_kind layout;
+	struct tier tiers[MX_VIDEO_TIERS];
+	uint64_t t0_us, next_frame_us;
+	/* The current layout's sources (in tile order) and highlight. */
+	struct mx_part *shown[MX_LAYOUT_MAX_TILES];
+	size_t n_shown;
+	struct mx_part *highlight;
+	bool layout_changed;
+	/* Scratch, sized for the room. */
+	size_t cap;
+	struct mx_part **src;
+	int *src_w, *src_h;
+	uint8_t *frame_buf; /* the packetizer's output: payloads back to back */
+	size_t *frame_lens;
+};
+
+/* video_in.c, for the tick and the layout. */
+void mx_video_ask_keyframe(struct mx_part *p, uint64_t now);
+/* NACKs for what is missing, within a budget; then a keyframe. */
+void mx_video_repair(struct mx_part *p, uint64_t now);
+/* How much the sender may send: visible ones a lot, hidden ones little. */
+void mx_video_remb(struct mx_video *v, struct mx_part *p, uint64_t now);
+
+#endif
