@@ -135,6 +135,13 @@ void tp_server_drop(struct tp_server *s, enum tp_drop why);
 int tp_peer_create(struct tp_peer **out, struct tp_server *s,
 		   const struct tp_sdp_neg *neg, const struct tp_peer_events *ev,
 		   void *arg);
+/* Parses and negotiates an offer, makes the peer and writes the answer
+ * (malloc'd into *answer). Any thread. Returns 0, EBADMSG (unparsable),
+ * EPROTO (not servable), both with the reason in err, or ENOMEM. */
+int tp_peer_from_offer(struct tp_peer **out, struct tp_server *s, const char *offer,
+		       size_t offer_len, const struct tp_peer_events *ev, void *arg,
+		       const char *cand_ip, uint16_t cand_port, char **answer, char *err,
+		       size_t errlen);
 /* Frees a peer that is in no table any more. */
 void tp_peer_destroy(struct tp_peer **p);
 /* A STUN binding request for this peer passed every check. */

@@ -96,6 +96,60 @@ int tp_peer_create(struct tp_peer **out, struct tp_server *s,
 	return 0;
 }
 
+int tp_peer_from_offer(struct tp_peer **out, struct tp_server *s, const char *offer,
+		       size_t offer_len, const struct tp_peer_events *ev, void *arg,
+		       const char *cand_ip, uint16_t cand_port, char **answer, char *err,
+		       size_t errlen)
+{
+	struct tp_sdp *sdp = malloc(sizeof(*sdp));
+	size_t cap = 16384, len;
+	char *text = malloc(cap);
+	struct tp_peer *p = NULL;
+	struct tp_sdp_neg neg;
+	int rc;
+
+	if (!sdp || !text) {
+		rc = ENOMEM;
+		goto out;
+	}
+	if (tp_sdp_parse(sdp, offer, offer_len, err, errlen)) {
+		rc = EBADMSG;
+		goto out;
+	}
+	if (tp_sdp_negotiate(sdp, &neg, err, errlen)) {
+		rc = EPROTO;
+		goto out;
+	}
+	rc = tp_peer_create(&p, s, &neg, ev, arg);
+	if (rc)
+		goto out;
+	rc = tp_sdp_write_answer(text, cap, &len, sdp, &neg,
+				 &(struct tp_sdp_local){
+					 .ice_ufrag = p->ufrag,
+					 .ice_pwd = p->pwd,
+					 .fingerprint = tp_dtls_cert_fingerprint(tp_server_cert(s)),
+					 .cand_ip = cand_ip,
+					 .cand_port = cand_port,
+					 .audio_ssrc = p->ssrc[IDX_AUDIO],
+					 .video_ssrc = p->ssrc[IDX_VIDEO],
+					 .cname = "tutti",
+					 .stream_id = "tutti",
+					 .session_id = ((uint64_t)cm_random_u32() << 20) |
+						       cm_random_u32(),
+				 });
+	if (rc)
+		goto out;
+	*out = p;
+	*answer = text;
+	p = NULL;
+	text = NULL;
+out:
+	tp_peer_destroy(&p);
+	free(text);
+	free(sdp);
+	return rc;
+}
+
 void tp_peer_destroy(struct tp_peer **pp)
 {
 	struct tp_peer *p = pp ? *pp : NULL;

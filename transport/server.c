@@ -731,64 +731,27 @@ int tp_server_add_peer(struct tp_server *s, const char *offer, size_t offer_len,
 		       const struct tp_peer_events *ev, void *arg, char **answer,
 		       char id[TP_PEER_ID_LEN + 1], char *err, size_t errlen)
 {
-	struct tp_sdp *sdp = NULL;
-	struct tp_sdp_neg neg;
-	struct tp_peer *p = NULL;
 	struct cmd c = { .kind = CMD_ADD };
-	struct tp_sdp_local local;
+	struct tp_peer *p = NULL;
 	char *text = NULL;
-	size_t cap = 16384, len;
 	int rc;
 
 	if (!s || !offer || !ev || !answer || !id)
 		return EINVAL;
-	sdp = malloc(sizeof(*sdp));
-	text = malloc(cap);
-	if (!sdp || !text) {
-		rc = ENOMEM;
-		goto out;
-	}
-	rc = tp_sdp_parse(sdp, offer, offer_len, err, errlen);
-	if (rc) {
-		rc = EBADMSG;
-		goto out;
-	}
-	rc = tp_sdp_negotiate(sdp, &neg, err, errlen);
-	if (rc) {
-		rc = EPROTO;
-		goto out;
-	}
-	rc = tp_peer_create(&p, s, &neg, ev, arg);
+	rc = tp_peer_from_offer(&p, s, offer, offer_len, ev, arg, s->cand_ip, s->port, &text,
+				err, errlen);
 	if (rc)
-		goto out;
-	local = (struct tp_sdp_local){
-		.ice_ufrag = p->ufrag,
-		.ice_pwd = p->pwd,
-		.fingerprint = tp_dtls_cert_fingerprint(s->cert),
-		.cand_ip = s->cand_ip,
-		.cand_port = s->port,
-		.audio_ssrc = p->ssrc[0],
-		.video_ssrc = p->ssrc[1],
-		.cname = "tutti",
-		.stream_id = "tutti",
-		.session_id = ((uint64_t)cm_random_u32() << 20) | cm_random_u32(),
-	};
-	rc = tp_sdp_write_answer(text, cap, &len, sdp, &neg, &local);
-	if (rc)
-		goto out;
+		return rc;
 	c.peer = p;
 	rc = post(s, &c);
-	if (rc)
-		goto out;
-	memcpy(id, p->id, TP_PEER_ID_LEN + 1);
-	p = NULL; /* the I/O thread owns it now */
+	if (rc) {
+		tp_peer_destroy(&p);
+		free(text);
+		return rc;
+	}
+	memcpy(id, p->id, TP_PEER_ID_LEN + 1); /* the I/O thread owns p now */
 	*answer = text;
-	text = NULL;
-out:
-	tp_peer_destroy(&p);
-	free(text);
-	free(sdp);
-	return rc;
+	return 0;
 }
 
 int tp_server_remove_peer(struct tp_server *s, const char *id)
