@@ -21,7 +21,8 @@ if (!/^https?:\/\/[^/]+$/.test(base)) {
   process.exit(2);
 }
 const room = process.env.TUTTI_ROOM || 'demo';
-const pageUrl = `${base}/r/${room}`;
+// autojoin: the page skips its lobby (name, devices, data mode) and joins.
+const pageUrl = `${base}/r/${room}?autojoin=1&name=chromium-join`;
 
 let chromium;
 try {
