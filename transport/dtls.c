@@ -357,6 +357,24 @@ void tp_dtls_free(struct tp_dtls **p)
 	*p = NULL;
 }
 
+/* What an SSL_do_handshake/SSL_read that returned r <= 0 means for us:
+ * wait for more (0), the peer closed (0, CLOSED), or failure (EPROTO). */
+static int ssl_result(struct tp_dtls *d, int r)
+{
+	switch (SSL_get_error(d->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+	case SSL_ERROR_WANT_WRITE:
+		return 0;
+	case SSL_ERROR_ZERO_RETURN:
+		d->state = TP_DTLS_CLOSED;
+		return 0;
+	default:
+		ERR_clear_error();
+		d->state = TP_DTLS_FAILED;
+		return EPROTO;
+	}
+}
+
 /* Runs the handshake one step. Returns 0 or EPROTO (state FAILED). */
 static int handshake(struct tp_dtls *d)
 {
@@ -374,18 +392,7 @@ static int handshake(struct tp_dtls *d)
 		d->state = TP_DTLS_CONNECTED;
 		return 0;
 	}
-	switch (SSL_get_error(d->ssl, r)) {
-	case SSL_ERROR_WANT_READ:
-	case SSL_ERROR_WANT_WRITE:
-		return 0;
-	case SSL_ERROR_ZERO_RETURN:
-		d->state = TP_DTLS_CLOSED;
-		return 0;
-	default:
-		ERR_clear_error();
-		d->state = TP_DTLS_FAILED;
-		return EPROTO;
-	}
+	return ssl_result(d, r);
 }
 
 /* After the handshake: reads and drops application data, notices
@@ -400,18 +407,7 @@ static int drain(struct tp_dtls *d)
 		r = SSL_read(d->ssl, buf, sizeof(buf));
 		if (r > 0)
 			continue;
-		switch (SSL_get_error(d->ssl, r)) {
-		case SSL_ERROR_WANT_READ:
-		case SSL_ERROR_WANT_WRITE:
-			return 0;
-		case SSL_ERROR_ZERO_RETURN:
-			d->state = TP_DTLS_CLOSED;
-			return 0;
-		default:
-			ERR_clear_error();
-			d->state = TP_DTLS_FAILED;
-			return EPROTO;
-		}
+		return ssl_result(d, r);
 	}
 }
 
