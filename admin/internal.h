@@ -43,6 +43,13 @@ bool ad_content_type_is(struct MHD_Connection *c, const char *ctype);
 /* True when the request carries "Authorization: Bearer <admin key>"
  * (compared in constant time); otherwise queues a 401 into *ret. */
 bool ad_check_admin(struct ad_server *s, struct MHD_Connection *c, enum MHD_Result *ret);
+/* Who acts on a participant resource: with an Authorization header, the
+ * admin or the room's presenter (*secret = NULL); without one, the
+ * participant itself, proven by the ?s= secret of its URL (*secret points
+ * to it, "" when missing, which no participant matches). False: *ret has
+ * the 401/403/429. */
+bool ad_self_or_presenter(struct ad_server *s, struct MHD_Connection *c, const char *room,
+			  const char **secret, enum MHD_Result *ret);
 /* The admin key, or a presenter's join token for room; otherwise queues
  * 401 (no or bad credentials) or 403 (an attendee's token) into *ret. */
 bool ad_check_presenter(struct ad_server *s, struct MHD_Connection *c, const char *room,

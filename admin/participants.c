@@ -47,9 +47,11 @@ enum MHD_Result ad_patch_participant(struct ad_server *s, struct MHD_Connection 
 	hand = json_object_get(j, "hand");
 	dc = json_object_get(j, "data_cap");
 	/* A participant changes its own hand and data cap through its own
-	 * resource (its unguessable URL is the credential, as for DELETE);
-	 * the rest is for admins and the room's presenters. */
-	if ((muted || tier || rl || spot) && !ad_check_presenter(s, c, room, &ret)) {
+	 * URL (its ?s= secret is the credential, as for DELETE); the rest is
+	 * for admins and the room's presenters. */
+	const char *secret = NULL;
+	if ((muted || tier || rl || spot) ? !ad_check_presenter(s, c, room, &ret)
+					  : !ad_self_or_presenter(s, c, room, &secret, &ret)) {
 		json_decref(j);
 		return ret;
 	}
@@ -90,7 +92,7 @@ enum MHD_Result ad_patch_participant(struct ad_server *s, struct MHD_Connection 
 	if (!err && spot)
 		err = mx_spotlight(s->mx, room, json_is_true(spot) ? id : NULL);
 	if (!err && hand)
-		err = mx_set_hand(s->mx, room, id, json_is_true(hand));
+		err = mx_set_hand(s->mx, room, id, secret, json_is_true(hand));
 	if (dc) {
 		const char *v = json_string_value(dc);
 		cap = !strcmp(v, "low") ? MX_CAP_LOW
@@ -98,7 +100,7 @@ enum MHD_Result ad_patch_participant(struct ad_server *s, struct MHD_Connection 
 						 : MX_CAP_AUTO;
 	}
 	if (!err && dc)
-		err = mx_set_data_cap(s->mx, room, id, cap);
+		err = mx_set_data_cap(s->mx, room, id, secret, cap);
 	json_decref(j);
 	if (err == EINVAL)
 		return ad_reply_error(c, MHD_HTTP_BAD_REQUEST, "bad_field",

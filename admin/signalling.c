@@ -26,7 +26,8 @@ bool ad_content_type_is(struct MHD_Connection *c, const char *ctype)
 enum MHD_Result ad_join(struct ad_server *s, struct MHD_Connection *c,
 			const char *room, const struct ad_body *b)
 {
-	char id[TP_PEER_ID_LEN + 1], err[256] = "", location[160], name[MX_NAME_MAX + 1];
+	char id[TP_PEER_ID_LEN + 1], err[256] = "", location[200], name[MX_NAME_MAX + 1];
+	char secret[MX_SECRET_LEN + 1];
 	char *answer = NULL;
 	struct MHD_Response *r;
 	enum MHD_Result ret;
@@ -47,7 +48,8 @@ enum MHD_Result ad_join(struct ad_server *s, struct MHD_Connection *c,
 		return ret;
 	if (ad_join_allowed(s, c, room, &role, name, &ret))
 		return ret;
-	rc = mx_join(s->mx, room, role, name, b->data, b->len, &answer, id, err, sizeof(err));
+	rc = mx_join(s->mx, room, role, name, b->data, b->len, &answer, id, secret, err,
+		     sizeof(err));
 	switch (rc) {
 	case 0:
 		break;
@@ -73,13 +75,16 @@ enum MHD_Result ad_join(struct ad_server *s, struct MHD_Connection *c,
 		return ad_reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
 				      strerror(rc));
 	}
-	snprintf(location, sizeof(location), "/api/v1/rooms/%s/participants/%s",
-		 room, id);
+	/* The participant's URL carries its secret: whoever holds the URL
+	 * (the participant) may leave and change its own hand and data
+	 * cap; its id alone, which rosters show, does not allow that. */
+	snprintf(location, sizeof(location), "/api/v1/rooms/%s/participants/%s?s=%s", room,
+		 id, secret);
 	r = MHD_create_response_from_buffer(strlen(answer), answer,
 					    MHD_RESPMEM_MUST_FREE);
 	if (!r) {
 		free(answer);
-		mx_leave(s->mx, room, id);
+		mx_leave(s->mx, room, id, NULL);
 		return MHD_NO;
 	}
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/sdp");
@@ -99,7 +104,11 @@ enum MHD_Result ad_participant(struct ad_server *s, struct MHD_Connection *c,
 		return ad_reply_error(c, MHD_HTTP_NOT_FOUND, "participant_not_found",
 				      "no such participant");
 	if (!strcmp(method, "DELETE")) {
-		if (mx_leave(s->mx, room, id))
+		const char *secret;
+		enum MHD_Result ret;
+		if (!ad_self_or_presenter(s, c, room, &secret, &ret))
+			return ret;
+		if (mx_leave(s->mx, room, id, secret))
 			return ad_reply_error(c, MHD_HTTP_NOT_FOUND,
 					      "participant_not_found",
 					      "no such participant");

@@ -149,3 +149,17 @@ bool ad_check_presenter(struct ad_server *s, struct MHD_Connection *c, const cha
 	}
 	return ad_check_admin(s, c, ret);
 }
+
+bool ad_self_or_presenter(struct ad_server *s, struct MHD_Connection *c, const char *room,
+			  const char **secret, enum MHD_Result *ret)
+{
+	const char *q;
+
+	if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION)) {
+		*secret = NULL;
+		return ad_check_presenter(s, c, room, ret);
+	}
+	q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "s");
+	*secret = q ? q : "";
+	return true;
+}

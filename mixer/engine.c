@@ -225,20 +225,27 @@ static int command(struct mx_engine *e, const char *room, struct mx_msg *tmpl,
 	return err;
 }
 
+/* secret: the participant's own (it acts on itself), or NULL (an admin or
+ * presenter, already checked). */
 static int part_command(struct mx_engine *e, const char *room, enum mx_msg_kind kind,
-			const char *id, int flag)
+			const char *id, const char *secret, int flag)
 {
 	struct mx_msg m = { .kind = kind, .flag = flag };
 
 	if (strlen(id) != TP_PEER_ID_LEN)
 		return ENOENT;
+	if (secret && (!*secret || strlen(secret) > MX_SECRET_LEN))
+		return ENOENT;
 	memcpy(m.id, id, sizeof(m.id));
+	if (secret)
+		strcpy(m.secret, secret);
 	return command(e, room, &m, NULL);
 }
 
 int mx_join(struct mx_engine *e, const char *room, enum mx_role role, const char *name,
 	    const char *offer, size_t len, char **answer,
-	    char id[TP_PEER_ID_LEN + 1], char *err, size_t errlen)
+	    char id[TP_PEER_ID_LEN + 1], char secret[MX_SECRET_LEN + 1], char *err,
+	    size_t errlen)
 {
 	struct mx_link *link;
 	struct mx_msg *m;
@@ -272,6 +279,7 @@ int mx_join(struct mx_engine *e, const char *room, enum mx_role role, const char
 		role = MX_ROLE_ATTENDEE;
 	link->room = r;
 	link->role = role;
+	cm_random_token(link->secret, MX_SECRET_LEN);
 	snprintf(link->name, sizeof(link->name), "%s", name ? name : "");
 	rc = tp_server_add_peer(e->tp, offer, len, &mx_room_events, link, answer,
 				link->id, err, errlen);
@@ -298,6 +306,7 @@ int mx_join(struct mx_engine *e, const char *room, enum mx_role role, const char
 		goto fail;
 	}
 	memcpy(id, link->id, sizeof(link->id));
+	memcpy(secret, link->secret, sizeof(link->secret));
 	cm_info("mixer", "room %s: participant %s joined", room, link->id);
 	return 0;
 fail:
@@ -450,7 +459,7 @@ int mx_set_role(struct mx_engine *e, const char *room, const char *id, enum mx_r
 {
 	if (role > MX_ROLE_ATTENDEE)
 		return EINVAL;
-	return part_command(e, room, MX_MSG_SET_ROLE, id, (int)role);
+	return part_command(e, room, MX_MSG_SET_ROLE, id, NULL, (int)role);
 }
 
 int mx_spotlight(struct mx_engine *e, const char *room, const char *id)
@@ -465,34 +474,35 @@ int mx_spotlight(struct mx_engine *e, const char *room, const char *id)
 	return command(e, room, &m, NULL);
 }
 
-int mx_set_hand(struct mx_engine *e, const char *room, const char *id, bool raised)
+int mx_set_hand(struct mx_engine *e, const char *room, const char *id, const char *secret,
+		bool raised)
 {
-	return part_command(e, room, MX_MSG_SET_HAND, id, raised);
+	return part_command(e, room, MX_MSG_SET_HAND, id, secret, raised);
 }
 
 int mx_set_data_cap(struct mx_engine *e, const char *room, const char *id,
-		    enum mx_data_cap cap)
+		    const char *secret, enum mx_data_cap cap)
 {
 	if (cap > MX_CAP_AUDIO_ONLY)
 		return EINVAL;
-	return part_command(e, room, MX_MSG_SET_CAP, id, (int)cap);
+	return part_command(e, room, MX_MSG_SET_CAP, id, secret, (int)cap);
 }
 
-int mx_leave(struct mx_engine *e, const char *room, const char *id)
+int mx_leave(struct mx_engine *e, const char *room, const char *id, const char *secret)
 {
-	return part_command(e, room, MX_MSG_REMOVE, id, 0);
+	return part_command(e, room, MX_MSG_REMOVE, id, secret, 0);
 }
 
 int mx_mute(struct mx_engine *e, const char *room, const char *id, bool muted)
 {
-	return part_command(e, room, MX_MSG_MUTE, id, muted);
+	return part_command(e, room, MX_MSG_MUTE, id, NULL, muted);
 }
 
 int mx_set_tier(struct mx_engine *e, const char *room, const char *id, int tier)
 {
 	if (tier < 0 || tier >= MX_VIDEO_TIERS)
 		return EINVAL;
-	return part_command(e, room, MX_MSG_SET_TIER, id, tier);
+	return part_command(e, room, MX_MSG_SET_TIER, id, NULL, tier);
 }
 
 static int layout_offline(struct mx_room *r, struct mx_msg *m)

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mixer/mixer.h"
 #include "transport/transport.h"
 
 #define MX_MSG_DATA 1500
@@ -54,6 +55,7 @@ struct mx_msg {
 	enum tp_sdp_kind media;
 	uint64_t arrival_us;
 	char id[TP_PEER_ID_LEN + 1];
+	char secret[MX_SECRET_LEN + 1]; /* "" = the caller is an admin or presenter */
 	int flag;
 	struct mx_reply *reply;
 	void *out; /* MX_MSG_PARTICIPANTS, MX_MSG_LAYOUT */

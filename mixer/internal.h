@@ -26,6 +26,7 @@ struct mx_room;
 struct mx_link {
 	struct mx_room *room;
 	char id[TP_PEER_ID_LEN + 1];
+	char secret[MX_SECRET_LEN + 1];
 	char name[MX_NAME_MAX + 1];
 	enum mx_role role;
 	struct mx_part *part; /* room thread only: NULL until MX_MSG_ADD */
@@ -37,6 +38,7 @@ struct mx_link {
 struct mx_part {
 	struct mx_link *link;
 	char id[TP_PEER_ID_LEN + 1];
+	char secret[MX_SECRET_LEN + 1];
 	char name[MX_NAME_MAX + 1];
 	enum mx_role role;
 	bool muted;

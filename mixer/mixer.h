@@ -100,13 +100,19 @@ size_t mx_room_names(struct mx_engine *e, char (*names)[MX_ROOM_NAME_MAX + 1], s
  * is full); EACCES (the room is locked); EBADMSG (unparsable offer) or EPROTO (an offer tutti cannot
  * serve), both with a reason in err; ESHUTDOWN; ENOMEM. */
 #define MX_NAME_MAX 128 /* display names, bytes of UTF-8 */
+/* A participant's id is public (rosters, layouts); its secret, given only
+ * to itself at join, is what lets it act on its own resource (leave,
+ * hand, data cap) without other credentials. */
+#define MX_SECRET_LEN 24
 
 int mx_join(struct mx_engine *e, const char *room, enum mx_role role, const char *name,
 	    const char *offer, size_t len, char **answer,
-	    char id[TP_PEER_ID_LEN + 1], char *err, size_t errlen);
-/* Removes a participant: it gets a BYE and no more media.
- * Returns 0 or ENOENT (no such room or participant). */
-int mx_leave(struct mx_engine *e, const char *room, const char *id);
+	    char id[TP_PEER_ID_LEN + 1], char secret[MX_SECRET_LEN + 1], char *err,
+	    size_t errlen);
+/* Removes a participant: it gets a BYE and no more media. secret: the
+ * participant's own (it leaves), or NULL for an admin or presenter.
+ * Returns 0 or ENOENT (no such room or participant, or a wrong secret). */
+int mx_leave(struct mx_engine *e, const char *room, const char *id, const char *secret);
 /* Server-side mute: a muted participant is never mixed.
  * Returns 0 or ENOENT. */
 int mx_mute(struct mx_engine *e, const char *room, const char *id, bool muted);
@@ -122,9 +128,10 @@ enum mx_data_cap {
 	MX_CAP_LOW, /* the smallest video tier and the low-data audio tier */
 	MX_CAP_AUDIO_ONLY, /* no video at all */
 };
-int mx_set_hand(struct mx_engine *e, const char *room, const char *id, bool raised);
+int mx_set_hand(struct mx_engine *e, const char *room, const char *id, const char *secret,
+		bool raised);
 int mx_set_data_cap(struct mx_engine *e, const char *room, const char *id,
-		    enum mx_data_cap cap);
+		    const char *secret, enum mx_data_cap cap);
 /* A receiver's video tier (0 = smallest). Returns 0, ENOENT or EINVAL. */
 int mx_set_tier(struct mx_engine *e, const char *room, const char *id, int tier);
 /* The room's layout, at run time. Returns 0 or ENOENT. */

@@ -78,11 +78,22 @@ const struct tp_peer_events mx_room_events = {
 
 /* ---- participants (room thread) ---------------------------------------- */
 
-static struct mx_part *find_part(struct mx_room *r, const char *id)
+/* The participant a command names. A command with a secret is the
+ * participant acting on itself: the secret must be its own (compared in
+ * constant time); a wrong one looks like no such participant. */
+static struct mx_part *find_part(struct mx_room *r, const struct mx_msg *m)
 {
-	for (size_t i = 0; i < r->n_parts; i++)
-		if (!strcmp(r->parts[i]->id, id))
-			return r->parts[i];
+	for (size_t i = 0; i < r->n_parts; i++) {
+		struct mx_part *p = r->parts[i];
+		unsigned char diff = 0;
+		if (strcmp(p->id, m->id))
+			continue;
+		if (!m->secret[0])
+			return p;
+		for (size_t k = 0; k < MX_SECRET_LEN; k++)
+			diff |= (unsigned char)(p->secret[k] ^ m->secret[k]);
+		return diff ? NULL : p;
+	}
 	return NULL;
 }
 
@@ -124,6 +135,7 @@ static void add_part(struct mx_room *r, struct mx_link *l)
 	p->join_seq = r->next_join_seq++;
 	p->link = l;
 	memcpy(p->id, l->id, sizeof(p->id));
+	memcpy(p->secret, l->secret, sizeof(p->secret));
 	memcpy(p->name, l->name, sizeof(p->name));
 	p->role = l->role;
 	/* In a lecture, attendees join muted; presenters do not. */
@@ -249,7 +261,7 @@ static void handle(struct mx_room *r, struct mx_msg *m)
 			rtcp_input(r, p, m->data, m->len, m->arrival_us);
 		break;
 	case MX_MSG_REMOVE:
-		p = find_part(r, m->id);
+		p = find_part(r, m);
 		if (!p) {
 			result = ENOENT;
 			break;
@@ -264,14 +276,14 @@ static void handle(struct mx_room *r, struct mx_msg *m)
 		}
 		break;
 	case MX_MSG_MUTE:
-		p = find_part(r, m->id);
+		p = find_part(r, m);
 		if (p)
 			p->muted = m->flag;
 		else
 			result = ENOENT;
 		break;
 	case MX_MSG_SET_TIER:
-		p = find_part(r, m->id);
+		p = find_part(r, m);
 		result = p ? mx_video_set_tier(r, p, m->flag) : ENOENT;
 		break;
 	case MX_MSG_SET_LAYOUT:
@@ -281,7 +293,7 @@ static void handle(struct mx_room *r, struct mx_msg *m)
 		mx_room_apply_layout(r);
 		break;
 	case MX_MSG_SET_ROLE:
-		p = find_part(r, m->id);
+		p = find_part(r, m);
 		if (p) {
 			p->role = (enum mx_role)m->flag;
 			/* In a lecture, being made presenter gives the floor. */
@@ -292,14 +304,14 @@ static void handle(struct mx_room *r, struct mx_msg *m)
 		}
 		break;
 	case MX_MSG_SET_HAND:
-		p = find_part(r, m->id);
+		p = find_part(r, m);
 		if (p)
 			p->hand = m->flag;
 		else
 			result = ENOENT;
 		break;
 	case MX_MSG_SET_CAP:
-		p = find_part(r, m->id);
+		p = find_part(r, m);
 		if (!p) {
 			result = ENOENT;
 			break;
@@ -309,7 +321,7 @@ static void handle(struct mx_room *r, struct mx_msg *m)
 		result = mx_video_set_cap(r, p, p->cap);
 		break;
 	case MX_MSG_SPOTLIGHT:
-		p = m->id[0] ? find_part(r, m->id) : NULL;
+		p = m->id[0] ? find_part(r, m) : NULL;
 		if (m->id[0] && !p)
 			result = ENOENT;
 		else

@@ -275,7 +275,9 @@
     }
     const loc = res.headers.get('Location');
     T.participantUrl = loc ? new URL(loc, location.href).href : null;
-    T.participantId = loc ? loc.split('/').pop() : null;
+    // The URL ends in /participants/<id>?s=<secret>: the id is public, the
+    // secret is what lets this page act on itself.
+    T.participantId = loc ? new URL(loc, location.href).pathname.split('/').pop() : null;
     await pc.setRemoteDescription({ type: 'answer', sdp: await res.text() });
     await applySendLimits();
     if (T.dataMode !== 'auto') patchSelf({ data_cap: T.dataMode }).catch(() => {});

@@ -136,6 +136,11 @@ def join(room, token=None, query="", src=None):
     return st, loc, b
 
 
+def pid_of(loc):
+    """The participant id of a participant URL (/participants/<id>?s=<secret>)."""
+    return loc.split("?", 1)[0].rsplit("/", 1)[-1]
+
+
 def create(room_body):
     return call("POST", "/api/v1/rooms", room_body, auth=KEY)
 
@@ -700,7 +705,7 @@ def section_tokens():
           st == 403 and ecode(b) == "wrong_room", f"{st} {short(b)}")
     st, att_loc, b = join("tok-room", att)
     check("join_with_attendee_token_is_201", st == 201 and att_loc, f"{st} {short(b)}")
-    att_id = att_loc.rsplit("/", 1)[-1]
+    att_id = pid_of(att_loc)
     st, pres_loc, b = join("tok-room", pres, query="?name=Ignored")
     check("join_with_presenter_token_is_201", st == 201, f"{st}")
     st, _h, b = call("GET", "/api/v1/rooms/tok-room/participants", auth=KEY)
@@ -709,7 +714,7 @@ def section_tokens():
     check("unicode_display_name_round_trips", pa.get("name") == uname, repr(pa.get("name")))
     check("attendee_in_lecture_joins_muted_as_attendee",
           pa.get("role") == "attendee" and pa.get("muted") is True, str(pa))
-    pp = parts.get(pres_loc.rsplit("/", 1)[-1], {})
+    pp = parts.get(pid_of(pres_loc), {})
     check("presenter_role_and_the_signed_name_wins", pp.get("role") == "presenter"
           and pp.get("name") == "Prof. P", str(pp))
 
@@ -894,7 +899,7 @@ def section_events():
     got = ev.wait(lambda e, d: e == "layout")
     check("events_initial_layout", got is not None and got[1].get("kind") == "grid", str(got))
     st, loc, b = join("sse-room", tok)
-    pid = loc.rsplit("/", 1)[-1]
+    pid = pid_of(loc)
     got = ev.wait(lambda e, d: e == "roster" and any(
         p.get("id") == pid for p in d.get("participants", [])))
     p = [q for q in got[1]["participants"] if q["id"] == pid][0] if got else {}
