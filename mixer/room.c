@@ -405,7 +405,10 @@ static void *room_main(void *arg)
 		add_ns(&deadline, MX_TICK_US * 1000L);
 		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &deadline, NULL) == EINTR)
 			;
-		now = cm_now_us();
+		/* The tick's own time, not the clock: when late ticks run
+		 * back to back to catch up, each still stands for its 20 ms
+		 * (jitter buffers play out by it). */
+		now = (uint64_t)deadline.tv_sec * 1000000u + (uint64_t)deadline.tv_nsec / 1000u;
 		drain(r);
 		mx_audio_tick(r, now);
 		mx_video_tick(r, now);

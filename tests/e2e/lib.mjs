@@ -154,6 +154,9 @@ export async function colourShares(page, colours) {
 
 // Level (dB above the spectrum's median) of each frequency in the audio the
 // page receives, the max over a few analyser reads spread over `ms`.
+// The older measure, still used by lowdata.mjs only; meeting.mjs and
+// lecture.mjs use audioTap / audioLevels below (the median of the whole
+// spectrum moves between runs, from -128 to -158 dBFS).
 export async function toneLevels(page, freqs, ms = 600) {
   return page.evaluate(async ({ freqs, ms }) => {
     if (!window.__tuttiAnalyser) {
@@ -194,6 +197,179 @@ export async function toneLevels(page, freqs, ms = 600) {
 // mix reads 75-115 dB, codec noise at its frequency 50-75 (the median moves
 // with the content: this measure is not yet steady enough, see lecture.mjs).
 export const TONE_DB = 30;
+
+// --- Tone measurement on the received audio --------------------------------
+// A tap on the page's received audio track (AudioContext at 48 kHz,
+// MediaStreamSource -> AudioWorklet) cuts it into back-to-back 200 ms
+// windows (9600 samples). For each window the page computes, with a Hann
+// window and Goertzel filters:
+//   - the level of each test tone: the strongest of five filters at f-4,
+//     f-2, f, f+2, f+4 Hz (a narrow band around the tone's own frequency);
+//   - the noise floor: the median level of probe frequencies every 50 Hz
+//     from 175 to 3975 Hz, leaving out +-60 Hz around every test tone and
+//     its 2nd and 3rd harmonics.
+// Levels are in dB relative to a full-scale sine (a sine of amplitude A
+// reads 20*log10(A)). Each window carries the wall-clock time (Date.now(),
+// the same clock as node's on this machine) at which its last sample
+// reached the page.
+//
+// The received track is also what the page plays through its <audio
+// id="remote-audio"> element (tutti.js attaches it; Chrome delivers remote
+// WebRTC audio to WebAudio only while the track is attached to a media
+// element); the browser runs with --autoplay-policy=no-user-gesture-required.
+export const WIN_MS = 200;
+// "Heard": a tone at least this far above the noise floor.
+export const HEARD_DB = 20;
+// "Absent": a tone at least this far below the strongest tone received
+// (Opus can leave small lines near a missing tone, so not the floor).
+export const ABSENT_DB = 30;
+
+// Installs the tap once (freqs: every test tone in the room). Returns a
+// description of the audio path, or null while there is no audio receiver.
+// kind 'send' taps the page's own microphone track instead (diagnostics).
+export async function audioTap(page, freqs, kind = 'recv') {
+  return page.evaluate(async ({ freqs, kind }) => {
+    const KEY = kind === 'send' ? '__tuttiTapSend' : '__tuttiTap';
+    const describe = () => {
+      const tp = window[KEY];
+      const el = document.getElementById('remote-audio');
+      return {
+        ctx: tp.ac.state, windows: tp.windows.length, track: tp.track.readyState,
+        trackMuted: tp.track.muted,
+        element: el ? { paused: el.paused, tracks: el.srcObject ? el.srcObject.getAudioTracks().length : 0,
+                        sameTrack: !!(el.srcObject && el.srcObject.getAudioTracks().includes(tp.track)) } : null,
+      };
+    };
+    if (window[KEY]) return describe();
+    const pc = window.tuttiPc;
+    const r = pc && (kind === 'send' ? pc.getSenders() : pc.getReceivers()).find((x) => x.track && x.track.kind === 'audio');
+    if (!r) return null;
+    const el = document.getElementById('remote-audio');
+    if (el && el.paused) await el.play().catch(() => {});
+    const ac = new AudioContext({ sampleRate: 48000 });
+    await ac.resume().catch(() => {});
+    const N = 9600;
+    const code = `class TuttiTap extends AudioWorkletProcessor {
+      constructor() { super(); this.buf = new Float32Array(${N}); this.i = 0; }
+      process(inputs) {
+        const ch = inputs[0] && inputs[0][0];
+        const len = ch ? ch.length : 128;
+        for (let k = 0; k < len; k++) {
+          this.buf[this.i++] = ch ? ch[k] : 0;
+          if (this.i === ${N}) {
+            this.port.postMessage(this.buf, [this.buf.buffer]);
+            this.buf = new Float32Array(${N}); this.i = 0;
+          }
+        }
+        return true;
+      }
+    }
+    registerProcessor('tutti-tap', TuttiTap);`;
+    const url = URL.createObjectURL(new Blob([code], { type: 'application/javascript' }));
+    await ac.audioWorklet.addModule(url);
+    const src = ac.createMediaStreamSource(new MediaStream([r.track]));
+    const node = new AudioWorkletNode(ac, 'tutti-tap', { numberOfInputs: 1, numberOfOutputs: 1, outputChannelCount: [1] });
+    const mute = ac.createGain();
+    mute.gain.value = 0;
+    src.connect(node); node.connect(mute); mute.connect(ac.destination);
+    // Hann window and the filters.
+    const hann = new Float32Array(N);
+    for (let n = 0; n < N; n++) hann[n] = 0.5 - 0.5 * Math.cos(2 * Math.PI * n / (N - 1));
+    const near = (f, g, d) => Math.abs(f - g) <= d;
+    const probes = [];
+    for (let f = 175; f <= 3975; f += 50) {
+      if (!freqs.some((g) => near(f, g, 60) || near(f, 2 * g, 60) || near(f, 3 * g, 60))) probes.push(f);
+    }
+    const coef = (f) => 2 * Math.cos(2 * Math.PI * f / 48000);
+    const goertzel = (x, c) => {
+      let s1 = 0, s2 = 0;
+      for (let n = 0; n < N; n++) { const s = x[n] + c * s1 - s2; s2 = s1; s1 = s; }
+      const p = s1 * s1 + s2 * s2 - c * s1 * s2;
+      // |X| = A*N/4 for a sine of amplitude A (Hann coherent gain 1/2).
+      return 10 * Math.log10(Math.max(p, 1e-30) * 16 / (N * N));
+    };
+    const tp0 = {};
+    const toneCoefs = freqs.map((f) => [-4, -2, 0, 2, 4].map((d) => coef(f + d)));
+    const probeCoefs = probes.map(coef);
+    tp0.goertzel = goertzel; tp0.coef = coef;
+    const tp = window[KEY] = { ...tp0, ac, src, node, mute, track: r.track, windows: [], count: 0, probes, freqs };
+    node.port.onmessage = (ev) => {
+      const at = Date.now();
+      const raw = ev.data, x = new Float32Array(N);
+      let peak = 0;
+      for (let n = 0; n < N; n++) { x[n] = raw[n] * hann[n]; const a = Math.abs(raw[n]); if (a > peak) peak = a; }
+      tp.last = x;
+      const tones = toneCoefs.map((cs) => Math.max(...cs.map((c) => goertzel(x, c))));
+      const pr = probeCoefs.map((c) => goertzel(x, c)).sort((a, b) => a - b);
+      const floor = pr[pr.length >> 1];
+      tp.windows.push({ seq: tp.count++, at, tones, floor, peak: 20 * Math.log10(Math.max(peak, 1e-10)) });
+      if (tp.windows.length > 900) tp.windows.splice(0, 300);
+    };
+    return describe();
+  }, { freqs, kind });
+}
+
+// Tone levels averaged (in power) over the next `ms` of received audio
+// (ms / 200 windows that arrive after the call; waits for them, at most
+// 3 * ms + 1 s): { tones: [dB], floor: dB (the windows' floors averaged in
+// power), n: windows, peak: dBFS, tookMs }. null without a tap.
+export async function audioLevels(page, ms = 1000, kind = 'recv') {
+  return page.evaluate(async ({ ms, kind }) => {
+    const tp = window[kind === 'send' ? '__tuttiTapSend' : '__tuttiTap'];
+    if (!tp) return null;
+    const t0 = Date.now(), k = Math.max(1, Math.round(ms / 200)), from = tp.count;
+    while (tp.count < from + k && Date.now() - t0 < 3 * ms + 1000) await new Promise((res) => setTimeout(res, 50));
+    const w = tp.windows.filter((x) => x.seq >= from && x.seq < from + k);
+    if (!w.length) return { tones: tp.freqs.map(() => -Infinity), floor: -Infinity, n: 0, peak: -Infinity, tookMs: Date.now() - t0 };
+    const avg = (vals) => 10 * Math.log10(vals.reduce((a, v) => a + Math.pow(10, v / 10), 0) / vals.length);
+    return {
+      tones: tp.freqs.map((_, i) => avg(w.map((x) => x.tones[i]))),
+      floor: avg(w.map((x) => x.floor)), n: w.length, peak: Math.max(...w.map((x) => x.peak)),
+      tookMs: Date.now() - t0,
+    };
+  }, { ms, kind });
+}
+
+// Diagnostics: the strongest spectral lines (5 Hz steps, 100-4000 Hz) of
+// the last 200 ms window: [[Hz, dB], ...].
+export async function audioPeaks(page, n = 8, kind = 'recv') {
+  return page.evaluate(({ n, kind }) => {
+    const tp = window[kind === 'send' ? '__tuttiTapSend' : '__tuttiTap'];
+    if (!tp || !tp.last) return null;
+    const sp = [];
+    for (let f = 100; f <= 4000; f += 5) sp.push([f, tp.goertzel(tp.last, tp.coef(f))]);
+    const peaks = sp.filter((v, i) => i > 0 && i < sp.length - 1 && v[1] >= sp[i - 1][1] && v[1] >= sp[i + 1][1]);
+    return peaks.sort((a, b) => b[1] - a[1]).slice(0, n).map(([f, d]) => [f, Math.round(d)]);
+  }, { n, kind });
+}
+
+// The windows recorded since `sinceMs` (Date.now() clock): [{ at, tones, floor }].
+export async function audioWindows(page, sinceMs) {
+  return page.evaluate((since) => {
+    const tp = window.__tuttiTap;
+    return tp ? tp.windows.filter((x) => x.at > since) : null;
+  }, sinceMs);
+}
+
+// Judges levels { tones, floor } for one listener: `heard` and `absent` are
+// indexes into freqs. Returns { ok, why[] , text }.
+export function judgeTones(freqs, lv, heard, absent) {
+  const why = [];
+  const fx = (v) => (Number.isFinite(v) ? v.toFixed(1) : String(v));
+  const strongest = Math.max(...lv.tones);
+  for (const i of heard) {
+    const over = lv.tones[i] - lv.floor;
+    if (!(over >= HEARD_DB)) why.push(`${freqs[i]} Hz only ${fx(over)} dB over the floor (need >= ${HEARD_DB})`);
+  }
+  for (const i of absent) {
+    const under = strongest - lv.tones[i];
+    if (!(under >= ABSENT_DB)) why.push(`${freqs[i]} Hz only ${fx(under)} dB under the strongest tone (need >= ${ABSENT_DB})`);
+  }
+  const text = freqs.map((f, i) => `${f}Hz ${fx(lv.tones[i])} dB (floor+${fx(lv.tones[i] - lv.floor)}, ` +
+                                    `strongest-${fx(strongest - lv.tones[i])})`).join(', ') +
+               `; floor ${fx(lv.floor)} dB, peak ${fx(lv.peak)} dBFS, ${lv.n} windows in ${lv.tookMs} ms`;
+  return { ok: why.length === 0, why, text };
+}
 
 // Inbound RTP figures of the page.
 export async function inbound(page) {

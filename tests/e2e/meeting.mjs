@@ -1,18 +1,20 @@
 // End-to-end: three browsers (one Chromium each, a solid-colour camera and a
 // sine-tone microphone each) join the open room `demo`. Within 15 s each
 // page shows the composite with the other two colours in it, and hears the
-// other two tones but not its own (the server's N-1 mix). One participant
+// other two tones but not its own (the server's N-1 mix): over 1 s of the
+// received audio, each other tone at least 20 dB above the noise floor
+// (measured away from the tones), its own at least 30 dB below the
+// strongest tone received (see audioTap in lib.mjs). One participant
 // goes through the join page (name, Join button), the others use ?autojoin.
 // Saves screenshots of the join page and the room.
 //
 //   tests/interop/run_with_server.sh build/server/tutti -- node tests/e2e/meeting.mjs
 
 import { makeTest, makeMedia, launch, openPage, waitConnected, statusOf, colourShares,
-         toneLevels, TONE_DB, shot, until } from './lib.mjs';
+         audioTap, audioLevels, judgeTones, HEARD_DB, ABSENT_DB, shot, until } from './lib.mjs';
 
 const t = makeTest('meeting', 90_000);
 const WITHIN_MS = 15_000;
-const SELF_MARGIN_DB = 20;
 const people = [
   { tag: 'ada', rgb: [230, 30, 30], freq: 440 },
   { tag: 'bob', rgb: [30, 200, 40], freq: 740 },
@@ -47,30 +49,31 @@ await t.run(async () => {
   const tIn = Date.now();
 
   // Each page: the others' colours and tones, not its own tone.
+  const freqs = people.map((q) => q.freq);
   const results = await Promise.all(people.map(async (p) => {
-    const others = people.filter((q) => q !== p);
+    const me = people.indexOf(p);
+    const others = people.map((_, i) => i).filter((i) => i !== me);
     let last = null;
     const ok = await until(WITHIN_MS - (Date.now() - tIn), async () => {
-      const col = await colourShares(p.page, others.map((q) => q.rgb));
-      const tone = await toneLevels(p.page, people.map((q) => q.freq));
-      last = { col, tone };
-      if (!col || !tone) return false;
+      const tap = await audioTap(p.page, freqs);
+      const col = await colourShares(p.page, others.map((i) => people[i].rgb));
+      const lv = tap && await audioLevels(p.page, 1000);
+      const judged = lv && lv.n ? judgeTones(freqs, lv, others, [me]) : null;
+      last = { col, tap, judged };
+      if (!col || !judged) return false;
+      t.log(`${p.tag}: colours ${col.shares.map((s) => (s * 100).toFixed(1) + '%').join('/')}; audio ${judged.text}`);
       const seen = col.shares.every((s) => s > 0.02);
-      const lv = (q) => tone.levels[people.indexOf(q)];
-      const heard = others.every((q) => lv(q) >= TONE_DB);
-      // Its own tone absent: well under both others (intermodulation and
-      // codec noise leave a trace far below a real tone).
-      const notSelf = lv(p) < Math.min(...others.map(lv)) - SELF_MARGIN_DB;
-      return seen && heard && notSelf ? { ms: Date.now() - tIn, col, tone } : false;
-    }, 300);
+      return seen && judged.ok ? { ms: Date.now() - tIn, col, tap, judged } : false;
+    }, 200);
     return { p, ok, last };
   }));
   for (const { p, ok, last } of results) {
     const fmt = (r) => r ? `video ${r.col && r.col.size} colour shares ${r.col && r.col.shares.map((s) => (s * 100).toFixed(1) + '%').join('/')}` +
-      `, tone dB over floor ${people.map((q, i) => q.freq + 'Hz:' + (r.tone ? r.tone.levels[i] : '?')).join(' ')} (floor ${r.tone && r.tone.floor} dBFS)` : 'no data';
+      `; audio ${r.judged ? r.judged.text : 'none'}; path ${JSON.stringify(r.tap)}` : 'no data';
     if (ok) t.log(`${p.tag}: OK ${ok.ms} ms after all were connected: ${fmt(ok)}`);
     else t.fail(`${p.tag}: within ${WITHIN_MS / 1000} s did not see both others' colours (>2 %) and hear both others' tones ` +
-                `(>=${TONE_DB} dB) without its own (>= ${SELF_MARGIN_DB} dB under them): last ${fmt(last)}`);
+                `(>= ${HEARD_DB} dB over the floor) without its own (>= ${ABSENT_DB} dB under the strongest): ` +
+                `${last && last.judged ? last.judged.why.join('; ') : ''}; last ${fmt(last)}`);
   }
 
   // The roster: everyone sees three names.
