@@ -26,6 +26,7 @@ import sys
 import threading
 import time
 import urllib.parse
+from checks import check, summary  # noqa: E402  (tests/api/checks.py)
 
 URL = os.environ.get("TUTTI_URL", "").rstrip("/")
 KEY = os.environ.get("TUTTI_ADMIN_KEY", "")
@@ -36,20 +37,9 @@ JSON = "application/json"
 SDP = "application/sdp"
 NO_KEY = object()   # send no Authorization header
 
-passes = 0
-failures = 0
 
 
 # ------------------------------------------------------------ plumbing ----
-def check(name, cond, detail=""):
-    global passes, failures
-    print(("ok   " if cond else "FAIL ") + name + (": " + str(detail) if detail != "" else ""),
-          flush=True)
-    if cond:
-        passes += 1
-    else:
-        failures += 1
-    return cond
 
 
 # The server limits failed credential checks per client address (20, then
@@ -1025,8 +1015,7 @@ def main():
             import traceback
             traceback.print_exc()
             check(f"{sec.__name__}_ran", False, repr(e))
-    print(f"{passes} passed, {failures} failed ({time.monotonic() - t0:.1f} s)")
-    return 1 if failures else 0
+    return summary(f" ({time.monotonic() - t0:.1f} s)")
 
 
 if __name__ == "__main__":

@@ -27,22 +27,13 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "interop"))
 import gstpeer as gp  # noqa: E402  (exits 2 without the GStreamer bindings)
 from gstpeer import Gst, log  # noqa: E402
+from checks import check, summary  # noqa: E402  (tests/api/checks.py)
 
 ROOM = "removal"
 BOUND_S = 1.0
 WATCH_S = 3.0
-passes = failures = 0
 
 
-def check(name, cond, detail=""):
-    global passes, failures
-    print(("ok   " if cond else "FAIL ") + name + (f": {detail}" if detail != "" else ""),
-          flush=True)
-    if cond:
-        passes += 1
-    else:
-        failures += 1
-    return cond
 
 
 class TimedPeer(gp.Peer):
@@ -131,8 +122,7 @@ def main():
           f"{talker.state()}, {len(t_talk)} packets")
     bad = hub.close()
     check("talker_leaves_with_204", not bad, str(bad))
-    print(f"{passes} passed, {failures} failed", flush=True)
-    return 1 if failures else 0
+    return summary()
 
 
 if __name__ == "__main__":

@@ -24,22 +24,14 @@ import subprocess
 import sys
 import tempfile
 import time
+import checks  # noqa: E402  (tests/api/checks.py)
+from checks import check, summary  # noqa: E402
 
 KEY = "restart-test-admin-key-0123456789"
 HERE = os.path.dirname(os.path.abspath(__file__))
 OFFER = os.path.join(HERE, "..", "data", "sdp", "chrome-offer.sdp")
-passes = failures = 0
 
 
-def check(name, cond, detail=""):
-    global passes, failures
-    print(("ok   " if cond else "FAIL ") + name + (f": {detail}" if detail != "" else ""),
-          flush=True)
-    if cond:
-        passes += 1
-    else:
-        failures += 1
-    return cond
 
 
 def free_port(kind):
@@ -213,15 +205,14 @@ def main():
         check("clean_exit_on_SIGTERM", rc == 0, f"rc {rc}")
     finally:
         srv.kill(signal.SIGKILL)
-        if failures:
+        if checks.failures:
             try:
                 with open(os.path.join(tmp, "server.log"), errors="replace") as f:
                     print("----- server log -----\n" + f.read()[-6000:])
             except OSError:
                 pass
         subprocess.run(["rm", "-rf", tmp])
-    print(f"{passes} passed, {failures} failed")
-    return 1 if failures else 0
+    return summary()
 
 
 if __name__ == "__main__":

@@ -9,12 +9,11 @@ import os
 import sys
 import urllib.error
 import urllib.request
+from checks import check, summary  # noqa: E402  (tests/api/checks.py)
 
 URL = os.environ["TUTTI_URL"]
 KEY = os.environ["TUTTI_ADMIN_KEY"]
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "sdp")
-failures = 0
-passes = 0
 
 
 def call(method, path, body=None, ctype=None, key=None):
@@ -30,13 +29,6 @@ def call(method, path, body=None, ctype=None, key=None):
         return e.code, dict(e.headers), e.read()
 
 
-def check(name, cond, detail=""):
-    global failures, passes
-    print(("ok   " if cond else "FAIL ") + name + (": " + detail if detail else ""))
-    if cond:
-        passes += 1
-    else:
-        failures += 1
 
 
 def error_code(body):
@@ -144,8 +136,7 @@ def main():
     st, _, _ = call("GET", "/readyz")
     check("readyz_is_200", st == 200, f"{st}")
 
-    print(f"{passes} passed, {failures} failed")
-    return 1 if failures else 0
+    return summary()
 
 
 if __name__ == "__main__":
