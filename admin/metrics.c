@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "common/common.h"
 #include "admin/internal.h"
@@ -90,6 +92,30 @@ static void room_gauges(struct ad_server *s, struct text *t)
 	}
 }
 
+/* The usual process_ figures (Prometheus client conventions): CPU time of
+ * every thread and the resident set, read at each scrape. */
+static void process_figures(struct text *t)
+{
+	struct rusage ru;
+	unsigned long pages = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		put(t, "# HELP process_cpu_seconds_total User and system CPU time.\n"
+		       "# TYPE process_cpu_seconds_total counter\n"
+		       "process_cpu_seconds_total %.6f\n",
+		    (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+			    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
+	if (f) {
+		if (fscanf(f, "%*u %lu", &pages) == 1)
+			put(t, "# HELP process_resident_memory_bytes Resident memory.\n"
+			       "# TYPE process_resident_memory_bytes gauge\n"
+			       "process_resident_memory_bytes %llu\n",
+			    (unsigned long long)pages * (unsigned long long)sysconf(_SC_PAGESIZE));
+		fclose(f);
+	}
+}
+
 static enum MHD_Result metrics(struct ad_server *s, struct MHD_Connection *c)
 {
 	struct text t = { .cap = 8192 };
@@ -167,6 +193,7 @@ static enum MHD_Result metrics(struct ad_server *s, struct MHD_Connection *c)
 	for (int i = 0; i < TP_DROP_COUNT; i++)
 		put(&t, "tutti_transport_dropped_packets_total{reason=\"%s\"} %llu\n",
 		    tp_drop_name((enum tp_drop)i), (unsigned long long)tp->drop[i]);
+	process_figures(&t);
 	ret = ad_reply(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
 		       t.buf, t.len);
 	free(t.buf);

@@ -130,10 +130,21 @@ static json_t *participants_json(const struct mx_part_info *pi, size_t n)
 				     "video_tier", pi[i].video_tier, "video_decodes",
 				     (json_int_t)pi[i].video_decodes, "video_frames_sent",
 				     (json_int_t)pi[i].video_frames_sent);
-		if (pj)
+		const struct mx_audio_in_info *ai = &pi[i].audio_in;
+		json_t *ain = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:i,s:i}", "received",
+					(json_int_t)ai->received, "late", (json_int_t)ai->late,
+					"lost", (json_int_t)ai->lost, "fec", (json_int_t)ai->fec,
+					"concealed", (json_int_t)ai->concealed, "discarded",
+					(json_int_t)ai->discarded, "flushes",
+					(json_int_t)ai->flushes, "target_ms", (int)ai->target_ms,
+					"depth_ms", (int)ai->depth_ms);
+		if (pj) {
 			json_object_set_new(pj, "network", net);
-		else
+			json_object_set_new(pj, "audio_in", ain);
+		} else {
 			json_decref(net);
+			json_decref(ain);
+		}
 		json_array_append_new(a, pj);
 	}
 	return a;

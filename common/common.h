@@ -56,6 +56,15 @@ uint32_t cm_random_u32(void);
 /* Writes len random characters of [A-Za-z0-9] plus a NUL (out has len+1). */
 void cm_random_token(char *out, size_t len);
 
+/* ---- threads ---------------------------------------------------------- */
+
+/* The nice value media threads ask for (default -10; 0 leaves them as
+ * they are). Set once, before the threads start. */
+void cm_media_nice_set(int nice);
+/* Called by a media thread (I/O, room worker) as it starts: applies the
+ * nice value; without the right to raise it, says so once and goes on. */
+void cm_thread_media_priority(void);
+
 /* ---- byte order (network order, unaligned-safe) ----------------------- */
 
 static inline uint16_t cm_rd16(const uint8_t *p)

@@ -29,6 +29,7 @@
 #define SKIP_OVER_US  25000 /* delay above target that warrants a skip */
 #define SKIP_TICKS    50    /* ... held this long for a frame that is not quiet */
 #define QUIET_LEVEL   50    /* RFC 6464: -50 dBov and below is quiet */
+#define FLUSH_OVER_US 100000 /* delay this far above target: drop the backlog */
 
 struct slot {
 	bool used;    /* holds a packet not yet played */
@@ -400,6 +401,17 @@ void mx_jb_get(struct mx_jb *jb, uint64_t now_us, struct mx_jb_frame *out)
 	/* How long after its earliest possible arrival the frame due now
 	 * plays: the delay actually held, compared with the target. */
 	cur = now - (ts_us(jb->play_ts) + jb->base_us);
+	if (cur - jb->target_us > FLUSH_OVER_US) {
+		/* Far behind (the consumer stalled, or the sender sent a
+		 * burst): skipping a frame now and then would keep this
+		 * delay for seconds, and a full buffer would lose every
+		 * other frame to overwrites. Play what is due now instead;
+		 * what is older is dropped. */
+		jb->st.flushes++;
+		jb->playing = false;
+		get_idle(jb, now, out);
+		return;
+	}
 	p = slot_of(jb, jb->next_seq);
 	if (p && (int64_t)(p->ts - jb->play_ts) > FRAME_TS / 2) {
 		/* The sender paused: a new talk-spurt, played at its due

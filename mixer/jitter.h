@@ -85,6 +85,7 @@ struct mx_jb_stats {
 	uint64_t concealed; /* MX_JB_LOST frames */
 	uint64_t discarded; /* dropped to cut the delay or on overflow */
 	uint64_t resets;    /* sender restarts */
+	uint64_t flushes;   /* backlogs dropped at once (far over target) */
 	unsigned target_ms; /* the delay aimed at */
 	unsigned depth_ms;  /* audio buffered now */
 };

@@ -140,6 +140,12 @@ const char *mx_layout_name(enum mx_layout_kind kind);
 /* "grid", "speaker", "presenter". Returns 0 or EINVAL. */
 int mx_layout_parse(const char *name, enum mx_layout_kind *out);
 
+/* What arrives of a participant's audio: its jitter buffer's counts. */
+struct mx_audio_in_info {
+	uint64_t received, late, lost, fec, concealed, discarded, flushes;
+	unsigned target_ms, depth_ms;
+};
+
 /* One participant as the room sees it, for the API. */
 struct mx_part_info {
 	char id[TP_PEER_ID_LEN + 1];
@@ -157,6 +163,7 @@ struct mx_part_info {
 	uint64_t video_decodes; /* its frames decoded */
 	uint64_t video_frames_sent; /* composite frames sent to it */
 	struct tp_sender_stats net; /* what its receiver reports say */
+	struct mx_audio_in_info audio_in;
 };
 /* Up to cap participants. Returns 0 or ENOENT. */
 int mx_room_participants(struct mx_engine *e, const char *room,

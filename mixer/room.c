@@ -214,6 +214,13 @@ static void part_info(struct mx_room *r, struct mx_part *p, struct mx_part_info 
 	i->video_tier = p->vout.started ? p->vout.tier : -1;
 	i->video_decodes = mx_video_decodes(p);
 	i->video_frames_sent = p->vout.frames_sent;
+	struct mx_jb_stats js;
+	mx_jb_get_stats(p->jb, &js);
+	i->audio_in = (struct mx_audio_in_info){
+		.received = js.received, .late = js.late, .lost = js.lost, .fec = js.fec,
+		.concealed = js.concealed, .discarded = js.discarded, .flushes = js.flushes,
+		.target_ms = js.target_ms, .depth_ms = js.depth_ms,
+	};
 }
 
 /* ---- the inbox ------------------------------------------------------------ */
@@ -397,6 +404,7 @@ static void *room_main(void *arg)
 
 	snprintf(tname, sizeof(tname), "room-%.10s", r->name);
 	pthread_setname_np(pthread_self(), tname);
+	cm_thread_media_priority();
 	cm_info("mixer", "room %s: worker started", r->name);
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	for (;;) {

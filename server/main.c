@@ -30,6 +30,7 @@ struct config {
 	const char *log_level;
 	const char *web_dir;
 	const char *retention;
+	const char *media_nice;
 	bool demo;
 };
 
@@ -51,6 +52,9 @@ static void usage(FILE *f)
 	      "  --web-dir DIR        the web client's files (TUTTI_WEB_DIR)\n"
 	      "  --audit-retention-days N  keep the audit log N days, 0 = forever\n"
 	      "                       (TUTTI_AUDIT_RETENTION_DAYS, default 90)\n"
+	      "  --media-nice N       nice value of the media threads, -20..19; 0 leaves\n"
+	      "                       them as they are (TUTTI_MEDIA_NICE, default -10;\n"
+	      "                       needs root or CAP_SYS_NICE, else they run at 0)\n"
 	      "  --demo               create an open room 'demo' (TUTTI_DEMO=1)\n"
 	      "  --help               this text\n",
 	      f);
@@ -81,7 +85,7 @@ static void die(const char *fmt, ...)
 static void parse_args(int argc, char **argv, struct config *c)
 {
 	enum { O_HTTP = 256, O_MEDIA, O_PUBLIC, O_DATA, O_KEY, O_CERT, O_TLSKEY,
-	       O_LOG, O_WEB, O_RETENTION, O_DEMO, O_HELP };
+	       O_LOG, O_WEB, O_RETENTION, O_NICE, O_DEMO, O_HELP };
 	static const struct option opts[] = {
 		{ "http", required_argument, NULL, O_HTTP },
 		{ "media-port", required_argument, NULL, O_MEDIA },
@@ -93,6 +97,7 @@ static void parse_args(int argc, char **argv, struct config *c)
 		{ "log-level", required_argument, NULL, O_LOG },
 		{ "web-dir", required_argument, NULL, O_WEB },
 		{ "audit-retention-days", required_argument, NULL, O_RETENTION },
+		{ "media-nice", required_argument, NULL, O_NICE },
 		{ "demo", no_argument, NULL, O_DEMO },
 		{ "help", no_argument, NULL, O_HELP },
 		{ 0 },
@@ -109,6 +114,7 @@ static void parse_args(int argc, char **argv, struct config *c)
 	c->log_level = env_or("TUTTI_LOG_LEVEL", "info");
 	c->web_dir = env_or("TUTTI_WEB_DIR", NULL);
 	c->retention = env_or("TUTTI_AUDIT_RETENTION_DAYS", "90");
+	c->media_nice = env_or("TUTTI_MEDIA_NICE", "-10");
 	c->demo = !strcmp(env_or("TUTTI_DEMO", "0"), "1");
 
 	opterr = 0;
@@ -124,6 +130,7 @@ static void parse_args(int argc, char **argv, struct config *c)
 		case O_LOG: c->log_level = optarg; break;
 		case O_WEB: c->web_dir = optarg; break;
 		case O_RETENTION: c->retention = optarg; break;
+		case O_NICE: c->media_nice = optarg; break;
 		case O_DEMO: c->demo = true; break;
 		case O_HELP: usage(stdout); exit(0);
 		default:
@@ -210,7 +217,7 @@ int main(int argc, char **argv)
 	enum cm_log_level level;
 	char host[64], key[128], public_url[160];
 	char *end;
-	long port, retention;
+	long port, retention, nice;
 	sigset_t sigs;
 	int sig, err;
 
@@ -224,6 +231,10 @@ int main(int argc, char **argv)
 	retention = strtol(cfg.retention, &end, 10);
 	if (*end || retention < 0 || retention > 36500)
 		die("bad audit retention '%s' (days, 0 to 36500)", cfg.retention);
+	nice = strtol(cfg.media_nice, &end, 10);
+	if (!*cfg.media_nice || *end || nice < -20 || nice > 19)
+		die("bad media nice value '%s' (-20 to 19)", cfg.media_nice);
+	cm_media_nice_set((int)nice);
 	if ((cfg.tls_cert != NULL) != (cfg.tls_key != NULL))
 		die("--tls-cert and --tls-key go together");
 	prepare_data_dir(cfg.data_dir);

@@ -534,6 +534,7 @@ static void *io_main(void *arg)
 	struct epoll_event evs[8];
 
 	pthread_setname_np(pthread_self(), "tutti-io");
+	cm_thread_media_priority();
 	while (!s->stopping) {
 		int n = epoll_wait(s->epfd, evs, CM_ARRAY_SIZE(evs), -1);
 		if (n < 0 && errno != EINTR) {

@@ -14,7 +14,7 @@
 //   TUTTI_ADMIN_KEY=... tests/interop/run_with_server.sh build/server/tutti -- node tests/e2e/lecture.mjs
 
 import { makeTest, makeMedia, launch, openPage, waitConnected, statusOf, audioTap, audioLevels,
-         audioWindows, audioPeaks, judgeTones, HEARD_DB, ABSENT_DB, WIN_MS, adminApi, until, sleep, shot } from './lib.mjs';
+         audioWindows, audioPeaks, judgeTones, HEARD_DB, ABSENT_DB, WIN_MS, adminApi, until, sleep, shot, serverMetrics } from './lib.mjs';
 
 const t = makeTest('lecture', 90_000);
 const ROOM = 'physics-e2e';
@@ -209,13 +209,14 @@ await t.run(async () => {
     return o;
   });
   t.log(`server room figures around the floor: ${statDelta(st1, await roomStats())}`);
+  t.log(`server metrics: ${await serverMetrics(t)}`);
   t.log(`sb inbound audio around the floor: ${rxDelta(rx1, await rxStats())}`);
   for (const s of [prof, sa]) t.log(`${s.tag} sends: ${JSON.stringify(await sendStats(s.page))}`);
   {
     const r = await adminApi(t, 'GET', `/api/v1/rooms/${ROOM}`);
     for (const p of r.participant_list || []) {
       const q = people.find((x) => x.id === p.id);
-      t.log(`server: ${q ? q.tag : p.id}: muted ${p.muted} speaking ${p.speaking} audio_mixed ${p.audio_mixed} net ${JSON.stringify(p.network)}`);
+      t.log(`server: ${q ? q.tag : p.id}: muted ${p.muted} speaking ${p.speaking} audio_mixed ${p.audio_mixed} net ${JSON.stringify(p.network)} audio_in ${JSON.stringify(p.audio_in)}`);
     }
   }
   for (const s of people) t.log(`${s.tag} after the floor: strongest lines [Hz, dB]: ${JSON.stringify(await audioPeaks(s.page))}`);

@@ -418,3 +418,11 @@ export async function until(ms, fn, gap = 250) {
     await sleep(gap);
   }
 }
+
+// The server's /metrics lines whose names match re (diagnostics: where the
+// room's CPU went), as one string.
+export async function serverMetrics(t, re = /_seconds_total|missed|ticks_total|receivers|process_/) {
+  const res = await fetch(t.base + '/metrics', { headers: { Authorization: 'Bearer ' + adminKey() } }).catch(() => null);
+  if (!res || !res.ok) return `metrics: ${res ? res.status : 'no answer'}`;
+  return (await res.text()).split('\n').filter((l) => !l.startsWith('#') && re.test(l)).join('; ');
+}

@@ -450,6 +450,59 @@ static void rough_network_keeps_order(void)
 	mx_jb_free(&jb);
 }
 
+/* The consumer stalls (a starved room thread) for stall_ms while packets
+ * keep arriving, then ticks again: within a few ticks the frames are back
+ * in order near the target delay, and from then on nothing is lost or
+ * concealed. (Before the flush, a backlog of a full buffer stayed: new
+ * packets overwrote unplayed ones and every other frame was concealed.) */
+static void stall_recovers(unsigned stall_ms)
+{
+	struct mx_jb *jb = new_jb();
+	const size_t n = 600, stall_at = 100;
+	size_t next = 0, t = 0, out = 0, bad = 0;
+	uint64_t worst = 0;
+
+	make_stream(0, 0, n, 0);
+	for (uint64_t now = 1000 * MS + 7 * MS; next < n || t < n + 20; now += TICK, t++) {
+		if (t == stall_at)
+			now += stall_ms * MS;
+		for (; next < n && sim.p[next].arrival <= now; next++)
+			CHECK_EQ(mx_jb_put(jb, sim.p[next].seq, sim.p[next].ts, sim.p[next].arrival,
+					   (const uint8_t[]){ 0x78, 0, 0, 0x55 }, 4, MX_JB_LEVEL_NONE),
+				 0);
+		struct mx_jb_frame f;
+		mx_jb_get(jb, now, &f);
+		if (t < stall_at + 5 || next >= n)
+			continue;
+		out++;
+		if (f.kind != MX_JB_PACKET) {
+			bad++;
+			continue;
+		}
+		uint64_t delay = now - sim.p[f.seq].arrival;
+		worst = delay > worst ? delay : worst;
+	}
+	mx_jb_get_stats(jb, &sim.st);
+	printf("     stall of %u ms: %zu of %zu frames after it not packets, worst delay %llu ms, "
+	       "%llu discarded\n",
+	       stall_ms, bad, out, (unsigned long long)(worst / MS),
+	       (unsigned long long)sim.st.discarded);
+	CHECK(out > 300);
+	CHECK_EQ(bad, 0);
+	CHECK(worst <= 80 * MS);
+	mx_jb_free(&jb);
+}
+
+static void short_stall_recovers(void)
+{
+	stall_recovers(400);
+}
+
+static void stall_past_the_buffer_recovers(void)
+{
+	stall_recovers(2000);
+}
+
 static void bad_input(void)
 {
 	struct mx_jb *jb = new_jb();
@@ -491,6 +544,8 @@ int main(void)
 	RUN(dtx_frame_goes_silent_at_once);
 	RUN(big_jump_resets);
 	RUN(rough_network_keeps_order);
+	RUN(short_stall_recovers);
+	RUN(stall_past_the_buffer_recovers);
 	RUN(bad_input);
 	return check_report();
 }
