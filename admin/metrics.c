@@ -79,6 +79,22 @@ static void room_gauges(struct ad_server *s, struct text *t)
 			put(t, "tutti_room_deadlines_missed_total{room=\"%s\"} %llu\n", names[i],
 			    (unsigned long long)rs.missed_deadlines);
 	}
+	put(t, "# HELP tutti_room_load Room worker's own CPU time as a share of its tick "
+	       "time, last second.\n# TYPE tutti_room_load gauge\n");
+	for (size_t i = 0; i < n && i < 256; i++) {
+		struct mx_room_stats rs;
+		if (mx_room_stats(s->mx, names[i], &rs) == 0)
+			put(t, "tutti_room_load{room=\"%s\"} %.3f\n", names[i],
+			    (double)rs.load_permille / 1000.0);
+	}
+	put(t, "# HELP tutti_room_video_fps Video frame rate a room runs at now (lowered "
+	       "under overload).\n# TYPE tutti_room_video_fps gauge\n");
+	for (size_t i = 0; i < n && i < 256; i++) {
+		struct mx_room_stats rs;
+		if (mx_room_stats(s->mx, names[i], &rs) == 0)
+			put(t, "tutti_room_video_fps{room=\"%s\"} %llu\n", names[i],
+			    (unsigned long long)rs.video_fps_now);
+	}
 	if (s->store) {
 		struct ad_store_stats ss;
 		ad_store_stats(s->store, &ss);
@@ -144,6 +160,12 @@ static enum MHD_Result metrics(struct ad_server *s, struct MHD_Connection *c)
 	       "VP8 frames encoded (one per tier per frame).", st.total.video_encodes);
 	metric(&t, "video_keyframes_total", "counter", "VP8 keyframes encoded.",
 	       st.total.video_keyframes);
+	metric(&t, "overloaded", "gauge",
+	       "Room workers overloaded now (joins are refused with 503 while above 0).",
+	       st.total.overloaded);
+	metric(&t, "video_skipped_ticks_total", "counter",
+	       "Video frames left out so that late audio ticks could catch up.",
+	       st.total.video_skipped_ticks);
 	metric(&t, "video_retransmits_total", "counter",
 	       "Video packets resent for receivers' NACKs.", st.total.video_retransmits);
 	seconds(&t, "audio_encode_seconds_total", "Time spent in Opus encodes.",

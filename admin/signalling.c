@@ -48,6 +48,10 @@ enum MHD_Result ad_join(struct ad_server *s, struct MHD_Connection *c,
 		return ret;
 	if (ad_join_allowed(s, c, room, &role, name, &ret))
 		return ret;
+	/* One more participant would degrade everyone: say so instead. */
+	if (mx_engine_overloaded(s->mx))
+		return ad_reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "overloaded",
+				      "the server is overloaded: try again later");
 	rc = mx_join(s->mx, room, role, name, b->data, b->len, &answer, id, secret, err,
 		     sizeof(err));
 	switch (rc) {

@@ -572,6 +572,17 @@ int mx_room_stats(struct mx_engine *e, const char *room, struct mx_room_stats *o
 	return r ? 0 : ENOENT;
 }
 
+bool mx_engine_overloaded(struct mx_engine *e)
+{
+	bool over = false;
+
+	pthread_mutex_lock(&e->lock);
+	for (struct mx_room *r = e->rooms; r && !over; r = r->next)
+		over = r->running && __atomic_load_n(&r->ctr.overloaded, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&e->lock);
+	return over;
+}
+
 void mx_engine_stats(struct mx_engine *e, struct mx_stats *out)
 {
 	memset(out, 0, sizeof(*out));

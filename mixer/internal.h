@@ -105,6 +105,12 @@ struct mx_room {
 	struct mx_audio *audio;
 	struct mx_video *video;
 	uint64_t tick;
+	/* Overload control: this second's ticks, late ones and the
+	 * worker's CPU time; the video frame-rate divisor and when it last
+	 * changed. */
+	unsigned win_ticks, win_late;
+	uint64_t win_cpu_us, fps_changed_us;
+	unsigned fps_div;
 	uint64_t next_join_seq;
 	struct mx_part *active_speaker; /* the loudest of the K, or NULL */
 	struct mx_part *spotlight; /* set by an admin or presenter, or NULL */
@@ -113,6 +119,9 @@ struct mx_room {
 	 * retired during one drain is freed after the next one. */
 	struct mx_link *retired, *retired_prev;
 };
+
+/* video.c: frames every div-th frame time (1 = the room's fps). */
+void mx_video_set_fps_div(struct mx_video *v, unsigned div);
 
 /* engine.c */
 struct tp_server *mx_engine_tp(struct mx_engine *e);

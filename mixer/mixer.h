@@ -204,7 +204,20 @@ struct mx_room_stats {
 	uint64_t audio_encode_us, audio_decode_us; /* time spent, summed */
 	uint64_t video_encode_us, video_decode_us, video_compose_us;
 	uint64_t video_receivers[MX_VIDEO_TIERS]; /* receivers per tier now */
+	/* Overload control (room.c): the room worker's own CPU time as a
+	 * share of its 20 ms ticks over the last second (per mille), the
+	 * video frame rate it runs at now (lowered when ticks run late),
+	 * video frames skipped so that late audio ticks catch up, and 1
+	 * while the worker is overloaded (new joins get 503). */
+	uint64_t load_permille;
+	uint64_t video_fps_now;
+	uint64_t video_skipped_ticks;
+	uint64_t overloaded;
 };
+/* True while some room worker is overloaded: joins should be refused
+ * (503) rather than degrade everyone. Any thread. */
+bool mx_engine_overloaded(struct mx_engine *e);
+
 /* Returns 0 or ENOENT. */
 int mx_room_stats(struct mx_engine *e, const char *room, struct mx_room_stats *out);
 

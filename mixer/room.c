@@ -6,6 +6,14 @@
  * sendmmsg batch. It never
  * blocks on I/O; each tick that ends after the next deadline is counted.
  * It exists only while the room has members.
+ *
+ * Overload: audio never skips. A tick that starts late (the worker is
+ * catching up) does the audio and leaves the video frame for later; and
+ * when, over a second, ticks run late or the worker's own work takes most
+ * of the tick time, the video frame rate is lowered a step (at most one
+ * step a second; back up a step after 5 calm seconds). A worker whose own
+ * work fills 90 % of its time is overloaded: joins get 503 (see
+ * mx_engine_overloaded).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,6 +25,14 @@
 #include "mixer/internal.h"
 
 #define MX_CATCH_UP_TICKS 10 /* further behind than this: start again from now */
+#define WIN_TICKS         50 /* overload figures are taken over a second */
+#define LATE_STEP_DOWN    5   /* late ticks in a second that lower the frame rate */
+#define LOAD_STEP_DOWN    600 /* per mille of the tick time: lower the frame rate */
+#define LOAD_STEP_UP      400 /* ... below this (and no late tick): raise it */
+#define LOAD_OVERLOADED   900 /* per mille: new joins are refused */
+#define FPS_DIV_MAX       5   /* 15 fps down to 3 */
+#define STEP_DOWN_GAP_US  1000000
+#define STEP_UP_GAP_US    5000000
 
 /* ---- the I/O thread's side: events into the inbox ---------------------- */
 
@@ -395,6 +411,60 @@ static bool may_end(struct mx_room *r)
 	return end;
 }
 
+static uint64_t thread_cpu_us(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+	return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
+}
+
+/* Test hook (fault injection): TUTTI_TEST_TICK_BURN="room:µs,..." makes
+ * the named rooms' workers spend that much CPU in every tick, as a room
+ * too heavy for the machine would. 0 when unset. */
+static uint64_t test_burn_us(const char *room)
+{
+	const char *v = getenv("TUTTI_TEST_TICK_BURN");
+	size_t n = strlen(room);
+
+	for (const char *p = v; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+		if (!strncmp(p, room, n) && p[n] == ':')
+			return strtoull(p + n + 1, NULL, 10);
+	return 0;
+}
+
+static void overload_control(struct mx_room *r, bool late, uint64_t cpu_us, uint64_t now)
+{
+	unsigned div = r->fps_div;
+	uint64_t load;
+
+	r->win_ticks++;
+	r->win_late += late;
+	r->win_cpu_us += cpu_us;
+	if (r->win_ticks < WIN_TICKS)
+		return;
+	load = r->win_cpu_us * 1000 / ((uint64_t)r->win_ticks * MX_TICK_US);
+	if ((r->win_late >= LATE_STEP_DOWN || load >= LOAD_STEP_DOWN) && div < FPS_DIV_MAX &&
+	    now - r->fps_changed_us >= STEP_DOWN_GAP_US)
+		div++;
+	else if (!r->win_late && load < LOAD_STEP_UP && div > 1 &&
+		 now - r->fps_changed_us >= STEP_UP_GAP_US)
+		div--;
+	if (div != r->fps_div) {
+		cm_info("mixer", "room %s: video at %.1f fps (%u late ticks, worker load %llu%%)",
+			r->name, (double)r->cfg.fps / div, r->win_late,
+			(unsigned long long)load / 10);
+		r->fps_div = div;
+		r->fps_changed_us = now;
+		mx_video_set_fps_div(r->video, div);
+	}
+	__atomic_store_n(&r->ctr.load_permille, load, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->ctr.video_fps_now, r->cfg.fps / div, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->ctr.overloaded, load >= LOAD_OVERLOADED, __ATOMIC_RELAXED);
+	r->win_ticks = r->win_late = 0;
+	r->win_cpu_us = 0;
+}
+
 static void *room_main(void *arg)
 {
 	struct mx_room *r = arg;
@@ -406,9 +476,13 @@ static void *room_main(void *arg)
 	pthread_setname_np(pthread_self(), tname);
 	cm_thread_media_priority();
 	cm_info("mixer", "room %s: worker started", r->name);
+	const uint64_t burn_us = test_burn_us(r->name);
+	r->fps_div = 1;
+	__atomic_store_n(&r->ctr.video_fps_now, r->cfg.fps, __ATOMIC_RELAXED);
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	for (;;) {
-		uint64_t now;
+		uint64_t now, cpu0;
+		struct timespec late_at;
 
 		add_ns(&deadline, MX_TICK_US * 1000L);
 		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &deadline, NULL) == EINTR)
@@ -417,9 +491,20 @@ static void *room_main(void *arg)
 		 * back to back to catch up, each still stands for its 20 ms
 		 * (jitter buffers play out by it). */
 		now = (uint64_t)deadline.tv_sec * 1000000u + (uint64_t)deadline.tv_nsec / 1000u;
+		cpu0 = thread_cpu_us();
+		/* Starting after the next tick's deadline: catching up. */
+		clock_gettime(CLOCK_MONOTONIC, &now_ts);
+		late_at = deadline;
+		add_ns(&late_at, MX_TICK_US * 1000L);
+		bool behind = ts_after(&now_ts, &late_at);
 		drain(r);
 		mx_audio_tick(r, now);
-		mx_video_tick(r, now);
+		if (!behind)
+			mx_video_tick(r, now);
+		else
+			__atomic_add_fetch(&r->ctr.video_skipped_ticks, 1, __ATOMIC_RELAXED);
+		while (burn_us && thread_cpu_us() - cpu0 < burn_us)
+			;
 		tp_batch_flush(r->batch);
 		if (r->changed) {
 			r->changed = false;
@@ -436,8 +521,10 @@ static void *room_main(void *arg)
 		struct timespec next = deadline, far = deadline;
 		add_ns(&next, MX_TICK_US * 1000L);
 		add_ns(&far, MX_CATCH_UP_TICKS * MX_TICK_US * 1000L);
-		if (ts_after(&now_ts, &next))
+		bool missed = ts_after(&now_ts, &next);
+		if (missed)
 			__atomic_add_fetch(&r->ctr.missed_deadlines, 1, __ATOMIC_RELAXED);
+		overload_control(r, missed, thread_cpu_us() - cpu0, now);
 		if (ts_after(&now_ts, &far))
 			deadline = now_ts;
 		if (r->n_parts == 0 && may_end(r))
@@ -451,6 +538,8 @@ static void *room_main(void *arg)
 		tp_server_remove_peer(mx_engine_tp(r->engine), p->id);
 		drop_part(r, p);
 	}
+	__atomic_store_n(&r->ctr.overloaded, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->ctr.load_permille, 0, __ATOMIC_RELAXED);
 	cm_info("mixer", "room %s: worker stopped", r->name);
 	return NULL;
 }

@@ -440,7 +440,7 @@ static void encode_and_send(struct mx_room *r, unsigned ti, uint64_t now)
 void mx_video_tick(struct mx_room *r, uint64_t now)
 {
 	struct mx_video *v = r->video;
-	uint64_t interval = 1000000 / v->fps;
+	uint64_t interval = 1000000ull * (v->fps_div ? v->fps_div : 1) / v->fps;
 
 	if (!v->t0_us) {
 		v->t0_us = now;
@@ -562,6 +562,11 @@ int mx_video_set_cap(struct mx_room *r, struct mx_part *p, enum mx_data_cap cap)
 				 cap == MX_CAP_LOW
 					 ? 0
 					 : (int)CM_MIN((unsigned)DEFAULT_TIER, r->video->n_tiers - 1));
+}
+
+void mx_video_set_fps_div(struct mx_video *v, unsigned div)
+{
+	v->fps_div = div ? div : 1;
 }
 
 int mx_video_set_tier(struct mx_room *r, struct mx_part *p, int tier)

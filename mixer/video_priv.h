@@ -70,6 +70,7 @@ struct mx_video {
 	const char *dump_dir;
 	unsigned dumped[MX_VIDEO_TIERS];
 	unsigned n_tiers, fps, max_tiles;
+	unsigned fps_div; /* overload: a frame every fps_div frame times */
 	enum mx_layout_kind layout;
 	struct tier tiers[MX_VIDEO_TIERS];
 	uint64_t t0_us, next_frame_us;

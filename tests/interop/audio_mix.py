@@ -12,6 +12,8 @@ CASE is one of:
                tick are K + tiers (<= 5, >= 3), not N
   no_clipping  3 full-scale talkers: no decoded run of 2+ samples at full scale
   loss         a talker with 10% upstream RTP loss: no gap > 60 ms at the listeners
+  overload     room workers burning CPU (TUTTI_TEST_TICK_BURN on the server):
+               frame rate lowered, audio whole; 503 for joins when overloaded
 Run it under tests/interop/run_with_server.sh (the ctest cases do). Exit 0
 pass, 1 a check failed, 2 could not run.
 """
@@ -394,30 +396,91 @@ def case_loss(hub, chk, fec=True):
         f"1/10 of its amplitude); runs below -6 and -10 dB shown for the record; and the longest "
         f"time between two decoded buffers")
     for p in lis:
-        x, t, _ = p.audio()
-        sel = (t >= t_a) & (t < t_b)
-        xs, ts = x[sel], t[sel]
-        n_exp = (t_b - t_a) * gp.RATE
-        P, _tend = gp.band_power_windows(xs, ts, [f0], win=480, hop=480)
-        lv = P[:, 0]
-        steady = float(np.median(lv))
-        runs = {th: gp.longest_run(lv < steady - th) * 10 for th in (6.0, 10.0, GAP_DB)}
-        gap_ms = runs[GAP_DB]
-        arr = np.array([tt for tt, _c in p.chunks if t_a <= tt < t_b])
-        max_arrival_gap = float(np.max(np.diff(arr))) * 1000 if len(arr) > 1 else float("inf")
-        log(f"  {p.name}: {len(xs) / gp.RATE:.2f} s of audio in {t_b - t_a:.2f} s; steady "
-            f"{steady:.1f} dBFS; windows >10 dB down {int(np.sum(lv < steady - 10))} of {len(lv)}, "
-            f">{GAP_DB:.0f} dB down {int(np.sum(lv < steady - GAP_DB))}; longest run below -6 dB "
-            f"{runs[6.0]} ms, below -10 dB {runs[10.0]} ms, below -{GAP_DB:.0f} dB (gap) {gap_ms} ms; "
-            f"1st pct level {np.percentile(lv, 1) - steady:+.1f} dB; longest time between buffers "
-            f"{max_arrival_gap:.1f} ms")
-        chk.expect(len(xs) >= 0.97 * n_exp, f"{p.name}: only {len(xs)} samples of "
-                   f"{n_exp:.0f} arrived (the stream itself has holes)")
-        # (printed, not asserted: the time between packets is transport timing -- a
-        # missed room deadline or a busy client delays a packet, its audio is still
-        # there; holes in the stream itself are caught by the sample count above)
-        chk.expect(gap_ms <= 60, f"{p.name}: the tone has a gap of {gap_ms} ms (> 60 ms)")
+        tone_gap(p, f0, t_a, t_b, chk, 60)
     chk.done("audio_loss" + ("" if fec else "_nofec"))
+
+
+def tone_gap(p, f0, t_a, t_b, chk, limit_ms):
+    """The longest gap in p's received tone f0 between t_a and t_b: a run of
+    10 ms windows more than GAP_DB below its steady (median) level. Checks
+    that the stream itself is whole (97 % of the samples) and that no gap is
+    longer than limit_ms; logs the figures; returns the gap in ms."""
+    x, t, _ = p.audio()
+    sel = (t >= t_a) & (t < t_b)
+    xs, ts = x[sel], t[sel]
+    n_exp = (t_b - t_a) * gp.RATE
+    P, _tend = gp.band_power_windows(xs, ts, [f0], win=480, hop=480)
+    lv = P[:, 0]
+    steady = float(np.median(lv))
+    runs = {th: gp.longest_run(lv < steady - th) * 10 for th in (6.0, 10.0, GAP_DB)}
+    gap_ms = runs[GAP_DB]
+    arr = np.array([tt for tt, _c in p.chunks if t_a <= tt < t_b])
+    max_arrival_gap = float(np.max(np.diff(arr))) * 1000 if len(arr) > 1 else float("inf")
+    log(f"  {p.name}: {len(xs) / gp.RATE:.2f} s of audio in {t_b - t_a:.2f} s; steady "
+        f"{steady:.1f} dBFS; windows >10 dB down {int(np.sum(lv < steady - 10))} of {len(lv)}, "
+        f">{GAP_DB:.0f} dB down {int(np.sum(lv < steady - GAP_DB))}; longest run below -6 dB "
+        f"{runs[6.0]} ms, below -10 dB {runs[10.0]} ms, below -{GAP_DB:.0f} dB (gap) {gap_ms} ms; "
+        f"1st pct level {np.percentile(lv, 1) - steady:+.1f} dB; longest time between buffers "
+        f"{max_arrival_gap:.1f} ms")
+    chk.expect(len(xs) >= 0.97 * n_exp, f"{p.name}: only {len(xs)} samples of "
+               f"{n_exp:.0f} arrived (the stream itself has holes)")
+    # (the time between buffers is printed, not asserted: it is transport
+    # timing -- a missed room deadline or a busy client delays a packet, its
+    # audio is still there; holes in the stream are caught by the count above)
+    chk.expect(gap_ms <= limit_ms, f"{p.name}: the tone has a gap of {gap_ms} ms (> {limit_ms} ms)")
+    return gap_ms
+
+
+def case_overload(hub, chk):
+    """Room workers made to burn CPU in every tick (TUTTI_TEST_TICK_BURN, set
+    on the server by the ctest case: "overload:13000,full:19500"). In
+    "overload" (65 % of each tick burnt): the video frame rate comes down,
+    the load shows in /metrics, every 20 ms tick still runs and the
+    listener's tone has no gap over 60 ms. In "full" (97 %): the server
+    says it is overloaded and a new join gets 503 "overloaded"; when the
+    room empties, joins work again."""
+    f0 = LOUD[0]
+    hub.create_room("overload", speakers=3)
+    talker = hub.add(Peer(hub, "overload", "talker", freq=f0, volume=LOUD_VOL))
+    lis = hub.add(Peer(hub, "overload", "listener", send=False))
+    hub.start_all()
+    wait_for_audio(hub, [lis])
+    hub.run_for(3.0)                     # a few seconds for the frame rate to step down
+    t_a = time.monotonic()
+    d, dt = stats_delta(hub, "overload", 6.0)
+    t_b = time.monotonic()
+    log_stats(d, dt)
+    m = hub.metrics("tutti_room_")
+    fps = float(m.get('tutti_room_video_fps{room="overload"}', "nan"))
+    load = float(m.get('tutti_room_load{room="overload"}', "nan"))
+    log(f"overload: worker load {load:.3f}, video at {fps:.0f} fps")
+    chk.expect(load >= 0.6, f"the room's load reads {load} (>= 0.6 expected: 13 ms burnt per tick)")
+    chk.expect(fps < 15, f"the video frame rate stayed at {fps} fps under overload")
+    chk.expect(d["ticks"] >= 0.97 * dt / 0.020,
+               f"only {d['ticks']} ticks in {dt:.2f} s: audio ticks were skipped")
+    tone_gap(lis, f0, t_a, t_b, chk, 60)
+    over = hub.metrics("tutti_overloaded")
+    chk.expect(over.get("tutti_overloaded") == "0", f"overloaded at 65 % load: {over}")
+    for p in (talker, lis):
+        p.leave()
+
+    hub.create_room("full", speakers=3)
+    first = hub.add(Peer(hub, "full", "first", freq=f0, volume=LOUD_VOL))
+    hub.start_all([first])
+    ok = hub.run_until(lambda: hub.metrics("tutti_overloaded").get("tutti_overloaded") == "1", 8.0)
+    chk.expect(ok, "the server never said it was overloaded with a room burning 97 % of its ticks")
+    # (the overload check comes before the offer is read: any body will do)
+    st, _h, body = gp.http("POST", hub.base + "/api/v1/rooms/full/join", "v=0\r\n",
+                           "application/sdp")
+    log(f"join while overloaded -> {st} {body.strip()}")
+    chk.expect(st == 503 and '"overloaded"' in body, f"a join while overloaded got {st}: {body}")
+    first.leave()
+    ok = hub.run_until(lambda: hub.metrics("tutti_overloaded").get("tutti_overloaded") == "0", 5.0)
+    chk.expect(ok, "still overloaded after the room emptied")
+    st, _h, body = gp.http("POST", hub.base + "/api/v1/rooms/full/join", "v=0\r\n", "application/sdp")
+    chk.expect(st == 400, f"after the overload a join reaches the offer check again (400 for a bad "
+                          f"offer expected), got {st}: {body}")
+    chk.done("audio_overload")
 
 
 CASES = {
@@ -427,6 +490,7 @@ CASES = {
     "no_clipping": case_no_clipping,
     "loss": case_loss,
     "loss_nofec": lambda hub, chk: case_loss(hub, chk, fec=False),
+    "overload": case_overload,
 }
 
 
