@@ -12,6 +12,7 @@ CASE is one of:
                tick are K + tiers (<= 5, >= 3), not N
   no_clipping  3 full-scale talkers: no decoded run of 2+ samples at full scale
   loss         a talker with 10% upstream RTP loss: no gap > 60 ms at the listeners
+  vanish       a participant vanishes (no BYE): dropped by consent within 30 s
   overload     room workers burning CPU (TUTTI_TEST_TICK_BURN on the server):
                frame rate lowered, audio whole; 503 for joins when overloaded
 Run it under tests/interop/run_with_server.sh (the ctest cases do). Exit 0
@@ -483,6 +484,46 @@ def case_overload(hub, chk):
     chk.done("audio_overload")
 
 
+def case_vanish(hub, chk):
+    """A participant vanishes without a word (its pipeline stopped: no BYE,
+    no DELETE, no more consent checks): the server drops it by consent
+    freshness within 30 s (RFC 7675), frees its transport session, and the
+    room goes on: the listener hears the other talker without a gap."""
+    hub.create_room("vanish", speakers=3)
+    talker = hub.add(Peer(hub, "vanish", "talker", freq=LOUD[0], volume=LOUD_VOL))
+    ghost = hub.add(Peer(hub, "vanish", "ghost", freq=LOUD[1], volume=LOUD_VOL))
+    lis = hub.add(Peer(hub, "vanish", "listener", send=False))
+    hub.start_all()
+    wait_for_audio(hub, [lis])
+    hub.run_for(1.0)
+    m0 = hub.metrics("tutti_transport_")
+    ghost_id = ghost.id
+    t_v = time.monotonic()
+    ghost.stop()
+    ghost.location = None            # never DELETEd: it just went away
+    log("ghost: pipeline stopped (no BYE, no DELETE)")
+
+    def gone():
+        return all(p["id"] != ghost_id for p in hub.room("vanish").get("participant_list", []))
+    ok = hub.run_until(gone, 40.0, step=0.25)
+    t_gone = time.monotonic()
+    m1 = hub.metrics("tutti_transport_")
+    log(f"ghost removed {t_gone - t_v:.1f} s after it went quiet" if ok else "ghost never removed")
+    chk.expect(ok and t_gone - t_v <= 32.0,
+               f"the vanished participant was not dropped within 30 s (+2 s of polling): "
+               f"{t_gone - t_v:.1f} s")
+    exp0 = float(m0.get("tutti_transport_consent_expired_total", "0"))
+    exp1 = float(m1.get("tutti_transport_consent_expired_total", "0"))
+    chk.expect(exp1 - exp0 == 1, f"consent_expired_total went {exp0:.0f} -> {exp1:.0f} (+1 expected)")
+    peers0 = float(m0.get("tutti_transport_peers", "0"))
+    peers1 = float(m1.get("tutti_transport_peers", "0"))
+    chk.expect(peers1 == peers0 - 1, f"transport sessions {peers0:.0f} -> {peers1:.0f}: not freed")
+    hub.run_for(1.0)
+    log(f"listener, from the ghost's silence to 1 s after its removal ({LOUD[0]:.0f} Hz, the talker):")
+    tone_gap(lis, LOUD[0], t_v + 0.5, time.monotonic(), chk, 60)
+    chk.done("audio_vanish")
+
+
 CASES = {
     "nminus1": case_nminus1,
     "encodes": case_encodes,
@@ -491,6 +532,7 @@ CASES = {
     "loss": case_loss,
     "loss_nofec": lambda hub, chk: case_loss(hub, chk, fec=False),
     "overload": case_overload,
+    "vanish": case_vanish,
 }
 
 
