@@ -68,7 +68,8 @@ enum MHD_Result ad_create_room(struct ad_server *s, struct MHD_Connection *c,
 				      "a room with this name exists");
 	if (err == EIO)
 		return ad_reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "store_unavailable",
-				      "the room store cannot be written (disk full?)");
+				      "the room store cannot be written (disk full, or the "
+				      "database locked by another process: see the server log)");
 	if (err)
 		return ad_reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
 				      strerror(err));

@@ -13,12 +13,14 @@ CASE is one of:
   no_clipping  3 full-scale talkers: no decoded run of 2+ samples at full scale
   loss         a talker with 10% upstream RTP loss: no gap > 60 ms at the listeners
   vanish       a participant vanishes (no BYE): dropped by consent within 30 s
+  store_locked the database locked by another process: 503 for writes, media goes on
   overload     room workers burning CPU (TUTTI_TEST_TICK_BURN on the server):
                frame rate lowered, audio whole; 503 for joins when overloaded
 Run it under tests/interop/run_with_server.sh (the ctest cases do). Exit 0
 pass, 1 a check failed, 2 could not run.
 """
 
+import json
 import os
 import sys
 import time
@@ -524,6 +526,57 @@ def case_vanish(hub, chk):
     chk.done("audio_vanish")
 
 
+def case_store_locked(hub, chk):
+    """SQLite unavailable: the test holds an exclusive lock on the server's
+    database (as a backup tool or a stuck process might), so every write
+    fails after SQLite's busy timeout. Creating a room answers 503
+    store_unavailable with a clear message, /metrics says the store is
+    unhealthy, and the media of a room in progress goes on without a gap.
+    When the lock goes, rooms can be made again."""
+    import sqlite3
+    data = os.environ.get("TUTTI_TEST_DATA_DIR")
+    if not data:
+        raise gp.SetupError("TUTTI_TEST_DATA_DIR is not set (run under run_with_server.sh)")
+    hub.create_room("keep", speakers=3)
+    talker = hub.add(Peer(hub, "keep", "talker", freq=LOUD[0], volume=LOUD_VOL))
+    lis = hub.add(Peer(hub, "keep", "listener", send=False))
+    hub.start_all()
+    wait_for_audio(hub, [lis])
+    hub.run_for(1.0)
+    con = sqlite3.connect(os.path.join(data, "tutti.db"), timeout=5, isolation_level=None)
+    con.execute("BEGIN EXCLUSIVE")
+    log("test: holds an exclusive lock on tutti.db")
+    t_a = time.monotonic()
+    # (SQLite waits out its 5 s busy timeout before it gives up)
+    st, _h, text = gp.http("POST", hub.base + "/api/v1/rooms",
+                           json.dumps({"name": "during", "access": "open"}), "application/json",
+                           hub.key, timeout=20.0)
+    dt = time.monotonic() - t_a
+    try:
+        j = json.loads(text)
+    except ValueError:
+        j = text
+    log(f"POST /api/v1/rooms while locked -> {st} after {dt:.1f} s: {j}")
+    chk.expect(st == 503 and isinstance(j, dict) and j.get("error", {}).get("code") == "store_unavailable"
+               and j["error"].get("message"), f"room creation with the store locked: {st} {j}")
+    healthy = hub.metrics("tutti_store_healthy").get("tutti_store_healthy")
+    chk.expect(healthy == "0", f"tutti_store_healthy is {healthy} with the store locked")
+    st, _j = hub.api("GET", "/api/v1/rooms/keep")
+    chk.expect(st == 200, f"reading a room with the store locked: {st}")
+    hub.run_for(1.0)
+    t_b = time.monotonic()
+    con.execute("ROLLBACK")
+    con.close()
+    log("test: lock released")
+    log(f"listener, while the store was locked ({LOUD[0]:.0f} Hz):")
+    tone_gap(lis, LOUD[0], t_a, t_b, chk, 60)
+    st, j = hub.api("POST", "/api/v1/rooms", {"name": "after", "access": "open"})
+    chk.expect(st == 201, f"room creation after the lock went: {st} {j}")
+    healthy = hub.metrics("tutti_store_healthy").get("tutti_store_healthy")
+    chk.expect(healthy == "1", f"tutti_store_healthy is {healthy} after a good write")
+    chk.done("audio_store_locked")
+
+
 CASES = {
     "nminus1": case_nminus1,
     "encodes": case_encodes,
@@ -533,6 +586,7 @@ CASES = {
     "loss_nofec": lambda hub, chk: case_loss(hub, chk, fec=False),
     "overload": case_overload,
     "vanish": case_vanish,
+    "store_locked": case_store_locked,
 }
 
 
