@@ -9,9 +9,10 @@
  *
  * Overload: audio never skips. A tick that starts late (the worker is
  * catching up) does the audio and leaves the video frame for later; and
- * when, over a second, ticks run late or the worker's own work takes most
- * of the tick time, the video frame rate is lowered a step (at most one
- * step a second; back up a step after 5 calm seconds). A worker whose own
+ * when, over a second, the worker's own work takes most of the tick time
+ * (60 %), or ticks run late while it takes a good part of it (25 %), the
+ * video frame rate is lowered a step (at most one step a second; back up a
+ * step after 5 calm seconds). A worker whose own
  * work fills 90 % of its time is overloaded: joins get 503 (see
  * mx_engine_overloaded).
  */
@@ -27,6 +28,7 @@
 #define MX_CATCH_UP_TICKS 10 /* further behind than this: start again from now */
 #define WIN_TICKS         50 /* overload figures are taken over a second */
 #define LATE_STEP_DOWN    5   /* late ticks in a second that lower the frame rate */
+#define LOAD_LATE_MATTERS 250 /* ... when the worker's own load is at least this */
 #define LOAD_STEP_DOWN    600 /* per mille of the tick time: lower the frame rate */
 #define LOAD_STEP_UP      400 /* ... below this (and no late tick): raise it */
 #define LOAD_OVERLOADED   900 /* per mille: new joins are refused */
@@ -444,7 +446,12 @@ static void overload_control(struct mx_room *r, bool late, uint64_t cpu_us, uint
 	if (r->win_ticks < WIN_TICKS)
 		return;
 	load = r->win_cpu_us * 1000 / ((uint64_t)r->win_ticks * MX_TICK_US);
-	if ((r->win_late >= LATE_STEP_DOWN || load >= LOAD_STEP_DOWN) && div < FPS_DIV_MAX &&
+	/* Late ticks lower the frame rate only when the worker's own work
+	 * is a good part of the tick: on a machine busy with other things,
+	 * less video would not bring the deadlines back. */
+	if (((r->win_late >= LATE_STEP_DOWN && load >= LOAD_LATE_MATTERS) ||
+	     load >= LOAD_STEP_DOWN) &&
+	    div < FPS_DIV_MAX &&
 	    now - r->fps_changed_us >= STEP_DOWN_GAP_US)
 		div++;
 	else if (!r->win_late && load < LOAD_STEP_UP && div > 1 &&
