@@ -90,6 +90,10 @@ struct tp_peer {
 	char fp[160];
 	struct tp_sdp_neg_media media[2]; /* [0] audio, [1] video */
 	bool has[2];
+	/* Without a=ssrc in the offer, the first SSRC seen per kind is the
+	 * only one accepted from then on. */
+	bool latched[2];
+	uint32_t latch_ssrc[2];
 	struct tp_peer_events ev;
 	void *arg;
 

@@ -261,6 +261,25 @@ void tp_peer_on_dtls(struct tp_peer *p, struct tp_addr_entry *from,
 
 /* ---- RTP/RTCP in ------------------------------------------------------ */
 
+/* SSRCs are bound to the participant that announced them (a=ssrc, RTX
+ * included); a sender that announced none is held to the first it used. */
+static bool ssrc_allowed(struct tp_peer *p, int k, uint32_t ssrc)
+{
+	const struct tp_sdp_neg_media *m = &p->media[k];
+
+	if (m->n_remote_ssrc) {
+		for (size_t i = 0; i < m->n_remote_ssrc && i < TP_SDP_MAX_SSRC; i++)
+			if (m->remote_ssrc[i] == ssrc)
+				return true;
+		return false;
+	}
+	if (!p->latched[k]) {
+		p->latched[k] = true;
+		p->latch_ssrc[k] = ssrc;
+	}
+	return p->latch_ssrc[k] == ssrc;
+}
+
 static struct tp_in_stream *in_stream(struct tp_peer *p, uint32_t ssrc,
 				      uint32_t clock)
 {
@@ -406,6 +425,10 @@ void tp_peer_on_srtp(struct tp_peer *p, uint8_t *buf, size_t len, uint64_t now)
 								  : -1;
 	if (k < 0) {
 		tp_server_drop(p->srv, TP_DROP_UNKNOWN_SSRC);
+		return;
+	}
+	if (!ssrc_allowed(p, k, h.ssrc)) {
+		tp_server_drop(p->srv, TP_DROP_FOREIGN_SSRC);
 		return;
 	}
 	struct tp_in_stream *s = in_stream(p, h.ssrc, k == IDX_AUDIO ? 48000 : 90000);

@@ -39,6 +39,7 @@ static const char *const drop_names[TP_DROP_COUNT] = {
 	[TP_DROP_RTP_MALFORMED] = "rtp_malformed",
 	[TP_DROP_RTCP_MALFORMED] = "rtcp_malformed",
 	[TP_DROP_UNKNOWN_SSRC] = "unknown_pt",
+	[TP_DROP_FOREIGN_SSRC] = "unknown_ssrc",
 };
 
 enum cmd_kind { CMD_ADD, CMD_REMOVE, CMD_STATS, CMD_STOP, CMD_RTCP };

@@ -49,6 +49,7 @@ enum tp_drop {
 	TP_DROP_RTP_MALFORMED,
 	TP_DROP_RTCP_MALFORMED,
 	TP_DROP_UNKNOWN_SSRC, /* RTP whose payload type the session did not negotiate */
+	TP_DROP_FOREIGN_SSRC, /* RTP with an SSRC its sender did not announce */
 	TP_DROP_COUNT
 };
 

@@ -229,6 +229,7 @@ static const char *const drop_names[] = {
     "stun_no_integrity", "stun_bad_integrity", "stun_no_fingerprint", "unknown_addr",
     "dtls_error",        "not_ready",          "srtp_auth",           "srtp_replay",
     "srtp_other",        "rtp_malformed",      "rtcp_malformed",      "unknown_pt",
+    "unknown_ssrc",
 };
 #define N_DROPS (sizeof(drop_names) / sizeof(drop_names[0]))
 
@@ -734,6 +735,20 @@ static void bad_srtp_tag(struct peer *p)
 	udp_send(p->fd, &p->media, buf, len);
 }
 
+/* A correctly protected packet, but with an SSRC the offer did not
+ * announce (as if smuggling a second stream into the room). */
+static void bad_foreign_ssrc(struct peer *p)
+{
+	uint8_t payload[AUDIO_LEN + 8], buf[PKT_CAP];
+	struct tp_rtp_hdr h = { .pt = AUDIO_PT, .seq = 777, .ts = 4242, .ssrc = 0x0badcafe };
+	size_t len, plen = make_payload(payload, 0, 99);
+
+	if (tp_rtp_write(buf, PKT_CAP, &len, &h, payload, plen) ||
+	    tp_srtp_protect(p->tx, buf, &len, PKT_CAP))
+		return;
+	udp_send(p->fd, &p->media, buf, len);
+}
+
 static void bad_srtp_replay(struct peer *p)
 {
 	if (p->replay_len)
@@ -886,6 +901,7 @@ int main(int argc, char **argv)
 	static const char *const r_addr[] = {"unknown_addr", NULL};
 	static const char *const r_auth[] = {"srtp_auth", NULL};
 	static const char *const r_replay[] = {"srtp_replay", NULL};
+	static const char *const r_ssrc[] = {"unknown_ssrc", NULL};
 	static struct peer peer;
 	struct peer *p = &peer;
 	const char *http = getenv("TUTTI_URL"), *room = "demo";
@@ -931,6 +947,7 @@ int main(int argc, char **argv)
 		    r_addr);
 	expect_drop(p, "srtp_flipped_tag_counts_srtp_auth", bad_srtp_tag, r_auth);
 	expect_drop(p, "srtp_replay_counts_srtp_replay", bad_srtp_replay, r_replay);
+	expect_drop(p, "unannounced_ssrc_counts_unknown_ssrc", bad_foreign_ssrc, r_ssrc);
 
 	check_media(p, "room_media_survives_bad_input", 1500000);
 	stun_before = p->stun_ok;
