@@ -13,7 +13,7 @@
 import { makeTest, makeMedia, launch, openPage, waitConnected, statusOf, colourShares,
          audioTap, audioLevels, judgeTones, HEARD_DB, ABSENT_DB, shot, until } from './lib.mjs';
 
-const t = makeTest('meeting', 90_000);
+const t = makeTest('meeting', 150_000);
 const WITHIN_MS = 15_000;
 const people = [
   { tag: 'ada', rgb: [230, 30, 30], freq: 440 },
