@@ -135,8 +135,36 @@ def main():
           and "tutti_audio_encodes_total" in text, f"{st}")
     st, _, _ = call("GET", "/readyz")
     check("readyz_is_200", st == 200, f"{st}")
-
+    metadata_only(chrome)
     return summary()
+
+
+def metadata_only(offer):
+    """At the info level (the default; ctest runs this test so), the log
+    and the audit table hold metadata only: no SDP, no ICE password, no
+    token, no participant secret, no admin key."""
+    secrets = [b"v=0\r\n", b"a=fingerprint:", b"a=ice-pwd", b"a=candidate", b"eyJ", b"?s=",
+               KEY.encode()]
+    for line in offer.splitlines():
+        if line.startswith(b"a=ice-pwd:"):
+            secrets.append(line.split(b":", 1)[1].strip())
+    log_path = os.environ.get("TUTTI_TEST_SERVER_LOG")
+    if log_path and os.environ.get("TUTTI_TEST_LOG_LEVEL") == "info":
+        with open(log_path, "rb") as f:
+            text = f.read()
+        found = [s.decode() for s in secrets if s in text]
+        check("info_log_holds_metadata_only", not found and len(text) > 0,
+              f"{len(text)} bytes; found {found}")
+    data = os.environ.get("TUTTI_TEST_DATA_DIR")
+    if data and os.path.exists(os.path.join(data, "tutti.db")):
+        import sqlite3
+        con = sqlite3.connect(f"file:{os.path.join(data, 'tutti.db')}?mode=ro", uri=True)
+        rows = con.execute("SELECT ts, actor, action, room, detail, addr FROM audit").fetchall()
+        con.close()
+        blob = repr(rows).encode()
+        found = [s.decode() for s in secrets if s in blob]
+        check("audit_table_holds_metadata_only", rows and not found,
+              f"{len(rows)} rows; found {found}")
 
 
 if __name__ == "__main__":

@@ -158,6 +158,8 @@ echo "$me: server up at $url (media UDP port $media_port)"
 export TUTTI_URL="$url"
 # The server's data directory, for tests that read its store or key.
 export TUTTI_TEST_DATA_DIR="$datadir"
+# Its log, for tests that check what it writes there.
+export TUTTI_TEST_SERVER_LOG="$serverlog"
 echo "$me: running $*"
 "$@" &
 client_pid=$!
