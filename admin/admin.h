@@ -21,6 +21,7 @@ struct ad_config {
 	const char *public_url; /* "http://host:port": base of join links */
 	const char *tls_cert; /* PEM files: serve HTTPS (both or neither) */
 	const char *tls_key;
+	bool metrics_auth; /* /metrics wants the admin key too */
 };
 
 /* Binds and starts serving on libmicrohttpd's threads. mx is borrowed.

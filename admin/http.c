@@ -352,6 +352,7 @@ int ad_server_new(struct ad_server **out, const struct ad_config *cfg,
 		return ENOMEM;
 	}
 	s->mx = mx;
+	s->metrics_auth = cfg->metrics_auth;
 	if (!cfg->admin_key || strlen(cfg->admin_key) >= sizeof(s->admin_key)) {
 		free(s);
 		free(cert);

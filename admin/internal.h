@@ -22,6 +22,7 @@ struct ad_server {
 	char admin_key[128];
 	char web_dir[PATH_MAX];
 	bool draining; /* atomic access */
+	bool metrics_auth; /* /metrics wants the admin key */
 };
 
 /* A request body, accumulated over MHD's calls. */

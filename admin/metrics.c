@@ -237,7 +237,8 @@ bool ad_health(struct ad_server *s, struct MHD_Connection *c, const char *url,
 			*ret = ad_reply(c, MHD_HTTP_OK, "application/json", ok,
 					strlen(ok));
 	} else if (!strcmp(url, "/metrics")) {
-		*ret = metrics(s, c);
+		if (!s->metrics_auth || ad_check_admin(s, c, ret))
+			*ret = metrics(s, c);
 	} else {
 		return false;
 	}

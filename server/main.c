@@ -32,6 +32,7 @@ struct config {
 	const char *retention;
 	const char *media_nice;
 	bool demo;
+	bool metrics_auth;
 };
 
 static void usage(FILE *f)
@@ -55,6 +56,7 @@ static void usage(FILE *f)
 	      "  --media-nice N       nice value of the media threads, -20..19; 0 leaves\n"
 	      "                       them as they are (TUTTI_MEDIA_NICE, default -10;\n"
 	      "                       needs root or CAP_SYS_NICE, else they run at 0)\n"
+	      "  --metrics-auth       /metrics wants the admin key (TUTTI_METRICS_AUTH=1)\n"
 	      "  --demo               create an open room 'demo' (TUTTI_DEMO=1)\n"
 	      "  --help               this text\n",
 	      f);
@@ -85,7 +87,7 @@ static void die(const char *fmt, ...)
 static void parse_args(int argc, char **argv, struct config *c)
 {
 	enum { O_HTTP = 256, O_MEDIA, O_PUBLIC, O_DATA, O_KEY, O_CERT, O_TLSKEY,
-	       O_LOG, O_WEB, O_RETENTION, O_NICE, O_DEMO, O_HELP };
+	       O_LOG, O_WEB, O_RETENTION, O_NICE, O_METRICS_AUTH, O_DEMO, O_HELP };
 	static const struct option opts[] = {
 		{ "http", required_argument, NULL, O_HTTP },
 		{ "media-port", required_argument, NULL, O_MEDIA },
@@ -98,6 +100,7 @@ static void parse_args(int argc, char **argv, struct config *c)
 		{ "web-dir", required_argument, NULL, O_WEB },
 		{ "audit-retention-days", required_argument, NULL, O_RETENTION },
 		{ "media-nice", required_argument, NULL, O_NICE },
+		{ "metrics-auth", no_argument, NULL, O_METRICS_AUTH },
 		{ "demo", no_argument, NULL, O_DEMO },
 		{ "help", no_argument, NULL, O_HELP },
 		{ 0 },
@@ -116,6 +119,7 @@ static void parse_args(int argc, char **argv, struct config *c)
 	c->retention = env_or("TUTTI_AUDIT_RETENTION_DAYS", "90");
 	c->media_nice = env_or("TUTTI_MEDIA_NICE", "-10");
 	c->demo = !strcmp(env_or("TUTTI_DEMO", "0"), "1");
+	c->metrics_auth = !strcmp(env_or("TUTTI_METRICS_AUTH", "0"), "1");
 
 	opterr = 0;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -131,6 +135,7 @@ static void parse_args(int argc, char **argv, struct config *c)
 		case O_WEB: c->web_dir = optarg; break;
 		case O_RETENTION: c->retention = optarg; break;
 		case O_NICE: c->media_nice = optarg; break;
+		case O_METRICS_AUTH: c->metrics_auth = true; break;
 		case O_DEMO: c->demo = true; break;
 		case O_HELP: usage(stdout); exit(0);
 		default:
@@ -281,6 +286,7 @@ int main(int argc, char **argv)
 				    .public_url = public_url,
 				    .tls_cert = cfg.tls_cert,
 				    .tls_key = cfg.tls_key,
+				    .metrics_auth = cfg.metrics_auth,
 			    },
 			    mx);
 	if (err == EIO)

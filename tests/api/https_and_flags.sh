@@ -6,7 +6,8 @@
 #     join over HTTPS works;
 #   - a bad flag, a port in use and an unwritable data directory each end
 #     the server at once with a non-zero status and one clear line;
-#   - SIGTERM ends it with status 0.
+#   - SIGTERM ends it with status 0;
+#   - --metrics-auth puts /metrics behind the admin key.
 set -u
 bin=$1
 tmp=$(mktemp -d)
@@ -58,6 +59,22 @@ touch "$tmp/afile"
 check unwritable_data_dir_exits_nonzero_with_one_line "$([ $rc -ne 0 ] && [ "$(wc -l <"$tmp/dir.log")" -eq 1 ] && echo 0 || echo 1)" "rc=$rc $(cat "$tmp/dir.log")"
 "$bin" --http 127.0.0.1:$(port) --media-port $(port) --tls-cert "$tmp/cert.pem" 2>"$tmp/half.log"; rc=$?
 check tls_cert_without_key_is_refused "$([ $rc -ne 0 ] && echo 0 || echo 1)" "$(cat "$tmp/half.log")"
+
+# --metrics-auth: /metrics wants the admin key; health stays open.
+http=$(port)
+"$bin" --http 127.0.0.1:$http --media-port $(port) --data-dir "$tmp/d4" --metrics-auth \
+	--admin-key metrics-test-admin-key-000 2>"$tmp/metrics.log" &
+mpid=$!
+for _ in $(seq 50); do curl -s "http://127.0.0.1:$http/livez" >/dev/null && break; sleep 0.1; done
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$http/metrics")
+check metrics_auth_without_key_is_401 "$([ "$code" = 401 ] && echo 0 || echo 1)" "$code"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer wrong-key-wrong-key' "http://127.0.0.1:$http/metrics")
+check metrics_auth_with_a_wrong_key_is_401 "$([ "$code" = 401 ] && echo 0 || echo 1)" "$code"
+out=$(curl -s -H 'Authorization: Bearer metrics-test-admin-key-000' "http://127.0.0.1:$http/metrics")
+check metrics_auth_with_the_key_is_200 "$(echo "$out" | grep -q '^tutti_rooms ' && echo 0 || echo 1)" "$(echo "$out" | head -c 60)"
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$http/livez")
+check metrics_auth_leaves_livez_open "$([ "$code" = 200 ] && echo 0 || echo 1)" "$code"
+kill -TERM $mpid; wait $mpid
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
