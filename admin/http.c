@@ -132,8 +132,15 @@ static enum MHD_Result route(struct ad_server *s, struct MHD_Connection *c,
 		if (strcmp(method, "POST"))
 			return ad_reply_error(c, MHD_HTTP_METHOD_NOT_ALLOWED,
 					      "method_not_allowed", "use POST");
-		return ad_join(s, c, room, b);
+		return ad_join(s, c, room, b, AD_JOIN);
 	}
+	if (!strcmp(rest, "/whip"))
+		return ad_whip_endpoint(s, c, method, room, b, AD_WHIP);
+	if (!strcmp(rest, "/whep"))
+		return ad_whip_endpoint(s, c, method, room, b, AD_WHEP);
+	if ((!strncmp(rest, "/whip/", 6) || !strncmp(rest, "/whep/", 6)) && rest[6] &&
+	    !strchr(rest + 6, '/'))
+		return ad_whip_session(s, c, method, room, rest + 6, b);
 	if (!*rest) {
 		if (!strcmp(method, "GET"))
 			return ad_get_room(s, c, room);
@@ -353,6 +360,9 @@ int ad_server_new(struct ad_server **out, const struct ad_config *cfg,
 	}
 	s->mx = mx;
 	s->metrics_auth = cfg->metrics_auth;
+	for (size_t i = 0; cfg->ice_servers && cfg->ice_servers[i] && i < 4; i++)
+		snprintf(s->ice_links[s->n_ice_servers++], sizeof(s->ice_links[0]),
+			 "<%s>; rel=\"ice-server\"", cfg->ice_servers[i]);
 	if (!cfg->admin_key || strlen(cfg->admin_key) >= sizeof(s->admin_key)) {
 		free(s);
 		free(cert);

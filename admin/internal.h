@@ -23,6 +23,9 @@ struct ad_server {
 	char web_dir[PATH_MAX];
 	bool draining; /* atomic access */
 	bool metrics_auth; /* /metrics wants the admin key */
+	/* Link: <url>; rel="ice-server" headers of WHIP/WHEP answers. */
+	char ice_links[4][300];
+	size_t n_ice_servers;
 };
 
 /* A request body, accumulated over MHD's calls. */
@@ -57,8 +60,16 @@ bool ad_check_presenter(struct ad_server *s, struct MHD_Connection *c, const cha
 			enum MHD_Result *ret);
 
 /* signalling.c */
+enum ad_join_kind { AD_JOIN, AD_WHIP, AD_WHEP };
+/* OPTIONS and POST on /whip and /whep; the session URL's methods. */
+enum MHD_Result ad_whip_endpoint(struct ad_server *s, struct MHD_Connection *c,
+				 const char *method, const char *room, const struct ad_body *b,
+				 enum ad_join_kind kind);
+enum MHD_Result ad_whip_session(struct ad_server *s, struct MHD_Connection *c,
+				const char *method, const char *room, const char *id,
+				const struct ad_body *b);
 enum MHD_Result ad_join(struct ad_server *s, struct MHD_Connection *c,
-			const char *room, const struct ad_body *b);
+			const char *room, const struct ad_body *b, enum ad_join_kind kind);
 enum MHD_Result ad_participant(struct ad_server *s, struct MHD_Connection *c,
 			       const char *method, const char *room, const char *id,
 			       const struct ad_body *b);

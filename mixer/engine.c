@@ -488,6 +488,12 @@ int mx_set_data_cap(struct mx_engine *e, const char *room, const char *id,
 	return part_command(e, room, MX_MSG_SET_CAP, id, secret, (int)cap);
 }
 
+bool mx_participant_secret_ok(struct mx_engine *e, const char *room, const char *id,
+			      const char *secret)
+{
+	return secret && *secret && part_command(e, room, MX_MSG_CHECK, id, secret, 0) == 0;
+}
+
 int mx_leave(struct mx_engine *e, const char *room, const char *id, const char *secret)
 {
 	return part_command(e, room, MX_MSG_REMOVE, id, secret, 0);

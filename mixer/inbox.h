@@ -34,6 +34,7 @@ enum mx_msg_kind {
 	MX_MSG_SET_LAYOUT, /* flag = kind (reply) */
 	MX_MSG_PARTICIPANTS, /* out = struct mx_part_info[cap], n (reply) */
 	MX_MSG_LAYOUT, /* out = struct mx_layout_info (reply) */
+	MX_MSG_CHECK, /* id, secret: is it there, and is the secret its own (reply) */
 };
 
 /* A synchronous command's answer; lives on the waiting thread's stack. */

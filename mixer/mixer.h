@@ -113,6 +113,9 @@ int mx_join(struct mx_engine *e, const char *room, enum mx_role role, const char
  * participant's own (it leaves), or NULL for an admin or presenter.
  * Returns 0 or ENOENT (no such room or participant, or a wrong secret). */
 int mx_leave(struct mx_engine *e, const char *room, const char *id, const char *secret);
+/* True when the room has this participant and secret is its own. */
+bool mx_participant_secret_ok(struct mx_engine *e, const char *room, const char *id,
+			      const char *secret);
 /* Server-side mute: a muted participant is never mixed.
  * Returns 0 or ENOENT. */
 int mx_mute(struct mx_engine *e, const char *room, const char *id, bool muted);

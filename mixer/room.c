@@ -328,6 +328,10 @@ static void handle(struct mx_room *r, struct mx_msg *m)
 			result = ENOENT;
 		}
 		break;
+	case MX_MSG_CHECK:
+		if (!find_part(r, m))
+			result = ENOENT;
+		break;
 	case MX_MSG_SET_HAND:
 		p = find_part(r, m);
 		if (p)
@@ -365,7 +369,7 @@ static void handle(struct mx_room *r, struct mx_msg *m)
 	/* Whatever others see of the room: roster, mute, hands, roles,
 	 * layout (media messages change none of it). */
 	if (m->kind != MX_MSG_RTP && m->kind != MX_MSG_RTCP && m->kind != MX_MSG_PARTICIPANTS &&
-	    m->kind != MX_MSG_LAYOUT && !result)
+	    m->kind != MX_MSG_LAYOUT && m->kind != MX_MSG_CHECK && !result)
 		r->changed = true;
 	if (m->reply)
 		mx_reply_done(m->reply, result);

@@ -33,6 +33,8 @@ struct config {
 	const char *media_nice;
 	bool demo;
 	bool metrics_auth;
+	const char *ice_servers[5]; /* NULL-terminated */
+	size_t n_ice;
 };
 
 static void usage(FILE *f)
@@ -57,6 +59,8 @@ static void usage(FILE *f)
 	      "                       them as they are (TUTTI_MEDIA_NICE, default -10;\n"
 	      "                       needs root or CAP_SYS_NICE, else they run at 0)\n"
 	      "  --metrics-auth       /metrics wants the admin key (TUTTI_METRICS_AUTH=1)\n"
+	      "  --ice-server URL     a STUN/TURN server (stun:host:port, turn:...) given to\n"
+	      "                       WHIP/WHEP clients in Link headers; up to 4 times\n"
 	      "  --demo               create an open room 'demo' (TUTTI_DEMO=1)\n"
 	      "  --help               this text\n",
 	      f);
@@ -87,7 +91,7 @@ static void die(const char *fmt, ...)
 static void parse_args(int argc, char **argv, struct config *c)
 {
 	enum { O_HTTP = 256, O_MEDIA, O_PUBLIC, O_DATA, O_KEY, O_CERT, O_TLSKEY,
-	       O_LOG, O_WEB, O_RETENTION, O_NICE, O_METRICS_AUTH, O_DEMO, O_HELP };
+	       O_LOG, O_WEB, O_RETENTION, O_NICE, O_METRICS_AUTH, O_ICE, O_DEMO, O_HELP };
 	static const struct option opts[] = {
 		{ "http", required_argument, NULL, O_HTTP },
 		{ "media-port", required_argument, NULL, O_MEDIA },
@@ -101,6 +105,7 @@ static void parse_args(int argc, char **argv, struct config *c)
 		{ "audit-retention-days", required_argument, NULL, O_RETENTION },
 		{ "media-nice", required_argument, NULL, O_NICE },
 		{ "metrics-auth", no_argument, NULL, O_METRICS_AUTH },
+		{ "ice-server", required_argument, NULL, O_ICE },
 		{ "demo", no_argument, NULL, O_DEMO },
 		{ "help", no_argument, NULL, O_HELP },
 		{ 0 },
@@ -136,6 +141,17 @@ static void parse_args(int argc, char **argv, struct config *c)
 		case O_RETENTION: c->retention = optarg; break;
 		case O_NICE: c->media_nice = optarg; break;
 		case O_METRICS_AUTH: c->metrics_auth = true; break;
+		case O_ICE:
+			if (c->n_ice == 4)
+				die("at most 4 --ice-server");
+			if (strncmp(optarg, "stun:", 5) && strncmp(optarg, "turn:", 5) &&
+			    strncmp(optarg, "turns:", 6))
+				die("--ice-server wants a stun:, turn: or turns: URL, not '%s'", optarg);
+			if (strlen(optarg) > 250 || strpbrk(optarg, "<>\"\r\n \t"))
+				die("--ice-server '%s': no spaces, quotes or angle brackets, 250 "
+				    "characters at most", optarg);
+			c->ice_servers[c->n_ice++] = optarg;
+			break;
 		case O_DEMO: c->demo = true; break;
 		case O_HELP: usage(stdout); exit(0);
 		default:
@@ -215,7 +231,7 @@ static void admin_key(const struct config *c, char *key, size_t cap)
 
 int main(int argc, char **argv)
 {
-	struct config cfg;
+	struct config cfg = { 0 };
 	struct tp_server *tp = NULL;
 	struct mx_engine *mx = NULL;
 	struct ad_server *ad = NULL;
@@ -287,6 +303,7 @@ int main(int argc, char **argv)
 				    .tls_cert = cfg.tls_cert,
 				    .tls_key = cfg.tls_key,
 				    .metrics_auth = cfg.metrics_auth,
+				    .ice_servers = cfg.ice_servers,
 			    },
 			    mx);
 	if (err == EIO)

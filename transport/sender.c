@@ -119,7 +119,13 @@ const struct tp_sdp_neg_media *tp_sender_media(const struct tp_sender *s,
 {
 	int k = kind_index(kind);
 
-	return k >= 0 && s->has[k] ? &s->media[k] : NULL;
+	/* Only what the answer lets tutti send: a WHIP encoder's m-lines
+	 * were answered recvonly, and get nothing. */
+	return k >= 0 && s->has[k] &&
+			       (s->media[k].answer_dir == TP_SDP_SENDRECV ||
+				s->media[k].answer_dir == TP_SDP_SENDONLY)
+		       ? &s->media[k]
+		       : NULL;
 }
 
 uint32_t tp_sender_ssrc(const struct tp_sender *s, enum tp_sdp_kind kind)

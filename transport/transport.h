@@ -132,6 +132,8 @@ void tp_sender_unref(struct tp_sender **s);
 bool tp_sender_closed(const struct tp_sender *s);
 /* Immutable negotiated facts, safe from any thread. */
 const char *tp_sender_id(const struct tp_sender *s);
+/* The negotiated media tutti sends on; NULL for a kind not negotiated or
+ * answered recvonly/inactive (a WHIP encoder's). */
 const struct tp_sdp_neg_media *tp_sender_media(const struct tp_sender *s,
 					       enum tp_sdp_kind kind);
 uint32_t tp_sender_ssrc(const struct tp_sender *s, enum tp_sdp_kind kind);

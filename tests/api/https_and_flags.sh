@@ -7,7 +7,8 @@
 #   - a bad flag, a port in use and an unwritable data directory each end
 #     the server at once with a non-zero status and one clear line;
 #   - SIGTERM ends it with status 0;
-#   - --metrics-auth puts /metrics behind the admin key.
+#   - --metrics-auth puts /metrics behind the admin key;
+#   - --ice-server comes back as a Link header of WHIP answers.
 set -u
 bin=$1
 tmp=$(mktemp -d)
@@ -61,8 +62,10 @@ check unwritable_data_dir_exits_nonzero_with_one_line "$([ $rc -ne 0 ] && [ "$(w
 check tls_cert_without_key_is_refused "$([ $rc -ne 0 ] && echo 0 || echo 1)" "$(cat "$tmp/half.log")"
 
 # --metrics-auth: /metrics wants the admin key; health stays open.
+# --ice-server: WHIP answers carry it as a Link header.
 http=$(port)
 "$bin" --http 127.0.0.1:$http --media-port $(port) --data-dir "$tmp/d4" --metrics-auth \
+	--ice-server stun:stun.example.net:3478 --demo \
 	--admin-key metrics-test-admin-key-000 2>"$tmp/metrics.log" &
 mpid=$!
 for _ in $(seq 50); do curl -s "http://127.0.0.1:$http/livez" >/dev/null && break; sleep 0.1; done
@@ -74,6 +77,12 @@ out=$(curl -s -H 'Authorization: Bearer metrics-test-admin-key-000' "http://127.
 check metrics_auth_with_the_key_is_200 "$(echo "$out" | grep -q '^tutti_rooms ' && echo 0 || echo 1)" "$(echo "$out" | head -c 60)"
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$http/livez")
 check metrics_auth_leaves_livez_open "$([ "$code" = 200 ] && echo 0 || echo 1)" "$code"
+sed 's/a=sendrecv/a=sendonly/' "$(dirname "$0")/../data/sdp/chrome-offer.sdp" >"$tmp/sendonly.sdp"
+link=$(curl -s -D - -o /dev/null -X POST -H 'Content-Type: application/sdp' \
+	--data-binary @"$tmp/sendonly.sdp" "http://127.0.0.1:$http/api/v1/rooms/demo/whip" | tr -d '\r' | grep -i '^link:')
+check ice_server_is_a_whip_link_header "$([ "$link" = 'Link: <stun:stun.example.net:3478>; rel="ice-server"' ] && echo 0 || echo 1)" "$link"
+"$bin" --ice-server 'stun:a b' 2>"$tmp/ice.log"; rc=$?
+check ice_server_with_a_space_is_refused "$([ $rc -ne 0 ] && [ "$(wc -l <"$tmp/ice.log")" -eq 1 ] && echo 0 || echo 1)" "$(cat "$tmp/ice.log")"
 kill -TERM $mpid; wait $mpid
 
 echo "$pass passed, $fail failed"

@@ -275,6 +275,8 @@ class WebRTCPeer:
     in _on_pad(webrtc, pad). The peer answers to hub.base and reports fatal
     pipeline errors in hub.errors (pipeline_error())."""
 
+    endpoint = "join"             # POST the offer to /api/v1/rooms/<room>/<endpoint>
+
     def __init__(self, hub, room, name, pipe):
         self.hub, self.room, self.name = hub, room, name
         self.pipe = pipe
@@ -353,7 +355,7 @@ class WebRTCPeer:
         promise.wait()
         sdp = offer.sdp.as_text()
         self.on_offer(sdp)
-        url = f"{self.hub.base}/api/v1/rooms/{urllib.parse.quote(self.room)}/join"
+        url = f"{self.hub.base}/api/v1/rooms/{urllib.parse.quote(self.room)}/{self.endpoint}"
         st, h, body = http("POST", url, sdp, "application/sdp")
         if st != 201:
             return self.fail(f"POST {url} -> {st}: {body[:300]}")
@@ -458,8 +460,9 @@ class WebRTCPeer:
             self.log(f"DELETE {self.location} failed: {e}")
             return False
         self.location = None
-        if st != 204:
-            self.log(f"DELETE -> {st}, expected 204")
+        want = 200 if self.endpoint in ("whip", "whep") else 204   # RFC 9725: 200 OK
+        if st != want:
+            self.log(f"DELETE -> {st}, expected {want}")
             return False
         return True
 
