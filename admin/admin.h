@@ -22,6 +22,7 @@ struct ad_config {
 	const char *tls_cert; /* PEM files: serve HTTPS (both or neither) */
 	const char *tls_key;
 	bool metrics_auth; /* /metrics wants the admin key too */
+	unsigned recording_retention_days; /* 0: keep recordings forever */
 	/* STUN/TURN servers announced to WHIP/WHEP clients (Link headers):
 	 * "stun:host:port" etc., up to 4, NULL-terminated. */
 	const char *const *ice_servers;

@@ -57,7 +57,12 @@ static void snapshot(struct stream *st)
 			json_array_append_new(tiles, json_pack("{s:s,s:b}", "participant",
 							       li.tiles[i].id, "large",
 							       li.tiles[i].large));
-		lj = json_pack("{s:s,s:o}", "kind", mx_layout_name(li.kind), "tiles", tiles);
+		struct mx_room_stats rs;
+		bool rec = mx_room_stats(st->s->mx, st->room, &rs) == 0 && rs.recording;
+		/* The room-wide state rides on the layout event: everyone
+		 * sees that the room is being recorded. */
+		lj = json_pack("{s:s,s:o,s:b}", "kind", mx_layout_name(li.kind), "tiles", tiles,
+			       "recording", rec);
 	}
 	if (parts) {
 		/* The roster, not the media counters (they move every frame). */

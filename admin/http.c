@@ -123,6 +123,10 @@ static enum MHD_Result route(struct ad_server *s, struct MHD_Connection *c,
 		return ad_reply_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
 				      "use GET or POST");
 	}
+	if (!strcmp(url, "/api/v1/recordings"))
+		return ad_recordings(s, c, method, NULL);
+	if (!strncmp(url, "/api/v1/recordings/", 19) && url[19] && !strchr(url + 19, '/'))
+		return ad_recordings(s, c, method, url + 19);
 	if (strncmp(url, API_ROOMS, strlen(API_ROOMS)))
 		return ad_reply_error(c, MHD_HTTP_NOT_FOUND, "not_found", "no such path");
 	if (!split_room(url, room, &rest))
@@ -134,6 +138,8 @@ static enum MHD_Result route(struct ad_server *s, struct MHD_Connection *c,
 					      "method_not_allowed", "use POST");
 		return ad_join(s, c, room, b, AD_JOIN);
 	}
+	if (!strcmp(rest, "/recording"))
+		return ad_room_recording(s, c, method, room);
 	if (!strcmp(rest, "/whip"))
 		return ad_whip_endpoint(s, c, method, room, b, AD_WHIP);
 	if (!strcmp(rest, "/whep"))
@@ -360,6 +366,9 @@ int ad_server_new(struct ad_server **out, const struct ad_config *cfg,
 	}
 	s->mx = mx;
 	s->metrics_auth = cfg->metrics_auth;
+	s->recording_retention_days = cfg->recording_retention_days;
+	if (cfg->data_dir)
+		snprintf(s->data_dir, sizeof(s->data_dir), "%s", cfg->data_dir);
 	for (size_t i = 0; cfg->ice_servers && cfg->ice_servers[i] && i < 4; i++)
 		snprintf(s->ice_links[s->n_ice_servers++], sizeof(s->ice_links[0]),
 			 "<%s>; rel=\"ice-server\"", cfg->ice_servers[i]);

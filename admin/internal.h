@@ -23,6 +23,8 @@ struct ad_server {
 	char web_dir[PATH_MAX];
 	bool draining; /* atomic access */
 	bool metrics_auth; /* /metrics wants the admin key */
+	char data_dir[PATH_MAX]; /* "" without one */
+	unsigned recording_retention_days; /* 0: keep recordings */
 	/* Link: <url>; rel="ice-server" headers of WHIP/WHEP answers. */
 	char ice_links[4][300];
 	size_t n_ice_servers;
@@ -60,6 +62,13 @@ bool ad_check_presenter(struct ad_server *s, struct MHD_Connection *c, const cha
 			enum MHD_Result *ret);
 
 /* signalling.c */
+/* recordings.c: POST/DELETE /api/v1/rooms/{room}/recording; GET
+ * /api/v1/recordings[/{name}], DELETE /api/v1/recordings/{name}. */
+enum MHD_Result ad_room_recording(struct ad_server *s, struct MHD_Connection *c,
+				  const char *method, const char *room);
+enum MHD_Result ad_recordings(struct ad_server *s, struct MHD_Connection *c,
+			      const char *method, const char *name);
+
 enum ad_join_kind { AD_JOIN, AD_WHIP, AD_WHEP };
 /* OPTIONS and POST on /whip and /whep; the session URL's methods. */
 enum MHD_Result ad_whip_endpoint(struct ad_server *s, struct MHD_Connection *c,

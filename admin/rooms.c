@@ -38,6 +38,7 @@ static json_t *room_summary(struct ad_server *s, const char *name)
 	if (j) {
 		json_object_set_new(j, "participants", json_integer((json_int_t)st.participants));
 		json_object_set_new(j, "stats", stats_json(&st));
+		json_object_set_new(j, "recording", json_boolean(st.recording));
 	}
 	return j;
 }

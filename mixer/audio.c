@@ -307,12 +307,17 @@ void mx_audio_tick(struct mx_room *r, uint64_t now)
 		if (p->slot < 0 && p->sender)
 			tier_used[p->tier] = true;
 	}
+	if (r->rec) /* the recording takes the common mix */
+		tier_used[MX_AUDIO_NORMAL] = true;
 	if (tier_used[MX_AUDIO_NORMAL] || tier_used[MX_AUDIO_LOW])
 		mx_limiter_run(&a->common_lim, &a->dsp, a->out, a->acc, NULL, MX_FRAME);
 	for (int t = 0; t < MX_AUDIO_TIERS; t++)
 		a->tier_len[t] = tier_used[t] ? encode(r, a->tier_enc[t], a->out,
 						       a->tier_pkt[t])
 					      : 0;
+	if (r->rec && a->tier_len[MX_AUDIO_NORMAL] > 0)
+		mx_rec_audio(r->rec, a->tier_pkt[MX_AUDIO_NORMAL],
+			     (size_t)a->tier_len[MX_AUDIO_NORMAL], now);
 	/* 4. Each speaker: the mix minus its own voice, for it alone. */
 	for (unsigned i = 0; i < a->k; i++) {
 		struct slot *s = &a->slots[i];

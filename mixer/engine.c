@@ -488,6 +488,26 @@ int mx_set_data_cap(struct mx_engine *e, const char *room, const char *id,
 	return part_command(e, room, MX_MSG_SET_CAP, id, secret, (int)cap);
 }
 
+static int nobody_to_record(struct mx_room *r, struct mx_msg *m)
+{
+	(void)r;
+	return m->flag ? EAGAIN : ENOENT;
+}
+
+int mx_record_start(struct mx_engine *e, const char *room, const char *path)
+{
+	struct mx_msg m = { .kind = MX_MSG_RECORD, .flag = 1, .out = (void *)path };
+
+	return command(e, room, &m, nobody_to_record);
+}
+
+int mx_record_stop(struct mx_engine *e, const char *room, struct mx_rec_info *info)
+{
+	struct mx_msg m = { .kind = MX_MSG_RECORD, .flag = 0, .out = info };
+
+	return command(e, room, &m, nobody_to_record);
+}
+
 bool mx_participant_secret_ok(struct mx_engine *e, const char *room, const char *id,
 			      const char *secret)
 {

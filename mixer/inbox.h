@@ -35,6 +35,8 @@ enum mx_msg_kind {
 	MX_MSG_PARTICIPANTS, /* out = struct mx_part_info[cap], n (reply) */
 	MX_MSG_LAYOUT, /* out = struct mx_layout_info (reply) */
 	MX_MSG_CHECK, /* id, secret: is it there, and is the secret its own (reply) */
+	MX_MSG_RECORD, /* flag 1: start, out = the path; flag 0: stop, out = struct
+			* mx_rec_info (reply) */
 };
 
 /* A synchronous command's answer; lives on the waiting thread's stack. */

@@ -9,6 +9,7 @@
 #include "mixer/dsp/video.h"
 #include "mixer/inbox.h"
 #include "mixer/jitter.h"
+#include "mixer/record.h"
 #include "mixer/limiter.h"
 #include "mixer/mixer.h"
 #include "mixer/speakers.h"
@@ -111,6 +112,7 @@ struct mx_room {
 	unsigned win_ticks, win_late;
 	uint64_t win_cpu_us, fps_changed_us;
 	unsigned fps_div;
+	struct mx_rec *rec; /* recording, or NULL */
 	uint64_t next_join_seq;
 	struct mx_part *active_speaker; /* the loudest of the K, or NULL */
 	struct mx_part *spotlight; /* set by an admin or presenter, or NULL */
@@ -119,6 +121,11 @@ struct mx_room {
 	 * retired during one drain is freed after the next one. */
 	struct mx_link *retired, *retired_prev;
 };
+
+/* video.c, for recording: the recorded tier (the largest) and its size;
+ * start asks that tier for a keyframe. */
+void mx_video_record_size(const struct mx_video *v, int *w, int *h);
+void mx_video_record_start(struct mx_video *v);
 
 /* video.c: frames every div-th frame time (1 = the room's fps). */
 void mx_video_set_fps_div(struct mx_video *v, unsigned div);

@@ -113,6 +113,16 @@ int mx_join(struct mx_engine *e, const char *room, enum mx_role role, const char
  * participant's own (it leaves), or NULL for an admin or presenter.
  * Returns 0 or ENOENT (no such room or participant, or a wrong secret). */
 int mx_leave(struct mx_engine *e, const char *room, const char *id, const char *secret);
+/* Recording (mixer/record.h): the largest tier's composite and the common
+ * audio mix into a WebM file at path, from the encoders' own output.
+ * Start: 0, ENOENT (no room), EAGAIN (nobody in it: nothing to record),
+ * EALREADY (recording), EIO (the file cannot be made). Stop: 0 with what
+ * was written, or ENOENT (no room, or not recording). A recording also
+ * stops when the room empties or the server stops. */
+struct mx_rec_info;
+int mx_record_start(struct mx_engine *e, const char *room, const char *path);
+int mx_record_stop(struct mx_engine *e, const char *room, struct mx_rec_info *info);
+
 /* True when the room has this participant and secret is its own. */
 bool mx_participant_secret_ok(struct mx_engine *e, const char *room, const char *id,
 			      const char *secret);
@@ -216,6 +226,7 @@ struct mx_room_stats {
 	uint64_t video_fps_now;
 	uint64_t video_skipped_ticks;
 	uint64_t overloaded;
+	uint64_t recording; /* 1 while the room is being recorded */
 };
 /* True while some room worker is overloaded: joins should be refused
  * (503) rather than degrade everyone. Any thread. */

@@ -241,6 +241,46 @@ static void part_info(struct mx_room *r, struct mx_part *p, struct mx_part_info 
 	};
 }
 
+/* ---- recording ------------------------------------------------------------ */
+
+static void record_stop(struct mx_room *r, struct mx_rec_info *info)
+{
+	struct mx_rec_info tmp;
+
+	mx_rec_close(&r->rec, info ? info : &tmp);
+	if (!info)
+		info = &tmp;
+	__atomic_store_n(&r->ctr.recording, 0, __ATOMIC_RELAXED);
+	r->changed = true;
+	cm_info("mixer", "room %s: recording stopped: %llu ms, %llu video frames, %llu audio "
+		"packets, %llu bytes%s",
+		r->name, (unsigned long long)info->duration_ms,
+		(unsigned long long)info->video_frames, (unsigned long long)info->audio_packets,
+		(unsigned long long)info->bytes, info->ok ? "" : " (the file is not whole)");
+}
+
+static int record(struct mx_room *r, struct mx_msg *m)
+{
+	if (!m->flag) {
+		if (!r->rec)
+			return ENOENT;
+		record_stop(r, m->out);
+		return 0;
+	}
+	if (r->rec)
+		return EALREADY;
+	int w, h;
+	mx_video_record_size(r->video, &w, &h);
+	int err = mx_rec_open(&r->rec, m->out, w, h);
+	if (err)
+		return err;
+	mx_video_record_start(r->video);
+	__atomic_store_n(&r->ctr.recording, 1, __ATOMIC_RELAXED);
+	r->changed = true;
+	cm_info("mixer", "room %s: recording %dx%d", r->name, w, h);
+	return 0;
+}
+
 /* ---- the inbox ------------------------------------------------------------ */
 
 static void handle(struct mx_room *r, struct mx_msg *m)
@@ -327,6 +367,9 @@ static void handle(struct mx_room *r, struct mx_msg *m)
 		} else {
 			result = ENOENT;
 		}
+		break;
+	case MX_MSG_RECORD:
+		result = record(r, m);
 		break;
 	case MX_MSG_CHECK:
 		if (!find_part(r, m))
@@ -543,6 +586,8 @@ static void *room_main(void *arg)
 		if (__atomic_load_n(&r->stop, __ATOMIC_RELAXED) && may_end(r))
 			break;
 	}
+	if (r->rec)
+		record_stop(r, NULL);
 	/* Stopping with people inside (server shutdown): they get a BYE. */
 	while (r->n_parts) {
 		struct mx_part *p = r->parts[r->n_parts - 1];

@@ -388,6 +388,8 @@ static void encode_and_send(struct mx_room *r, unsigned ti, uint64_t now)
 	__atomic_add_fetch(&r->ctr.video_encodes, 1, __ATOMIC_RELAXED);
 	if (v->dump_dir)
 		dump_canvas(v, ti);
+	if (r->rec && ti == v->n_tiers - 1)
+		mx_rec_video(r->rec, f.data, f.len, f.keyframe, now);
 	if (f.keyframe) {
 		t->keyframe_wanted = false;
 		t->last_keyframe_us = now;
@@ -471,6 +473,8 @@ void mx_video_tick(struct mx_room *r, uint64_t now)
 			v->tiers[o->want].keyframe_wanted = true;
 		}
 	}
+	if (r->rec) /* the recording takes the largest tier */
+		v->tiers[v->n_tiers - 1].used = true;
 	uint64_t receivers[MX_VIDEO_TIERS] = { 0 };
 	for (size_t i = 0; i < r->n_parts; i++)
 		if (r->parts[i]->vout.started && r->parts[i]->vout.tier >= 0)
@@ -562,6 +566,18 @@ int mx_video_set_cap(struct mx_room *r, struct mx_part *p, enum mx_data_cap cap)
 				 cap == MX_CAP_LOW
 					 ? 0
 					 : (int)CM_MIN((unsigned)DEFAULT_TIER, r->video->n_tiers - 1));
+}
+
+void mx_video_record_size(const struct mx_video *v, int *w, int *h)
+{
+	*w = v->tiers[v->n_tiers - 1].w;
+	*h = v->tiers[v->n_tiers - 1].h;
+}
+
+void mx_video_record_start(struct mx_video *v)
+{
+	v->tiers[v->n_tiers - 1].keyframe_wanted = true;
+	v->tiers[v->n_tiers - 1].redraw = true;
 }
 
 void mx_video_set_fps_div(struct mx_video *v, unsigned div)

@@ -33,6 +33,7 @@ struct config {
 	const char *media_nice;
 	bool demo;
 	bool metrics_auth;
+	const char *rec_retention;
 	const char *ice_servers[5]; /* NULL-terminated */
 	size_t n_ice;
 };
@@ -59,6 +60,8 @@ static void usage(FILE *f)
 	      "                       them as they are (TUTTI_MEDIA_NICE, default -10;\n"
 	      "                       needs root or CAP_SYS_NICE, else they run at 0)\n"
 	      "  --metrics-auth       /metrics wants the admin key (TUTTI_METRICS_AUTH=1)\n"
+	      "  --recording-retention-days N  delete recordings after N days, 0 = keep\n"
+	      "                       (TUTTI_RECORDING_RETENTION_DAYS, default 30)\n"
 	      "  --ice-server URL     a STUN/TURN server (stun:host:port, turn:...) given to\n"
 	      "                       WHIP/WHEP clients in Link headers; up to 4 times\n"
 	      "  --demo               create an open room 'demo' (TUTTI_DEMO=1)\n"
@@ -91,7 +94,7 @@ static void die(const char *fmt, ...)
 static void parse_args(int argc, char **argv, struct config *c)
 {
 	enum { O_HTTP = 256, O_MEDIA, O_PUBLIC, O_DATA, O_KEY, O_CERT, O_TLSKEY,
-	       O_LOG, O_WEB, O_RETENTION, O_NICE, O_METRICS_AUTH, O_ICE, O_DEMO, O_HELP };
+	       O_LOG, O_WEB, O_RETENTION, O_NICE, O_METRICS_AUTH, O_ICE, O_REC_RETENTION, O_DEMO, O_HELP };
 	static const struct option opts[] = {
 		{ "http", required_argument, NULL, O_HTTP },
 		{ "media-port", required_argument, NULL, O_MEDIA },
@@ -106,6 +109,7 @@ static void parse_args(int argc, char **argv, struct config *c)
 		{ "media-nice", required_argument, NULL, O_NICE },
 		{ "metrics-auth", no_argument, NULL, O_METRICS_AUTH },
 		{ "ice-server", required_argument, NULL, O_ICE },
+		{ "recording-retention-days", required_argument, NULL, O_REC_RETENTION },
 		{ "demo", no_argument, NULL, O_DEMO },
 		{ "help", no_argument, NULL, O_HELP },
 		{ 0 },
@@ -125,6 +129,7 @@ static void parse_args(int argc, char **argv, struct config *c)
 	c->media_nice = env_or("TUTTI_MEDIA_NICE", "-10");
 	c->demo = !strcmp(env_or("TUTTI_DEMO", "0"), "1");
 	c->metrics_auth = !strcmp(env_or("TUTTI_METRICS_AUTH", "0"), "1");
+	c->rec_retention = env_or("TUTTI_RECORDING_RETENTION_DAYS", "30");
 
 	opterr = 0;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -141,6 +146,7 @@ static void parse_args(int argc, char **argv, struct config *c)
 		case O_RETENTION: c->retention = optarg; break;
 		case O_NICE: c->media_nice = optarg; break;
 		case O_METRICS_AUTH: c->metrics_auth = true; break;
+		case O_REC_RETENTION: c->rec_retention = optarg; break;
 		case O_ICE:
 			if (c->n_ice == 4)
 				die("at most 4 --ice-server");
@@ -238,7 +244,7 @@ int main(int argc, char **argv)
 	enum cm_log_level level;
 	char host[64], key[128], public_url[160];
 	char *end;
-	long port, retention, nice;
+	long port, retention, nice, rec_retention;
 	sigset_t sigs;
 	int sig, err;
 
@@ -256,6 +262,9 @@ int main(int argc, char **argv)
 	if (!*cfg.media_nice || *end || nice < -20 || nice > 19)
 		die("bad media nice value '%s' (-20 to 19)", cfg.media_nice);
 	cm_media_nice_set((int)nice);
+	rec_retention = strtol(cfg.rec_retention, &end, 10);
+	if (!*cfg.rec_retention || *end || rec_retention < 0 || rec_retention > 36500)
+		die("bad recording retention '%s' (days, 0 to 36500)", cfg.rec_retention);
 	if ((cfg.tls_cert != NULL) != (cfg.tls_key != NULL))
 		die("--tls-cert and --tls-key go together");
 	prepare_data_dir(cfg.data_dir);
@@ -304,6 +313,7 @@ int main(int argc, char **argv)
 				    .tls_key = cfg.tls_key,
 				    .metrics_auth = cfg.metrics_auth,
 				    .ice_servers = cfg.ice_servers,
+				    .recording_retention_days = (unsigned)rec_retention,
 			    },
 			    mx);
 	if (err == EIO)

@@ -85,6 +85,20 @@
 
   T.onLayout.push((l) => { if (l && l.kind && document.activeElement !== layoutSel) layoutSel.value = l.kind; });
 
+  // Recording: start and stop; the badge and caption for everyone come
+  // from the events stream (tutti.js).
+  const recBtn = $('rec-btn');
+  const showRec = (on) => {
+    recBtn.textContent = on ? 'Stop recording' : 'Start recording';
+    recBtn.setAttribute('aria-pressed', on ? 'true' : 'false');
+  };
+  T.onLayout.push((l) => showRec(!!(l && l.recording)));
+  recBtn.addEventListener('click', () => {
+    const on = recBtn.getAttribute('aria-pressed') === 'true';
+    act(on ? 'Recording stopped.' : 'Recording started.',
+        () => T.api(on ? 'DELETE' : 'POST', T.roomPath() + '/recording'));
+  });
+
   // The room's current settings (layout, lock), once we are in.
   let loaded = false;
   T.onRoster.push(() => {

@@ -373,6 +373,14 @@
     });
     events.addEventListener('layout', (ev) => {
       try { T.layout = JSON.parse(ev.data); } catch (e) { return; }
+      // Everyone sees that the room is being recorded.
+      const rec = !!(T.layout && T.layout.recording);
+      if (rec !== T.recording) {
+        T.recording = rec;
+        const b = document.getElementById('rec-badge');
+        if (b) b.hidden = !rec;
+        caption(rec ? 'This room is being recorded.' : 'The recording has stopped.');
+      }
       T.onLayout.forEach((f) => f(T.layout));
     });
     events.addEventListener('ended', () => endRoom());

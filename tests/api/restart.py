@@ -113,7 +113,7 @@ def audit_rows(data_dir):
 
 def room_form(j):
     return {k: v for k, v in (j or {}).items()
-            if k not in ("stats", "participants", "participant_list", "layout")}
+            if k not in ("stats", "participants", "participant_list", "layout", "recording")}
 
 
 def main():

@@ -9,7 +9,8 @@
 // audioTap in lib.mjs). Before the floor, B and C hear the
 // presenter and no student; after it, they hear the presenter and A, and
 // A hears the presenter and not itself. The presenter changes the layout, spotlights A, locks the
-// room, then ends the class: every page shows that it ended.
+// room, records a moment (every page shows the recording badge), then
+// ends the class: every page shows that it ended.
 //
 //   TUTTI_ADMIN_KEY=... tests/interop/run_with_server.sh build/server/tutti -- node tests/e2e/lecture.mjs
 
@@ -256,6 +257,23 @@ await t.run(async () => {
   if (!room) t.fail('locking from the presenter page did not lock the room');
   await sleep(800);
   await shot(t, prof.page, 'room-lecture-presenter.png');
+
+  // Recording: the presenter starts it; every page shows so; it stops.
+  await prof.page.click('#rec-btn');
+  for (const p of people) {
+    const on = await until(5000, () => p.page.evaluate(() => !document.getElementById('rec-badge').hidden));
+    if (!on) t.fail(`${p.tag}: does not show that the room is being recorded within 5 s`);
+  }
+  const recRoom = await adminApi(t, 'GET', `/api/v1/rooms/${ROOM}`);
+  if (!recRoom.recording) t.fail('the room does not say it is being recorded');
+  await shot(t, sb.page, 'room-recording.png');
+  await sleep(1500);
+  await prof.page.click('#rec-btn');
+  for (const p of people) {
+    const off = await until(5000, () => p.page.evaluate(() => document.getElementById('rec-badge').hidden));
+    if (!off) t.fail(`${p.tag}: still shows the recording badge 5 s after it stopped`);
+  }
+  t.log('recording started and stopped from the presenter page; every page showed it');
 
   // End the class (with its confirmation step).
   await prof.page.click('#end-class');
