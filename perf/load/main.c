@@ -165,7 +165,7 @@ struct snap {
 	double cpu_s;   /* server utime + stime */
 	double self_s;  /* this process */
 	double rss_mb;  /* server VmHWM */
-	double missed, a_enc, v_enc, v_enc_s, v_comp_s;
+	double missed, a_enc, v_enc, v_enc_s, v_comp_s, v_dec_s;
 	uint64_t t_us;
 };
 
@@ -228,7 +228,7 @@ static void take_snap(const struct opts *o, struct snap *s)
 	getrusage(RUSAGE_SELF, &ru);
 	s->self_s = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
 		    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-	s->missed = s->a_enc = s->v_enc = s->v_enc_s = s->v_comp_s = -1;
+	s->missed = s->a_enc = s->v_enc = s->v_enc_s = s->v_comp_s = s->v_dec_s = -1;
 	if (!o->plain && lg_http(o->host, o->port, NULL, "GET", "/metrics", NULL, NULL, NULL,
 				 &r) == 0 &&
 	    r.status == 200) {
@@ -237,6 +237,7 @@ static void take_snap(const struct opts *o, struct snap *s)
 		s->v_enc = metric(r.body, "tutti_video_encodes_total");
 		s->v_enc_s = metric(r.body, "tutti_video_encode_seconds_total");
 		s->v_comp_s = metric(r.body, "tutti_video_compose_seconds_total");
+		s->v_dec_s = metric(r.body, "tutti_video_decode_seconds_total");
 	}
 }
 
@@ -672,7 +673,13 @@ static int report(const struct opts *o, const struct snap *a, const struct snap 
 	double ad50 = pct(ad, nad, 50), ad95 = pct(ad, nad, 95);
 	double vd50 = pct(vd, nvd, 50), vd95 = pct(vd, nvd, 95);
 	double v_enc = a->v_enc >= 0 ? (b->v_enc - a->v_enc) : NAN;
-	unsigned frames_out = (unsigned)(o->room_fps * secs + 0.5);
+	/* output frames: composed frames that reached the receivers (the
+	 * median receiver's count), else what the room's rate promises */
+	double frames_out = isfinite(fps_med) && fps_med > 0 ? fps_med * secs
+							     : o->room_fps * secs;
+	double v_work = a->v_enc_s >= 0 ? (b->v_enc_s - a->v_enc_s) + (b->v_comp_s - a->v_comp_s) +
+						  (b->v_dec_s - a->v_dec_s)
+					: NAN;
 
 	printf("\n== %s: %u participants, %.1f s measured ==\n", o->label, n_parts, secs);
 	printf("| figure | value |\n|---|---:|\n");
@@ -688,8 +695,11 @@ static int report(const struct opts *o, const struct snap *a, const struct snap 
 		printf("| sampled decoders' frame rate, median / worst (%zu) | %.1f / %.1f |\n",
 		       nd, dfps_med, dfps_min);
 		printf("| video frames encoded by the server in the window | %.0f |\n", v_enc);
-		printf("| server CPU per output frame, ms (CPU / %u frames) | %.2f |\n",
+		printf("| server CPU per output frame, ms (CPU / %.0f frames) | %.2f |\n",
 		       frames_out, cpu * secs / frames_out * 1e3);
+		if (isfinite(v_work))
+			printf("| of which VP8 decode + compose + encode (tutti's metrics), ms | %.2f |\n",
+			       v_work / frames_out * 1e3);
 	}
 	printf("| audio packets lost / stalls > 60 ms / largest gap ms | %llu / %llu / %.0f |\n",
 	       (unsigned long long)a_lost, (unsigned long long)a_stalls, max_a_gap / 1000.0);
@@ -723,7 +733,9 @@ static int report(const struct opts *o, const struct snap *a, const struct snap 
 		json_object_set_new(j, "decoded_fps_median", num(dfps_med));
 		json_object_set_new(j, "decoded_fps_worst", num(dfps_min));
 		json_object_set_new(j, "video_encodes", num(v_enc));
-		json_object_set_new(j, "output_frames", json_integer(frames_out));
+		json_object_set_new(j, "output_frames", json_real(frames_out));
+		json_object_set_new(j, "video_work_ms_per_output_frame",
+				    num(video_expected ? v_work / frames_out * 1e3 : NAN));
 		json_object_set_new(j, "cpu_ms_per_output_frame",
 				    num(video_expected ? cpu * secs / frames_out * 1e3 : NAN));
 		json_object_set_new(j, "audio_lost", json_integer((json_int_t)a_lost));
