@@ -81,16 +81,13 @@ static void header_value(const char *head, const char *name, char *out, size_t c
 	}
 }
 
-int lg_http(const char *host, uint16_t port, const char *src, const char *method,
-	    const char *path, const char *auth, const char *ctype, const char *body,
-	    struct lg_http_resp *r)
+int lg_http_send(const char *host, uint16_t port, const char *src, const char *method,
+		 const char *path, const char *auth, const char *ctype, const char *body)
 {
-	char head[2048], *sep;
-	size_t got = 0, blen = body ? strlen(body) : 0, cap = sizeof(r->buf) - 1;
+	char head[2048];
+	size_t blen = body ? strlen(body) : 0;
 	int fd, n;
 
-	memset(r, 0, offsetof(struct lg_http_resp, buf));
-	r->status = -1;
 	fd = tcp_connect(host, port, src);
 	if (fd < 0)
 		return -1;
@@ -106,6 +103,16 @@ int lg_http(const char *host, uint16_t port, const char *src, const char *method
 		close(fd);
 		return -1;
 	}
+	return fd;
+}
+
+int lg_http_read(int fd, struct lg_http_resp *r)
+{
+	size_t got = 0, cap = sizeof(r->buf) - 1;
+	char *sep;
+
+	memset(r, 0, offsetof(struct lg_http_resp, buf));
+	r->status = -1;
 	while (got < cap) {
 		ssize_t k = recv(fd, r->buf + got, cap - got, 0);
 		if (k < 0 && errno == EINTR)
@@ -126,4 +133,18 @@ int lg_http(const char *host, uint16_t port, const char *src, const char *method
 	r->body = sep + 4;
 	r->body_len = got - (size_t)(r->body - r->buf);
 	return 0;
+}
+
+int lg_http(const char *host, uint16_t port, const char *src, const char *method,
+	    const char *path, const char *auth, const char *ctype, const char *body,
+	    struct lg_http_resp *r)
+{
+	int fd = lg_http_send(host, port, src, method, path, auth, ctype, body);
+
+	if (fd < 0) {
+		memset(r, 0, offsetof(struct lg_http_resp, buf));
+		r->status = -1;
+		return -1;
+	}
+	return lg_http_read(fd, r);
 }

@@ -84,6 +84,12 @@ struct lg_http_resp {
 int lg_http(const char *host, uint16_t port, const char *src, const char *method,
 	    const char *path, const char *auth, const char *ctype, const char *body,
 	    struct lg_http_resp *r);
+/* The same in two halves, for requests whose answers are awaited in the
+ * event loop: send returns the connected socket (or -1); read takes the
+ * answer from it and closes it. */
+int lg_http_send(const char *host, uint16_t port, const char *src, const char *method,
+		 const char *path, const char *auth, const char *ctype, const char *body);
+int lg_http_read(int fd, struct lg_http_resp *r);
 
 #endif
 

@@ -244,6 +244,8 @@ static void take_snap(const struct opts *o, struct snap *s)
 /* ---- the event loop ------------------------------------------------------------- */
 
 static uint64_t next_due;
+static void patch_answered(int fd);
+#define HTTP_TAG 0x80000000u
 
 static void pump(uint64_t until_us)
 {
@@ -265,6 +267,10 @@ static void pump(uint64_t until_us)
 		int n = epoll_wait(ep, ev, 256, CM_MIN(ms, 20));
 		now = cm_now_us();
 		for (int i = 0; i < n; i++) {
+			if (ev[i].data.u32 & HTTP_TAG) {
+				patch_answered((int)(ev[i].data.u32 & ~HTTP_TAG));
+				continue;
+			}
 			struct lg_part *p = &parts[ev[i].data.u32];
 			bool was_ready = p->ready;
 			lg_part_input(&run, p, now);
@@ -345,17 +351,38 @@ static int get_presenter_token(const struct opts *o)
 	return 0;
 }
 
+/* Admin PATCHes go out at once and are answered in the event loop (the
+ * room answers at its next tick: waiting for each would slow the joins). */
+static unsigned patches_pending, patches_failed;
+
 static void admin_patch(const struct opts *o, struct lg_part *p, const char *body)
 {
-	static struct lg_http_resp r;
 	char path[256];
+	int fd;
 
 	snprintf(path, sizeof(path), "/api/v1/rooms/%s/participants/%s", o->room, p->id);
-	if (lg_http(o->host, o->port, NULL, "PATCH", path, o->admin_key, "application/json",
-		    body, &r) ||
-	    r.status != 200)
-		fprintf(stderr, "tutti-load: PATCH %s %s: %d %.200s\n", p->id, body, r.status,
-			r.body ? r.body : "");
+	fd = lg_http_send(o->host, o->port, NULL, "PATCH", path, o->admin_key,
+			  "application/json", body);
+	struct epoll_event e = { .events = EPOLLIN, .data.u32 = HTTP_TAG | (uint32_t)fd };
+	if (fd < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e)) {
+		patches_failed++;
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	patches_pending++;
+}
+
+static void patch_answered(int fd)
+{
+	static struct lg_http_resp r;
+
+	epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+	if (lg_http_read(fd, &r) || r.status != 200) {
+		patches_failed++;
+		fprintf(stderr, "tutti-load: PATCH: %d %.200s\n", r.status, r.body ? r.body : "");
+	}
+	patches_pending--;
 }
 
 static int join_one(const struct opts *o, struct lg_part *p)
@@ -455,6 +482,8 @@ static void fetch_tile(const struct opts *o)
 	json_decref(j);
 }
 
+static double join_s; /* from the first join until all are connected */
+
 static int setup_webrtc(const struct opts *o)
 {
 	unsigned n = o->participants, first_student = o->presenter_res >= 0 ? 1 : 0;
@@ -498,7 +527,7 @@ static int setup_webrtc(const struct opts *o)
 		fprintf(stderr, "tutti-load: no presenter token for room %s\n", o->room);
 		return EPROTO;
 	}
-	uint64_t t = cm_now_us();
+	uint64_t t = cm_now_us(), t_first = t;
 	for (unsigned i = 0; i < n && !stop; i++) {
 		if (join_one(o, &parts[i]) == 0)
 			joined++;
@@ -514,10 +543,11 @@ static int setup_webrtc(const struct opts *o)
 		unsigned ready = 0;
 		for (unsigned i = 0; i < n; i++)
 			ready += parts[i].ready;
-		if (ready == joined)
+		if (ready == joined && !patches_pending)
 			break;
 		pump(cm_now_us() + 100000);
 	}
+	join_s = (double)(cm_now_us() - t_first) / 1e6;
 	return 0;
 }
 
@@ -683,7 +713,10 @@ static int report(const struct opts *o, const struct snap *a, const struct snap 
 
 	printf("\n== %s: %u participants, %.1f s measured ==\n", o->label, n_parts, secs);
 	printf("| figure | value |\n|---|---:|\n");
-	printf("| participants connected | %llu / %u |\n", (unsigned long long)ready, n_parts);
+	printf("| participants connected (join + ICE + DTLS of all, s) | %llu / %u (%.1f) |\n",
+	       (unsigned long long)ready, n_parts, join_s);
+	if (patches_failed)
+		printf("| admin PATCHes (tier, unmute) that failed | %u |\n", patches_failed);
 	printf("| server CPU, s/s (cores) | %.3f |\n", cpu);
 	printf("| server CPU per participant, µs/s | %.0f |\n", cpu / n_parts * 1e6);
 	printf("| server peak RSS, MiB | %.1f |\n", b->rss_mb);
@@ -722,6 +755,8 @@ static int report(const struct opts *o, const struct snap *a, const struct snap 
 		json_object_set_new(j, "label", json_string(o->label));
 		json_object_set_new(j, "participants", json_integer(n_parts));
 		json_object_set_new(j, "connected", json_integer((json_int_t)ready));
+		json_object_set_new(j, "join_seconds", json_real(join_s));
+		json_object_set_new(j, "patches_failed", json_integer(patches_failed));
 		json_object_set_new(j, "seconds", json_real(secs));
 		json_object_set_new(j, "server_cpu", num(cpu));
 		json_object_set_new(j, "server_cpu_per_participant_us", num(cpu / n_parts * 1e6));
@@ -767,7 +802,7 @@ static int report(const struct opts *o, const struct snap *a, const struct snap 
 	free(ad);
 	free(vd);
 	/* the smoke's failure conditions */
-	if (!o->plain && (srtp_fail || no_audio || no_video || ready < n_parts))
+	if (!o->plain && (srtp_fail || no_audio || no_video || ready < n_parts || patches_failed))
 		return 1;
 	return 0;
 }
