@@ -75,7 +75,7 @@ struct lg_http_resp {
 	char location[512];
 	char *body; /* into buf */
 	size_t body_len;
-	char buf[128 * 1024 + 1];
+	char buf[4 * 1024 * 1024 + 1]; /* a room of 1000 is ~500 KiB of JSON */
 };
 
 /* One request on a fresh connection from source address src (NULL: any
@@ -175,6 +175,7 @@ struct lg_run {
 	bool have_tile;
 	bool measuring;
 	uint8_t audio_ext_id;
+	bool audio_only; /* offers no video */
 };
 
 int lg_part_init(struct lg_part *p, unsigned idx);

@@ -37,7 +37,7 @@ struct opts {
 	unsigned participants, video_senders, speakers, sample;
 	int presenter_res; /* -1 none */
 	int video_res;     /* -1: mix of 180p and 360p */
-	bool unmute, spread_tiers, leave;
+	bool unmute, spread_tiers, leave, audio_only;
 	double warmup, duration, room_fps;
 	int server_pid;
 	double tile[4];
@@ -64,7 +64,7 @@ static void usage(void)
 		"         [--video-res 180|360|720|mix] [--speakers K] [--unmute]\n"
 		"         [--spread-tiers] [--sample S] [--warmup S] [--duration S]\n"
 		"         [--server-pid PID] [--room-fps F] [--json FILE] [--label TEXT]\n"
-		"         [--media-dir DIR] [--no-leave]\n"
+		"         [--media-dir DIR] [--no-leave] [--audio-only]\n"
 		"       tutti-load --plain FILE [--speakers K] [--sample S] [--tile x,y,w,h] ...\n"
 		"         FILE lines: 'audio LPORT DPORT' | 'video LPORT DPORT RES' | 'recv LPORT'\n");
 	exit(2);
@@ -146,6 +146,8 @@ static void parse(int argc, char **argv, struct opts *o)
 			o->have_tile = true;
 		} else if (!strcmp(a, "--unmute")) {
 			o->unmute = true;
+		} else if (!strcmp(a, "--audio-only")) {
+			o->audio_only = true;
 		} else if (!strcmp(a, "--spread-tiers")) {
 			o->spread_tiers = true;
 		} else if (!strcmp(a, "--no-leave")) {
@@ -839,6 +841,7 @@ int main(int argc, char **argv)
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	run.audio_ext_id = 1;
+	run.audio_only = o.audio_only;
 	if (tp_srtp_init() || tp_dtls_cert_new(&run.cert)) {
 		fprintf(stderr, "tutti-load: no SRTP or certificate\n");
 		return 2;

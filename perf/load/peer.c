@@ -84,25 +84,33 @@ int lg_offer(struct lg_run *run, struct lg_part *p, char *out, size_t cap)
 	int n = snprintf(
 		out, cap,
 		"v=0\r\no=- %u 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
-		"a=group:BUNDLE 0 1\r\na=msid-semantic: WMS load\r\n"
+		"a=group:BUNDLE 0%s\r\na=msid-semantic: WMS load\r\n"
 		"m=audio 9 UDP/TLS/RTP/SAVPF %u\r\nc=IN IP4 0.0.0.0\r\n"
 		"a=rtcp:9 IN IP4 0.0.0.0\r\na=ice-ufrag:%s\r\na=ice-pwd:%s\r\n"
 		"a=fingerprint:sha-256 %s\r\na=setup:actpass\r\na=mid:0\r\n"
 		"a=extmap:%u " TP_EXT_AUDIO_LEVEL "\r\n"
 		"a=sendrecv\r\na=msid:load a%u\r\na=rtcp-mux\r\n"
 		"a=rtpmap:%u opus/48000/2\r\na=fmtp:%u minptime=10;useinbandfec=1;usedtx=1\r\n"
-		"a=ssrc:%u cname:load%u\r\n"
+		"a=ssrc:%u cname:load%u\r\n",
+		p->idx, run->audio_only ? "" : " 1", AUDIO_PT, p->ufrag, p->pwd, fp,
+		run->audio_ext_id, p->idx, AUDIO_PT, AUDIO_PT, p->ssrc[0], p->idx);
+
+	if (n <= 0 || (size_t)n >= cap)
+		return ENOSPC;
+	if (run->audio_only)
+		return 0;
+	int k = snprintf(
+		out + n, cap - (size_t)n,
 		"m=video 9 UDP/TLS/RTP/SAVPF %u\r\nc=IN IP4 0.0.0.0\r\n"
 		"a=rtcp:9 IN IP4 0.0.0.0\r\na=ice-ufrag:%s\r\na=ice-pwd:%s\r\n"
 		"a=fingerprint:sha-256 %s\r\na=setup:actpass\r\na=mid:1\r\n"
 		"a=sendrecv\r\na=msid:load v%u\r\na=rtcp-mux\r\na=rtcp-rsize\r\n"
 		"a=rtpmap:%u VP8/90000\r\na=rtcp-fb:%u nack\r\na=rtcp-fb:%u nack pli\r\n"
 		"a=rtcp-fb:%u ccm fir\r\na=ssrc:%u cname:load%u\r\n",
-		p->idx, AUDIO_PT, p->ufrag, p->pwd, fp, run->audio_ext_id, p->idx, AUDIO_PT,
-		AUDIO_PT, p->ssrc[0], p->idx, VIDEO_PT, p->ufrag, p->pwd, fp, p->idx,
-		VIDEO_PT, VIDEO_PT, VIDEO_PT, VIDEO_PT, p->ssrc[1], p->idx);
+		VIDEO_PT, p->ufrag, p->pwd, fp, p->idx, VIDEO_PT, VIDEO_PT, VIDEO_PT, VIDEO_PT,
+		p->ssrc[1], p->idx);
 
-	return n > 0 && (size_t)n < cap ? 0 : ENOSPC;
+	return k > 0 && (size_t)k < cap - (size_t)n ? 0 : ENOSPC;
 }
 
 int lg_answer(struct lg_part *p, const char *sdp, size_t len, struct sockaddr_in *media)
