@@ -39,10 +39,12 @@ def lecture(runs):
     print("| students | connected | server CPU (cores) | per participant µs/s | peak RSS MiB "
           "| missed deadlines | receivers fps med / worst | sampled decoded fps med / worst "
           "| audio lost / stalls | audio delay ms med / p95 | video delay ms med / p95 "
-          "| tutti-load CPU |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| tutti-load CPU | server µs per packet delivered |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for j in rows:
-        print("| %d | %d | %s | %s | %s | %s | %s | %s | %d / %d | %s | %s | %s |" % (
+        per_pkt = (j["server_cpu"] / j["rx_pps"] * 1e6
+                   if j.get("server_cpu") and j.get("rx_pps") else None)
+        print("| %d | %d | %s | %s | %s | %s | %s | %s | %d / %d | %s | %s | %s | %s |" % (
             j["participants"] - 1, j["connected"], f(j["server_cpu"], "%.2f"),
             f(j["server_cpu_per_participant_us"], "%.0f"), f(j["server_rss_peak_mib"], "%.0f"),
             f(j["missed_deadlines"], "%.0f"), pair(j["fps_median"], j["fps_worst"]),
@@ -50,7 +52,7 @@ def lecture(runs):
             j["audio_lost"], j["audio_stalls"],
             pair(j["audio_delay_ms_median"], j["audio_delay_ms_p95"]),
             pair(j["video_delay_ms_median"], j["video_delay_ms_p95"]),
-            f(j["loadgen_cpu"], "%.2f")))
+            f(j["loadgen_cpu"], "%.2f"), f(per_pkt, "%.1f")))
     print()
 
 
