@@ -518,8 +518,10 @@ static int setup_webrtc(const struct opts *o)
 			if (video_sender(p))
 				return ENOMEM;
 		}
-		/* the sample: the last participants (they take turns over the tiers) */
-		if (i + o->sample >= n && p->speaker < 0 && !p->presenter) {
+		/* the sample: the last participants that only listen (they take
+		 * turns over the tiers), or everyone when sample >= n */
+		if (o->sample >= n ||
+		    (i + o->sample >= n && p->speaker < 0 && !p->presenter)) {
 			p->sample = true;
 			if (decoders(p))
 				return ENOMEM;
