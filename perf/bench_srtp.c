@@ -19,7 +19,7 @@
 #include "transport/rtp.h"
 #include "transport/srtp.h"
 
-#define PKT   1200
+#define PKT    1200
 #define ROUNDS 200000
 
 static int make(struct tp_srtp **s, unsigned i)
@@ -33,7 +33,7 @@ static int make(struct tp_srtp **s, unsigned i)
 	err = tp_srtp_new(s, TP_SRTP_AEAD_AES_128_GCM, key,
 			  tp_srtp_key_len(TP_SRTP_AEAD_AES_128_GCM), false);
 	for (uint32_t ssrc = 1; ssrc <= 2 && !err; ssrc++) {
-		struct tp_rtp_hdr h = { .pt = 96, .seq = 1, .ssrc = ssrc };
+		struct tp_rtp_hdr h = {.pt = 96, .seq = 1, .ssrc = ssrc};
 		err = tp_rtp_write(buf, sizeof(buf), &len, &h, payload, 100) ||
 		      tp_srtp_protect(*s, buf, &len, sizeof(buf));
 	}
@@ -42,7 +42,7 @@ static int make(struct tp_srtp **s, unsigned i)
 
 int main(int argc, char **argv)
 {
-	static const unsigned dflt[] = { 1, 100, 1000, 4000 };
+	static const unsigned dflt[] = {1, 100, 1000, 4000};
 	unsigned counts[16], n = 0, made = 0, cap = 0;
 	struct tp_srtp **ctx = NULL;
 	bool space = false;
@@ -58,10 +58,10 @@ int main(int argc, char **argv)
 		for (; n < 4; n++)
 			counts[n] = dflt[n];
 #ifdef HAVE_NSS
-	if (space && !NSS_InitContext("", "", "", "", NULL,
-				      NSS_INIT_READONLY | NSS_INIT_NOCERTDB |
-					      NSS_INIT_NOMODDB | NSS_INIT_FORCEOPEN |
-					      NSS_INIT_OPTIMIZESPACE)) {
+	if (space &&
+	    !NSS_InitContext("", "", "", "", NULL,
+			     NSS_INIT_READONLY | NSS_INIT_NOCERTDB | NSS_INIT_NOMODDB |
+				 NSS_INIT_FORCEOPEN | NSS_INIT_OPTIMIZESPACE)) {
 		fprintf(stderr, "bench_srtp: NSS_InitContext failed\n");
 		return 1;
 	}
@@ -72,8 +72,9 @@ int main(int argc, char **argv)
 	if (tp_srtp_init())
 		return 1;
 	printf("NSS initialised %s\n", space ? "as libsrtp2 does (OPTIMIZESPACE)"
-					       : "as tutti does (transport/srtp.c)");
-	printf("| contexts alive | ns per %d-byte packet protected |\n|---:|---:|\n", PKT);
+					     : "as tutti does (transport/srtp.c)");
+	printf("| contexts alive | ns per %d-byte packet protected |\n|---:|---:|\n",
+	       PKT);
 	for (unsigned k = 0; k < n; k++) {
 		if (counts[k] > cap) {
 			cap = counts[k];
@@ -88,7 +89,7 @@ int main(int argc, char **argv)
 		memset(payload, 7, sizeof(payload));
 		uint64_t t0 = cm_now_us();
 		for (unsigned r = 0; r < ROUNDS; r++) {
-			struct tp_rtp_hdr h = { .pt = 96, .seq = seq, .ssrc = 1 + (r & 1) };
+			struct tp_rtp_hdr h = {.pt = 96, .seq = seq, .ssrc = 1 + (r & 1)};
 			size_t len;
 			if (tp_rtp_write(buf, sizeof(buf), &len, &h, payload, PKT - 12) ||
 			    tp_srtp_protect(ctx[r % made], buf, &len, sizeof(buf)))
@@ -96,7 +97,8 @@ int main(int argc, char **argv)
 			if (r % made == made - 1 && (r & 1))
 				seq++;
 		}
-		printf("| %u | %.0f |\n", made, (double)(cm_now_us() - t0) * 1000.0 / ROUNDS);
+		printf("| %u | %.0f |\n", made,
+		       (double)(cm_now_us() - t0) * 1000.0 / ROUNDS);
 		fflush(stdout);
 	}
 	for (unsigned i = 0; i < made; i++)

@@ -48,7 +48,7 @@ static void init_run(void)
 	if (!NSS_IsInitialized() &&
 	    !NSS_InitContext("", "", "", "", NULL,
 			     NSS_INIT_READONLY | NSS_INIT_NOCERTDB | NSS_INIT_NOMODDB |
-				     NSS_INIT_FORCEOPEN | NSS_INIT_NOROOTINIT)) {
+				 NSS_INIT_FORCEOPEN | NSS_INIT_NOROOTINIT)) {
 		init_err = EIO;
 		return;
 	}

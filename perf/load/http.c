@@ -19,9 +19,9 @@
 
 static int tcp_connect(const char *host, uint16_t port, const char *src)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
-	struct sockaddr_in from = { .sin_family = AF_INET };
-	struct timeval tv = { .tv_sec = 10 };
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+	struct sockaddr_in from = {.sin_family = AF_INET};
+	struct timeval tv = {.tv_sec = 10};
 	int fd;
 
 	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)

@@ -22,9 +22,10 @@ struct tp_srtp;
 
 /* ---- pre-encoded media (media.c) ------------------------------------------ */
 
-#define LG_FPS          15
-#define LG_VIDEO_FRAMES 128 /* a multiple of LG_COUNTER_MOD: the counter loops with the file */
-#define LG_COUNTER_MOD  64  /* the frame counter drawn into every picture */
+#define LG_FPS 15
+#define LG_VIDEO_FRAMES                                                                  \
+	128 /* a multiple of LG_COUNTER_MOD: the counter loops with the file */
+#define LG_COUNTER_MOD  64      /* the frame counter drawn into every picture */
 #define LG_SLOT_US      1000000 /* one speaker's tone per slot */
 #define LG_TONE_FRAMES  15      /* 300 ms of tone at the start of a slot */
 #define LG_AUDIO_FRAMES 250     /* 5 s of silence, looped */
@@ -46,13 +47,14 @@ struct lg_track {
 enum lg_res { LG_180P, LG_360P, LG_720P, LG_RES_COUNT };
 
 struct lg_media {
-	struct lg_track voice;             /* one slot: tone then silence (DTX) */
-	struct lg_track silence;           /* DTX silence */
+	struct lg_track voice;                  /* one slot: tone then silence (DTX) */
+	struct lg_track silence;                /* DTX silence */
 	struct lg_track video[LG_RES_COUNT];    /* delta frames (keyframe at 0, 64) */
 	struct lg_track videokey[LG_RES_COUNT]; /* every frame as a keyframe */
 };
 
-extern const int lg_res_w[LG_RES_COUNT], lg_res_h[LG_RES_COUNT], lg_res_kbps[LG_RES_COUNT];
+extern const int lg_res_w[LG_RES_COUNT], lg_res_h[LG_RES_COUNT],
+    lg_res_kbps[LG_RES_COUNT];
 
 /* Loads the tracks from dir, encoding and writing any that is missing
  * (once; later runs reuse the files). Returns 0 or an errno. */
@@ -91,6 +93,36 @@ int lg_http_send(const char *host, uint16_t port, const char *src, const char *m
 		 const char *path, const char *auth, const char *ctype, const char *body);
 int lg_http_read(int fd, struct lg_http_resp *r);
 
+/* ---- what is measured (report.c) ------------------------------------------- */
+
+struct lg_snap {
+	double cpu_s;  /* server utime + stime */
+	double self_s; /* this process */
+	double rss_mb; /* server VmHWM */
+	double missed, a_enc, v_enc, v_enc_s, v_comp_s, v_dec_s; /* tutti's /metrics */
+	uint64_t t_us;
+};
+
+/* The server's CPU and peak RSS (pid > 0, else -1) and, when host is not
+ * NULL, tutti's /metrics there (else -1). */
+void lg_snap_take(struct lg_snap *s, int pid, const char *host, uint16_t port);
+
+struct lg_summary_in {
+	const char *label, *json; /* json: the file to write, or NULL */
+	bool plain;
+	double room_fps, join_s;
+	unsigned patches_failed;
+	const struct lg_part *parts;
+	unsigned n_parts;
+};
+
+/* Prints the summary of the window between a and b and writes the JSON.
+ * Returns 1 when the smoke's conditions fail (a WebRTC participant not
+ * connected, a receiver without audio or video, a decryption failure, a
+ * failed PATCH), else 0; ENOMEM. */
+int lg_report(const struct lg_summary_in *in, const struct lg_snap *a,
+	      const struct lg_snap *b);
+
 #endif
 
 /* ---- one participant (peer.c) -------------------------------------------- */
@@ -117,9 +149,9 @@ struct lg_part {
 	/* role */
 	bool send_audio, send_video, recv;
 	enum lg_res vres;
-	int speaker;   /* position in the speaking rotation, -1 none */
-	bool sample;   /* decodes what it receives */
-	int tier;      /* -1: the server's default */
+	int speaker; /* position in the speaking rotation, -1 none */
+	bool sample; /* decodes what it receives */
+	int tier;    /* -1: the server's default */
 	bool presenter;
 
 	/* signalling and ICE/DTLS */
@@ -136,8 +168,8 @@ struct lg_part {
 	/* sending */
 	uint32_t ssrc[2];
 	uint16_t seq[2];
-	uint64_t next_tick;   /* audio tick index to send next */
-	uint64_t next_frame;  /* video frame index to send next */
+	uint64_t next_tick;  /* audio tick index to send next */
+	uint64_t next_frame; /* video frame index to send next */
 	uint32_t stagger_us;
 	bool want_key, after_dtx;
 	struct cx_vp8_pay *pay;
@@ -146,7 +178,7 @@ struct lg_part {
 	struct {
 		uint16_t seq, len;
 		uint8_t *buf;
-	} *hist;
+	} * hist;
 
 	/* receiving */
 	struct lg_rx rx_a, rx_v;

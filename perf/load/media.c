@@ -25,9 +25,9 @@
 
 #include "perf/load/load.h"
 
-const int lg_res_w[LG_RES_COUNT] = { 320, 640, 1280 };
-const int lg_res_h[LG_RES_COUNT] = { 180, 360, 720 };
-const int lg_res_kbps[LG_RES_COUNT] = { 150, 500, 1500 };
+const int lg_res_w[LG_RES_COUNT] = {320, 640, 1280};
+const int lg_res_h[LG_RES_COUNT] = {180, 360, 720};
+const int lg_res_kbps[LG_RES_COUNT] = {150, 500, 1500};
 
 #define TONE_HZ  880.0
 #define TONE_AMP 8000.0
@@ -127,8 +127,8 @@ static int track_add(struct lg_track *t, size_t *cap, const uint8_t *d, size_t l
 	t->f = nf;
 	if (len)
 		memcpy(t->data + used, d, len);
-	t->f[t->n++] = (struct lg_frame){ .off = (uint32_t)used, .len = (uint32_t)len,
-					  .flags = flags, .level = level };
+	t->f[t->n++] = (struct lg_frame){
+	    .off = (uint32_t)used, .len = (uint32_t)len, .flags = flags, .level = level};
 	return 0;
 }
 
@@ -165,8 +165,8 @@ static int make_audio(struct lg_track *t, size_t frames, size_t tone_frames)
 		for (size_t s = 0; s < CX_OPUS_FRAME_20MS; s++) {
 			double ts = (double)(i * CX_OPUS_FRAME_20MS + s) / CX_OPUS_RATE;
 			pcm[s] = i < tone_frames
-					 ? (int16_t)(TONE_AMP * sin(2 * M_PI * TONE_HZ * ts))
-					 : 0;
+				     ? (int16_t)(TONE_AMP * sin(2 * M_PI * TONE_HZ * ts))
+				     : 0;
 		}
 		int n = cx_opus_encode(enc, pcm, CX_OPUS_FRAME_20MS, out, sizeof(out));
 		if (n < 0) {
@@ -176,8 +176,9 @@ static int make_audio(struct lg_track *t, size_t frames, size_t tone_frames)
 		uint8_t flags = cx_opus_is_dtx((size_t)n) ? LG_F_DTX : 0;
 		if (i == 0 && tone_frames)
 			flags |= LG_F_ONSET;
-		err = track_add(t, &cap, out, (size_t)n, flags,
-				i < tone_frames ? level_of(pcm, CX_OPUS_FRAME_20MS) : 127);
+		err =
+		    track_add(t, &cap, out, (size_t)n, flags,
+			      i < tone_frames ? level_of(pcm, CX_OPUS_FRAME_20MS) : 127);
 	}
 	cx_opus_enc_free(&enc);
 	return err;
@@ -215,8 +216,10 @@ static void draw(uint8_t *buf, int w, int h, unsigned g)
 				val = on ? 235 : 16;
 			} else {
 				/* a moving gradient and a moving square */
-				val = 16 + (int)(((unsigned)(x + r) * 200 / (unsigned)(w + h) +
-						  g * 3) % 200);
+				val = 16 +
+				      (int)(((unsigned)(x + r) * 200 / (unsigned)(w + h) +
+					     g * 3) %
+					    200);
 				int bx = (int)((g * (unsigned)w / 64) % (unsigned)w);
 				if (x >= bx && x < bx + w / 10 && r < by0 && r > h / 20)
 					val = 200;
@@ -226,8 +229,10 @@ static void draw(uint8_t *buf, int w, int h, unsigned g)
 	for (int r = 0; r < h / 2; r++)
 		for (int x = 0; x < w / 2; x++) {
 			bool band = r * 2 >= by0 && r * 2 < by1;
-			u[r * (w / 2) + x] = band ? 128 : (uint8_t)(64 + (x * 128) / (w / 2));
-			v[r * (w / 2) + x] = band ? 128 : (uint8_t)(64 + ((r + (int)g) % 128));
+			u[r * (w / 2) + x] =
+			    band ? 128 : (uint8_t)(64 + (x * 128) / (w / 2));
+			v[r * (w / 2) + x] =
+			    band ? 128 : (uint8_t)(64 + ((r + (int)g) % 128));
 		}
 }
 
@@ -255,10 +260,10 @@ static int make_video(struct lg_track *t, struct lg_track *tk, enum lg_res res)
 		err = cx_vp8_enc_new(&kenc, &cfg);
 	for (unsigned g = 0; g < LG_VIDEO_FRAMES && !err; g++) {
 		struct cx_picture pic = {
-			.plane = { buf, buf + w * h, buf + w * h + (w / 2) * (h / 2) },
-			.stride = { w, w / 2, w / 2 },
-			.width = w,
-			.height = h,
+		    .plane = {buf, buf + w * h, buf + w * h + (w / 2) * (h / 2)},
+		    .stride = {w, w / 2, w / 2},
+		    .width = w,
+		    .height = h,
 		};
 		struct cx_vp8_frame f;
 		draw(buf, w, h, g);
@@ -267,7 +272,8 @@ static int make_video(struct lg_track *t, struct lg_track *tk, enum lg_res res)
 		if (err == EAGAIN) { /* dropped by rate control: keep the slot */
 			err = track_add(t, &cap, NULL, 0, 0, 0);
 		} else if (!err) {
-			err = track_add(t, &cap, f.data, f.len, f.keyframe ? LG_F_KEY : 0, 0);
+			err = track_add(t, &cap, f.data, f.len, f.keyframe ? LG_F_KEY : 0,
+					0);
 		}
 		if (err)
 			break;
@@ -343,7 +349,7 @@ static int mk_silence(struct lg_track *t, void *arg)
 
 int lg_media_load(struct lg_media *m, const char *dir)
 {
-	static const char *const names[LG_RES_COUNT] = { "v180", "v360", "v720" };
+	static const char *const names[LG_RES_COUNT] = {"v180", "v360", "v720"};
 	char path[512], kpath[512];
 	int err;
 

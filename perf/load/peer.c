@@ -81,34 +81,35 @@ void lg_part_fini(struct lg_part *p)
 int lg_offer(struct lg_run *run, struct lg_part *p, char *out, size_t cap)
 {
 	const char *fp = tp_dtls_cert_fingerprint(run->cert);
-	int n = snprintf(
-		out, cap,
-		"v=0\r\no=- %u 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
-		"a=group:BUNDLE 0%s\r\na=msid-semantic: WMS load\r\n"
-		"m=audio 9 UDP/TLS/RTP/SAVPF %u\r\nc=IN IP4 0.0.0.0\r\n"
-		"a=rtcp:9 IN IP4 0.0.0.0\r\na=ice-ufrag:%s\r\na=ice-pwd:%s\r\n"
-		"a=fingerprint:sha-256 %s\r\na=setup:actpass\r\na=mid:0\r\n"
-		"a=extmap:%u " TP_EXT_AUDIO_LEVEL "\r\n"
-		"a=sendrecv\r\na=msid:load a%u\r\na=rtcp-mux\r\n"
-		"a=rtpmap:%u opus/48000/2\r\na=fmtp:%u minptime=10;useinbandfec=1;usedtx=1\r\n"
-		"a=ssrc:%u cname:load%u\r\n",
-		p->idx, run->audio_only ? "" : " 1", AUDIO_PT, p->ufrag, p->pwd, fp,
-		run->audio_ext_id, p->idx, AUDIO_PT, AUDIO_PT, p->ssrc[0], p->idx);
+	int n =
+	    snprintf(out, cap,
+		     "v=0\r\no=- %u 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+		     "a=group:BUNDLE 0%s\r\na=msid-semantic: WMS load\r\n"
+		     "m=audio 9 UDP/TLS/RTP/SAVPF %u\r\nc=IN IP4 0.0.0.0\r\n"
+		     "a=rtcp:9 IN IP4 0.0.0.0\r\na=ice-ufrag:%s\r\na=ice-pwd:%s\r\n"
+		     "a=fingerprint:sha-256 %s\r\na=setup:actpass\r\na=mid:0\r\n"
+		     "a=extmap:%u " TP_EXT_AUDIO_LEVEL "\r\n"
+		     "a=sendrecv\r\na=msid:load a%u\r\na=rtcp-mux\r\n"
+		     "a=rtpmap:%u opus/48000/2\r\na=fmtp:%u "
+		     "minptime=10;useinbandfec=1;usedtx=1\r\n"
+		     "a=ssrc:%u cname:load%u\r\n",
+		     p->idx, run->audio_only ? "" : " 1", AUDIO_PT, p->ufrag, p->pwd, fp,
+		     run->audio_ext_id, p->idx, AUDIO_PT, AUDIO_PT, p->ssrc[0], p->idx);
 
 	if (n <= 0 || (size_t)n >= cap)
 		return ENOSPC;
 	if (run->audio_only)
 		return 0;
 	int k = snprintf(
-		out + n, cap - (size_t)n,
-		"m=video 9 UDP/TLS/RTP/SAVPF %u\r\nc=IN IP4 0.0.0.0\r\n"
-		"a=rtcp:9 IN IP4 0.0.0.0\r\na=ice-ufrag:%s\r\na=ice-pwd:%s\r\n"
-		"a=fingerprint:sha-256 %s\r\na=setup:actpass\r\na=mid:1\r\n"
-		"a=sendrecv\r\na=msid:load v%u\r\na=rtcp-mux\r\na=rtcp-rsize\r\n"
-		"a=rtpmap:%u VP8/90000\r\na=rtcp-fb:%u nack\r\na=rtcp-fb:%u nack pli\r\n"
-		"a=rtcp-fb:%u ccm fir\r\na=ssrc:%u cname:load%u\r\n",
-		VIDEO_PT, p->ufrag, p->pwd, fp, p->idx, VIDEO_PT, VIDEO_PT, VIDEO_PT, VIDEO_PT,
-		p->ssrc[1], p->idx);
+	    out + n, cap - (size_t)n,
+	    "m=video 9 UDP/TLS/RTP/SAVPF %u\r\nc=IN IP4 0.0.0.0\r\n"
+	    "a=rtcp:9 IN IP4 0.0.0.0\r\na=ice-ufrag:%s\r\na=ice-pwd:%s\r\n"
+	    "a=fingerprint:sha-256 %s\r\na=setup:actpass\r\na=mid:1\r\n"
+	    "a=sendrecv\r\na=msid:load v%u\r\na=rtcp-mux\r\na=rtcp-rsize\r\n"
+	    "a=rtpmap:%u VP8/90000\r\na=rtcp-fb:%u nack\r\na=rtcp-fb:%u nack pli\r\n"
+	    "a=rtcp-fb:%u ccm fir\r\na=ssrc:%u cname:load%u\r\n",
+	    VIDEO_PT, p->ufrag, p->pwd, fp, p->idx, VIDEO_PT, VIDEO_PT, VIDEO_PT,
+	    VIDEO_PT, p->ssrc[1], p->idx);
 
 	return k > 0 && (size_t)k < cap - (size_t)n ? 0 : ENOSPC;
 }
@@ -139,16 +140,16 @@ int lg_answer(struct lg_part *p, const char *sdp, size_t len, struct sockaddr_in
 	}
 	/* tp_sdp keeps no candidates: the first UDP host candidate, by hand */
 	while ((l = strstr(l, "a=candidate:"))) {
-		if (sscanf(l, "a=candidate:%*s %*u %7s %*u %63s %u typ", proto, ip, &port) ==
-			    3 &&
+		if (sscanf(l, "a=candidate:%*s %*u %7s %*u %63s %u typ", proto, ip,
+			   &port) == 3 &&
 		    !strcasecmp(proto, "udp") && port && port < 65536) {
 			memset(media, 0, sizeof(*media));
 			media->sin_family = AF_INET;
 			media->sin_port = htons((uint16_t)port);
 			if (inet_pton(AF_INET, ip, &media->sin_addr) == 1)
 				return p->srv_ufrag[0] && p->srv_pwd[0] && p->srv_fp[0]
-					       ? 0
-					       : EBADMSG;
+					   ? 0
+					   : EBADMSG;
 		}
 		l++;
 	}
@@ -157,9 +158,12 @@ int lg_answer(struct lg_part *p, const char *sdp, size_t len, struct sockaddr_in
 
 /* ---- sending ------------------------------------------------------------------- */
 
+/* A plain receive-only participant has nowhere to send (no dst). */
 static void udp_send(struct lg_part *p, const uint8_t *buf, size_t len)
 {
-	(void)sendto(p->fd, buf, len, 0, (const struct sockaddr *)p->dst, sizeof(*p->dst));
+	if (p->dst)
+		(void)sendto(p->fd, buf, len, 0, (const struct sockaddr *)p->dst,
+			     sizeof(*p->dst));
 }
 
 static void dtls_send(void *arg, const uint8_t *buf, size_t len)
@@ -172,15 +176,15 @@ void lg_send_stun(struct lg_part *p)
 	char user[600];
 	uint8_t buf[512];
 	struct tp_stun_request req = {
-		.tid = p->tid,
-		.username = user,
-		.priority = 0x6e7f00ff,
-		.use_candidate = true,
-		.controlling = true,
-		.tiebreaker = 0x0123456789abcdefull,
-		.fingerprint = true,
-		.key = (const uint8_t *)p->srv_pwd,
-		.keylen = strlen(p->srv_pwd),
+	    .tid = p->tid,
+	    .username = user,
+	    .priority = 0x6e7f00ff,
+	    .use_candidate = true,
+	    .controlling = true,
+	    .tiebreaker = 0x0123456789abcdefull,
+	    .fingerprint = true,
+	    .key = (const uint8_t *)p->srv_pwd,
+	    .keylen = strlen(p->srv_pwd),
 	};
 	size_t n;
 
@@ -210,9 +214,9 @@ static void send_audio(struct lg_run *run, struct lg_part *p, uint64_t tick, uin
 	const struct lg_frame *fr = &t->f[fi % t->n];
 	uint8_t buf[LG_PKT], lvl;
 	struct tp_rtp_hdr h = {
-		.pt = AUDIO_PT,
-		.ts = (uint32_t)(tick * 960),
-		.ssrc = p->ssrc[0],
+	    .pt = AUDIO_PT,
+	    .ts = (uint32_t)(tick * 960),
+	    .ssrc = p->ssrc[0],
 	};
 	size_t len;
 
@@ -230,7 +234,8 @@ static void send_audio(struct lg_run *run, struct lg_part *p, uint64_t tick, uin
 		lvl = (uint8_t)((fr->level < 127 ? 0x80 : 0) | fr->level);
 		h.has_ext = true;
 		h.n_ext = 1;
-		h.ext[0] = (struct tp_rtp_ext){ .id = run->audio_ext_id, .len = 1, .data = &lvl };
+		h.ext[0] =
+		    (struct tp_rtp_ext){.id = run->audio_ext_id, .len = 1, .data = &lvl};
 	}
 	if (tp_rtp_write(buf, LG_PKT - TP_SRTP_MAX_TRAILER, &len, &h, t->data + fr->off,
 			 fr->len))
@@ -247,13 +252,13 @@ static void send_video(struct lg_run *run, struct lg_part *p, uint64_t g, uint64
 	static uint8_t pay[512 * 1024];
 	size_t lens[512], n = 0, off = 0;
 	const struct lg_track *t =
-		p->want_key ? &run->media.videokey[p->vres] : &run->media.video[p->vres];
+	    p->want_key ? &run->media.videokey[p->vres] : &run->media.video[p->vres];
 	const struct lg_frame *fr = &t->f[g % t->n];
 	struct cx_vp8_frame f = {
-		.data = t->data + fr->off,
-		.len = fr->len,
-		.pts = g * (90000 / LG_FPS),
-		.keyframe = fr->flags & LG_F_KEY,
+	    .data = t->data + fr->off,
+	    .len = fr->len,
+	    .pts = g * (90000 / LG_FPS),
+	    .keyframe = fr->flags & LG_F_KEY,
 	};
 
 	if (!fr->len)
@@ -267,11 +272,11 @@ static void send_video(struct lg_run *run, struct lg_part *p, uint64_t g, uint64
 	for (size_t i = 0; i < n; i++) {
 		uint8_t buf[LG_PKT];
 		struct tp_rtp_hdr h = {
-			.pt = VIDEO_PT,
-			.marker = i + 1 == n,
-			.seq = p->seq[1]++,
-			.ts = (uint32_t)f.pts,
-			.ssrc = p->ssrc[1],
+		    .pt = VIDEO_PT,
+		    .marker = i + 1 == n,
+		    .seq = p->seq[1]++,
+		    .ts = (uint32_t)f.pts,
+		    .ssrc = p->ssrc[1],
 		};
 		size_t len;
 
@@ -388,7 +393,8 @@ void lg_part_timers(struct lg_part *p, uint64_t now)
 {
 	if (p->ready || p->plain)
 		return;
-	if (!p->ice_ok && p->srv_pwd[0] && now >= p->next_stun_us && p->stun_tries < 100) {
+	if (!p->ice_ok && p->srv_pwd[0] && now >= p->next_stun_us &&
+	    p->stun_tries < 100) {
 		lg_send_stun(p);
 		p->next_stun_us = now + 200000;
 	}
@@ -577,8 +583,8 @@ static void dtls_progress(struct lg_run *run, struct lg_part *p, uint64_t now)
 
 	if (p->ice_ok && !p->dtls_started) {
 		p->dtls_started = true;
-		if (tp_dtls_new(&p->dtls, run->cert, TP_DTLS_CLIENT, p->srv_fp_alg, p->srv_fp,
-				dtls_send, p) == 0)
+		if (tp_dtls_new(&p->dtls, run->cert, TP_DTLS_CLIENT, p->srv_fp_alg,
+				p->srv_fp, dtls_send, p) == 0)
 			(void)tp_dtls_connect(p->dtls);
 	}
 	if (p->dtls && !p->ready && tp_dtls_state(p->dtls) == TP_DTLS_CONNECTED &&
@@ -638,9 +644,9 @@ void lg_part_input(struct lg_run *run, struct lg_part *p, uint64_t now)
 
 	for (;;) {
 		for (int i = 0; i < BATCH; i++) {
-			iov[i] = (struct iovec){ .iov_base = bufs[i], .iov_len = LG_PKT };
-			msgs[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i],
-								 .msg_iovlen = 1 } };
+			iov[i] = (struct iovec){.iov_base = bufs[i], .iov_len = LG_PKT};
+			msgs[i] = (struct mmsghdr){
+			    .msg_hdr = {.msg_iov = &iov[i], .msg_iovlen = 1}};
 		}
 		got = recvmmsg(p->fd, msgs, BATCH, MSG_DONTWAIT, NULL);
 		if (got <= 0)
