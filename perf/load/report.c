@@ -246,6 +246,7 @@ int lg_report(const struct lg_summary_in *o, const struct lg_snap *a,
 		json_object_set_new(j, "label", json_string(o->label));
 		json_object_set_new(j, "participants", json_integer(o->n_parts));
 		json_object_set_new(j, "connected", json_integer((json_int_t)ready));
+		json_object_set_new(j, "video_senders", json_integer(senders));
 		json_object_set_new(j, "join_seconds", json_real(o->join_s));
 		json_object_set_new(j, "patches_failed", json_integer(o->patches_failed));
 		json_object_set_new(j, "seconds", json_real(secs));
