@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages tutti needs that are missing (and, with
-# --test, what the test suite needs too; with --perf, what perf/run needs). Only missing packages are asked
-# for; apt-get update runs once, and only when something must be installed.
+# --test, what the test suite needs too; with --perf, the peers perf/run
+# compares tutti with). Only missing packages are asked for; apt-get
+# update runs once, and only when something must be installed.
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config
