@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages tutti needs that are missing (and, with
-# --test, what the test suite needs too). Only missing packages are asked
-# for; apt-get update runs once, and only when something must be installed.
+# --test, what the test suite needs too; with --perf, the peers perf/run
+# compares tutti with). Only missing packages are asked for; apt-get
+# update runs once, and only when something must be installed.
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config
@@ -13,8 +14,15 @@ test_pkgs=(clang libclang-rt-14-dev chromium
   gstreamer1.0-plugins-bad gstreamer1.0-nice gir1.2-gstreamer-1.0
   gir1.2-gst-plugins-base-1.0 gir1.2-gst-plugins-bad-1.0
   python3-gi python3-numpy iproute2 iptables openssl curl ffmpeg)
+# perf/run: the peers tutti is measured against (Janus AudioBridge, a
+# GStreamer compositor pipeline). Debian's janus starts no service here.
+perf_pkgs=(janus gstreamer1.0-tools gstreamer1.0-plugins-base
+  gstreamer1.0-plugins-good gstreamer1.0-plugins-bad python3 curl)
 
 want=("${build_pkgs[@]}")
+if [ "${1:-}" = "--perf" ]; then
+  want+=("${perf_pkgs[@]}")
+fi
 if [ "${1:-}" = "--test" ]; then
   want+=("${test_pkgs[@]}")
   # Node.js may come from elsewhere (with its own npm); ask Debian only when absent.
