@@ -17,7 +17,7 @@
 import { makeTest, makeMedia, launch, openPage, waitConnected, statusOf, audioTap, audioLevels,
          audioWindows, audioPeaks, judgeTones, HEARD_DB, ABSENT_DB, WIN_MS, adminApi, until, sleep, shot, serverMetrics } from './lib.mjs';
 
-const t = makeTest('lecture', 150_000);
+const t = makeTest('lecture', 240_000);
 const ROOM = 'physics-e2e';
 const FLOOR_MS = Number(process.env.TUTTI_E2E_FLOOR_MS || 2000);
 // A window counts as carrying A's tone when the tone is >= 20 dB over the
