@@ -379,7 +379,7 @@
         T.recording = rec;
         const b = document.getElementById('rec-badge');
         if (b) b.hidden = !rec;
-        caption(rec ? 'This room is being recorded.' : 'The recording has stopped.');
+        updateCaption();
       }
       T.onLayout.forEach((f) => f(T.layout));
     });
@@ -470,6 +470,7 @@
     if (T.selfCamOff) parts.push('Your camera is off.');
     if (T.dataMode === 'audio-only') parts.push('Audio only: no video is sent or received.');
     else if (T.dataMode === 'low') parts.push('Low data mode.');
+    if (T.recording) parts.push('This room is being recorded.');
     caption(parts.join(' '));
   }
 
