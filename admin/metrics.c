@@ -2,6 +2,7 @@
  * /livez, /readyz and /metrics (Prometheus text format 0.0.4, tutti_
  * prefix, base units). Counters come from the mixer and the transport.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,45 +57,56 @@ static void seconds(struct text *t, const char *name, const char *help, uint64_t
 	    name, (double)us / 1e6);
 }
 
-/* Per-room gauges, labelled by room id (room ids are [a-z0-9-]: no
- * escaping needed in the label). */
+/* Per-room figures, labelled by room id (room ids are [a-z0-9-]: no
+ * escaping needed in the label): one family per entry, its value from the
+ * room's stats. The rooms' stats are read once. */
+struct room_family {
+	const char *name, *type, *help;
+	double (*value)(const struct mx_room_stats *rs);
+	bool fraction; /* printed with decimals */
+};
+
+static double v_participants(const struct mx_room_stats *rs) { return (double)rs->participants; }
+static double v_missed(const struct mx_room_stats *rs) { return (double)rs->missed_deadlines; }
+static double v_load(const struct mx_room_stats *rs) { return (double)rs->load_permille / 1000.0; }
+static double v_fps(const struct mx_room_stats *rs) { return (double)rs->video_fps_now; }
+
+static const struct room_family room_families[] = {
+	{ "room_participants", "gauge", "Participants per room.", v_participants, false },
+	{ "room_deadlines_missed_total", "counter", "Missed room deadlines per room.", v_missed,
+	  false },
+	{ "room_load", "gauge",
+	  "Room worker's own CPU time as a share of its tick time, last second.", v_load, true },
+	{ "room_video_fps", "gauge",
+	  "Video frame rate a room runs at now (lowered under overload).", v_fps, false },
+};
+
 static void room_gauges(struct ad_server *s, struct text *t)
 {
-	char names[256][MX_ROOM_NAME_MAX + 1];
-	size_t n = mx_room_names(s->mx, names, 256);
+	static char names[256][MX_ROOM_NAME_MAX + 1];
+	static struct mx_room_stats rs[256];
+	static bool have[256];
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
-	put(t, "# HELP tutti_room_participants Participants per room.\n"
-	       "# TYPE tutti_room_participants gauge\n");
-	for (size_t i = 0; i < n && i < 256; i++) {
-		struct mx_room_stats rs;
-		if (mx_room_stats(s->mx, names[i], &rs) == 0)
-			put(t, "tutti_room_participants{room=\"%s\"} %llu\n", names[i],
-			    (unsigned long long)rs.participants);
+	/* (static scratch: 256 rooms of stats is too big for a connection
+	 * thread's stack; scrapes take turns) */
+	pthread_mutex_lock(&lock);
+	size_t n = mx_room_names(s->mx, names, 256);
+	if (n > 256)
+		n = 256;
+	for (size_t i = 0; i < n; i++)
+		have[i] = mx_room_stats(s->mx, names[i], &rs[i]) == 0;
+	for (size_t f = 0; f < CM_ARRAY_SIZE(room_families); f++) {
+		const struct room_family *rf = &room_families[f];
+		put(t, "# HELP tutti_%s %s\n# TYPE tutti_%s %s\n", rf->name, rf->help, rf->name,
+		    rf->type);
+		for (size_t i = 0; i < n; i++)
+			if (have[i])
+				put(t, rf->fraction ? "tutti_%s{room=\"%s\"} %.3f\n"
+						    : "tutti_%s{room=\"%s\"} %.0f\n",
+				    rf->name, names[i], rf->value(&rs[i]));
 	}
-	put(t, "# HELP tutti_room_deadlines_missed_total Missed room deadlines per room.\n"
-	       "# TYPE tutti_room_deadlines_missed_total counter\n");
-	for (size_t i = 0; i < n && i < 256; i++) {
-		struct mx_room_stats rs;
-		if (mx_room_stats(s->mx, names[i], &rs) == 0)
-			put(t, "tutti_room_deadlines_missed_total{room=\"%s\"} %llu\n", names[i],
-			    (unsigned long long)rs.missed_deadlines);
-	}
-	put(t, "# HELP tutti_room_load Room worker's own CPU time as a share of its tick "
-	       "time, last second.\n# TYPE tutti_room_load gauge\n");
-	for (size_t i = 0; i < n && i < 256; i++) {
-		struct mx_room_stats rs;
-		if (mx_room_stats(s->mx, names[i], &rs) == 0)
-			put(t, "tutti_room_load{room=\"%s\"} %.3f\n", names[i],
-			    (double)rs.load_permille / 1000.0);
-	}
-	put(t, "# HELP tutti_room_video_fps Video frame rate a room runs at now (lowered "
-	       "under overload).\n# TYPE tutti_room_video_fps gauge\n");
-	for (size_t i = 0; i < n && i < 256; i++) {
-		struct mx_room_stats rs;
-		if (mx_room_stats(s->mx, names[i], &rs) == 0)
-			put(t, "tutti_room_video_fps{room=\"%s\"} %llu\n", names[i],
-			    (unsigned long long)rs.video_fps_now);
-	}
+	pthread_mutex_unlock(&lock);
 	if (s->store) {
 		struct ad_store_stats ss;
 		ad_store_stats(s->store, &ss);

@@ -66,6 +66,18 @@ def log(*a):
     sys.stdout.flush()
 
 
+# One line per named check ("ok   name" / "FAIL name: detail"); the names
+# of the failed ones are kept in `failures` for the test's verdict.
+failures = []
+
+
+def check(name, ok, detail=""):
+    log(("ok   " if ok else "FAIL ") + name + (f": {detail}" if detail else ""))
+    if not ok:
+        failures.append(name)
+    return ok
+
+
 class SetupError(Exception):
     """The test could not run (exit 2)."""
 

@@ -29,14 +29,7 @@ from gstpeer import CheckFailed, log, np  # noqa: E402
 
 RED, BLUE = 0xFFFF0000, 0xFF0000FF
 RECORD_S = 10.0
-failures = []
-
-
-def check(name, ok, detail=""):
-    log(("ok   " if ok else "FAIL ") + name + (f": {detail}" if detail else ""))
-    if not ok:
-        failures.append(name)
-    return ok
+check, failures = gp.check, gp.failures
 
 
 def api(hub, method, path):

@@ -39,14 +39,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 GREEN, RED = 0xFF00FF00, 0xFFFF0000
 COLOUR_TOL = 30.0
 TONE = 440.0
-failures = []
-
-
-def check(name, ok, detail=""):
-    log(("ok   " if ok else "FAIL ") + name + (f": {detail}" if detail else ""))
-    if not ok:
-        failures.append(name)
-    return ok
+check, failures = gp.check, gp.failures
 
 
 class AudioIn:
