@@ -47,6 +47,7 @@ struct hist_pkt {
 
 struct tier {
 	int w, h, kbps;
+	int cur_kbps; /* what the encoder is asked for now (the smallest tier adapts) */
 	struct cx_vp8_enc *enc;
 	uint8_t *buf; /* the canvas, I420 */
 	struct cx_picture canvas;

@@ -33,6 +33,11 @@
 
 struct tp_bwe;
 
+/* What a sender's estimate starts at and stays within. */
+#define TP_BWE_START_BPS 600000
+#define TP_BWE_MIN_BPS 30000
+#define TP_BWE_MAX_BPS 10000000
+
 struct tp_bwe_cfg {
 	uint32_t start_bps; /* before any feedback */
 	uint32_t min_bps, max_bps;
