@@ -54,16 +54,44 @@ static double audio_bps(int level)
 	return level <= 2 ? AUDIO_LOW_BPS : AUDIO_NORMAL_BPS;
 }
 
-/* The least a level needs, in bit/s on the wire. */
-static double need(const struct mx_room *r, int level)
+/* The least a level needs, in bit/s on the wire: what its tier really
+ * sends when that is known (an encoder spends less than its target on a
+ * still picture), else the tier's configured rate (the smallest tier's
+ * lowest). */
+static double need(const struct mx_room *r, int level, uint64_t now)
 {
 	if (level <= 0)
 		return AUDIO_LOW_BPS;
 	int t = (level - 1) / 2;
 	bool full = (level - 1) % 2;
-	double v = r->cfg.tiers[t].kbps * 1000.0 * (t == 0 ? TIER0_FLOOR : 1.0);
+	double cfg = r->cfg.tiers[t].kbps * 1000.0;
+	double v = mx_video_tier_bps(r->video, (unsigned)t, full, now);
 
-	return audio_bps(level) + v * (full ? 1.0 : BASE_LAYER_SHARE) * VIDEO_OVERHEAD;
+	if (v <= 0) {
+		/* Not sent now: as much of its target as the nearest tier that
+		 * is measured spends of its own (the same pictures). */
+		for (int d = 1; d < (int)r->cfg.n_tiers && v <= 0; d++)
+			for (int k = t - d; k <= t + d; k += 2 * d) {
+				if (k < 0 || k >= (int)r->cfg.n_tiers || k == 0)
+					continue;
+				double m = mx_video_tier_bps(r->video, (unsigned)k, full, now);
+				if (m > 0) {
+					v = cfg * CM_MIN(1.2, m / (r->cfg.tiers[k].kbps * 1000.0));
+					break;
+				}
+			}
+	}
+	if (t == 0) /* the smallest tier's encoder adapts down to its floor */
+		v = v > 0 ? CM_MIN(v, TIER0_FLOOR * cfg * (full ? 1.0 : BASE_LAYER_SHARE) *
+					      VIDEO_OVERHEAD)
+			  : 0;
+	if (v <= 0)
+		v = (t == 0 ? TIER0_FLOOR : 1.0) * cfg * (full ? 1.0 : BASE_LAYER_SHARE) *
+		    VIDEO_OVERHEAD;
+	/* Never trust a measure far below the target: content changes. */
+	v = CM_MAX(v, 0.3 * cfg * (t == 0 ? TIER0_FLOOR : 1.0) *
+			      (full ? 1.0 : BASE_LAYER_SHARE));
+	return audio_bps(level) + v;
 }
 
 /* The level's media, applied to the receiver. */
@@ -97,7 +125,7 @@ void mx_rate_part_init(struct mx_room *r, struct mx_part *p, uint64_t now)
 	/* Until the first feedback: the level the starting estimate allows. */
 	int top = 2 * (int)r->cfg.n_tiers, level = 0;
 	for (int l = 1; l <= top; l++)
-		if (need(r, l) <= TP_BWE_START_BPS)
+		if (need(r, l, now) <= TP_BWE_START_BPS)
 			level = l;
 	p->rate.level = level;
 	p->rate.estimate_bps = TP_BWE_START_BPS;
@@ -142,7 +170,7 @@ static void decide(struct mx_room *r, struct mx_part *p, uint64_t now)
 	rt->estimate_bps = st.estimate_bps;
 	track_loss(p, &st, now);
 	for (int l = 1; l <= top; l++)
-		if (need(r, l) <= st.estimate_bps)
+		if (need(r, l, now) <= st.estimate_bps)
 			fit = l;
 	if (st.last_overuse_us > rt->seen_overuse_us)
 		rt->seen_overuse_us = st.last_overuse_us;

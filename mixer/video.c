@@ -373,6 +373,39 @@ static void dump_canvas(struct mx_video *v, unsigned ti)
 	fclose(f);
 }
 
+#define MEASURE_US 2000000
+
+static void measure(struct tier *t, uint8_t tid, size_t bytes, uint64_t now)
+{
+	if (!t->win_start_us || now - t->win_start_us > 2 * MEASURE_US) {
+		t->win_start_us = now;
+		t->win_bytes[0] = t->win_bytes[1] = 0;
+	}
+	if (tid == 0)
+		t->win_bytes[0] += bytes;
+	t->win_bytes[1] += bytes;
+	if (now - t->win_start_us >= MEASURE_US) {
+		double dt = (double)(now - t->win_start_us) / 1e6;
+		for (int k = 0; k < 2; k++) {
+			double b = (double)t->win_bytes[k] * 8 / dt;
+			/* Rises at once (a keyframe's cost counts), falls slowly. */
+			t->bps[k] = b > t->bps[k] || !t->bps[k] ? b : 0.7 * t->bps[k] + 0.3 * b;
+			t->win_bytes[k] = 0;
+		}
+		t->win_start_us = now;
+		t->measured_us = now;
+	}
+}
+
+double mx_video_tier_bps(const struct mx_video *v, unsigned tier, bool full, uint64_t now)
+{
+	const struct tier *t = tier < v->n_tiers ? &v->tiers[tier] : NULL;
+
+	if (!t || !t->measured_us || now - t->measured_us > 3 * MEASURE_US)
+		return 0;
+	return t->bps[full ? 1 : 0];
+}
+
 static void encode_and_send(struct mx_room *r, unsigned ti, uint64_t now)
 {
 	struct mx_video *v = r->video;
@@ -402,6 +435,11 @@ static void encode_and_send(struct mx_room *r, unsigned ti, uint64_t now)
 	if (cx_vp8_packetize(t->pay, &f, MTU_PAYLOAD, v->frame_buf, MAX_FRAME_PKTS * PKT_CAP,
 			     v->frame_lens, MAX_FRAME_PKTS, &n) || !n)
 		return;
+	/* What it costs a receiver (payload, RTP, extensions, SRTP, UDP/IP). */
+	size_t wire = 0;
+	for (size_t i = 0; i < n; i++)
+		wire += v->frame_lens[i] + 12 + 8 + 16 + 28;
+	measure(t, f.tid, wire, now);
 	/* The tier's packets: header with the tier's seq and timestamp,
 	 * kept for NACKs; each receiver gets a rewritten copy. */
 	const uint8_t *payload = v->frame_buf;

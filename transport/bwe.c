@@ -32,6 +32,8 @@
 #define LOSS_MIN_PKTS 40 /* TWCC loss is judged over at least this many */
 #define LOSS_MIN_US 500000
 #define JITTER_RISE_MS 30
+#define QUEUE_MIN_MS 20.0 /* overuse needs at least this much queued delay */
+#define MIN_BUCKETS 10 /* the delay's floor: minima of the last 10 s */
 
 struct group {
 	uint64_t first_send, last_send, last_arrival;
@@ -53,6 +55,9 @@ struct tp_bwe {
 	uint64_t first_arrival;
 	unsigned n_deltas;
 	double trend, prev_trend, threshold;
+	double floor_min[MIN_BUCKETS]; /* per second of arrival time */
+	uint64_t floor_sec;
+	bool floor_init;
 	double time_over_ms;
 	int overuse_count;
 	uint64_t last_thr_us;
@@ -146,6 +151,32 @@ static void update_threshold(struct tp_bwe *b, double m, uint64_t now)
 	b->last_thr_us = now;
 }
 
+/* How far the smoothed delay stands above its lowest of the last 10 s:
+ * the queue the path holds now. A trend alone also rises with the wobble
+ * of a busy machine; a queue that has really grown is what overuse is. */
+static double queued_ms(struct tp_bwe *b, uint64_t arrival_us)
+{
+	uint64_t sec = arrival_us / 1000000;
+	double lo;
+
+	if (!b->floor_init || sec >= b->floor_sec + MIN_BUCKETS) {
+		for (int i = 0; i < MIN_BUCKETS; i++)
+			b->floor_min[i] = b->smoothed;
+		b->floor_init = true;
+	} else {
+		for (uint64_t s = b->floor_sec + 1; s <= sec; s++)
+			b->floor_min[s % MIN_BUCKETS] = b->smoothed;
+	}
+	if (sec > b->floor_sec || !b->floor_sec)
+		b->floor_sec = sec;
+	if (b->smoothed < b->floor_min[sec % MIN_BUCKETS])
+		b->floor_min[sec % MIN_BUCKETS] = b->smoothed;
+	lo = b->floor_min[0];
+	for (int i = 1; i < MIN_BUCKETS; i++)
+		lo = CM_MIN(lo, b->floor_min[i]);
+	return b->smoothed - lo;
+}
+
 /* One delay sample between two groups: trendline and detector. */
 static void delay_sample(struct tp_bwe *b, double d_ms, uint64_t arrival_us,
 			 double send_delta_ms, uint64_t now)
@@ -160,6 +191,7 @@ static void delay_sample(struct tp_bwe *b, double d_ms, uint64_t arrival_us,
 	if (b->tl_n < TL_WIN)
 		b->tl_n++;
 	b->n_deltas++;
+	double queued = queued_ms(b, arrival_us);
 	if (b->tl_n < 2)
 		return;
 	b->prev_trend = b->trend;
@@ -173,7 +205,7 @@ static void delay_sample(struct tp_bwe *b, double d_ms, uint64_t arrival_us,
 			b->time_over_ms += send_delta_ms;
 		b->overuse_count++;
 		if (b->time_over_ms > OVERUSE_TIME_MS && b->overuse_count > 1 &&
-		    b->trend >= b->prev_trend) {
+		    b->trend >= b->prev_trend && queued >= QUEUE_MIN_MS) {
 			b->time_over_ms = 0;
 			b->overuse_count = 0;
 			b->signal = TP_BWE_OVERUSE;
@@ -219,8 +251,8 @@ static void aimd(struct tp_bwe *b, uint64_t now)
 		bool near = b->last_overuse_us && now - b->last_overuse_us < NEAR_US &&
 			    b->delay_bps > 0.9 * b->cap_at_overuse;
 		b->delay_bps *= pow(near ? INC_NEAR : INC_FAR, dt);
-		if (base > 0 && b->delay_bps > 2 * base + 100000)
-			b->delay_bps = CM_MAX(2 * base + 100000, 0.0 + b->cfg.min_bps);
+		if (base > 0 && b->delay_bps > 3 * base + 200000)
+			b->delay_bps = CM_MAX(3 * base + 200000, 0.0 + b->cfg.min_bps);
 	}
 	b->delay_bps = clampd(b->delay_bps, b->cfg.min_bps, b->cfg.max_bps);
 }

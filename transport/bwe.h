@@ -11,8 +11,8 @@
  *    Google Congestion Control). A slope over an adaptive threshold is
  *    overuse (a queue grows on the path): the rate drops at once to 85 %
  *    of what the receiver got. Otherwise the rate grows (20 %/s far from
- *    the last overuse, 5 %/s near it), but never past twice what the
- *    receiver got plus 100 kbit/s (a rate that was never tried is not
+ *    the last overuse, 5 %/s near it), but never past three times what the
+ *    receiver got plus 200 kbit/s (a rate that was never tried is not
  *    known to pass).
  *  - loss: the fraction lost, from TWCC (packets reported missing) or,
  *    without TWCC, from RTCP receiver reports. Over 10 % while the delay

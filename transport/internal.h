@@ -77,6 +77,7 @@ struct tp_sent_pkt {
 	uint64_t send_us;
 	uint16_t seq;
 	uint16_t size; /* 0: empty */
+	bool acked; /* reported received: later feedback about it is old news */
 };
 
 /* One inbound SSRC, for receiver report blocks (RFC 3550 A.1, A.3, A.8). */

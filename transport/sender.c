@@ -208,7 +208,7 @@ static size_t stamp(struct tp_sender *s, const uint8_t *pkt, size_t len, uint8_t
 	if (m->ext_twcc) {
 		struct tp_sent_pkt *e = &s->twcc_hist[s->twcc_seq % TP_TWCC_HIST];
 		/* Bytes on the wire: RTP, the SRTP tag, UDP and IPv4. */
-		*e = (struct tp_sent_pkt){ now, s->twcc_seq, (uint16_t)(n + 16 + 28) };
+		*e = (struct tp_sent_pkt){ now, s->twcc_seq, (uint16_t)(n + 16 + 28), false };
 		s->twcc_seq++;
 	}
 	return n;
@@ -309,11 +309,12 @@ static void on_twcc(struct tp_sender *s, const struct tp_rtcp_pkt *pk, uint64_t 
 	size_t m = 0;
 
 	for (int i = 0; i < n; i++) {
-		const struct tp_sent_pkt *e = &s->twcc_hist[st[i].seq % TP_TWCC_HIST];
+		struct tp_sent_pkt *e = &s->twcc_hist[st[i].seq % TP_TWCC_HIST];
 		if (st[i].received)
 			arrival += st[i].delta_us;
-		if (!e->size || e->seq != st[i].seq)
-			continue; /* not ours, or too old */
+		if (!e->size || e->seq != st[i].seq || e->acked)
+			continue; /* not ours, too old, or told already */
+		e->acked = st[i].received;
 		bp[m++] = (struct tp_bwe_pkt){
 			.send_us = e->send_us,
 			/* Offset so that it stays positive; only differences matter. */
