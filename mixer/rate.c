@@ -14,7 +14,7 @@
  * had to be taken back within 5 s doubles the wait (up to 10 s), so a
  * link at its limit is not probed over and over.
  *
- * The smallest tier's encoder follows the receivers on it: down to 40 %
+ * The smallest tier's encoder follows the receivers on it: down to 30 %
  * of its configured rate when their links need it (the others are on
  * larger tiers and never see it).
  */
@@ -33,9 +33,10 @@
 #define AUDIO_NORMAL_BPS (32000 + AUDIO_OVERHEAD_BPS)
 #define VIDEO_OVERHEAD 1.08
 #define BASE_LAYER_SHARE 0.6 /* of a tier's rate, 2 temporal layers */
-#define TIER0_FLOOR 0.4 /* the smallest tier's encoder may go this low */
-#define HEADROOM 0.9 /* of the estimate, for the smallest tier's encoder */
-#define RTX_SHARE 0.15 /* of the estimate, for retransmissions */
+#define TIER0_FLOOR 0.3 /* the smallest tier's encoder may go this low */
+#define UP_MARGIN 1.1 /* a step up needs this much more than the level */
+#define HEADROOM 0.8 /* of the estimate, for audio and the smallest tier's video */
+#define RTX_SHARE 0.10 /* of the estimate, for retransmissions */
 #define RTX_MIN_BPS 20000
 #define RTX_DEPTH_S 0.25
 
@@ -76,7 +77,8 @@ static double need(const struct mx_room *r, int level, uint64_t now)
 					continue;
 				double m = mx_video_tier_bps(r->video, (unsigned)k, full, now);
 				if (m > 0) {
-					v = cfg * CM_MIN(1.2, m / (r->cfg.tiers[k].kbps * 1000.0));
+					v = cfg * CM_MIN(1.2, CM_MAX(0.6, m / (r->cfg.tiers[k].kbps *
+										1000.0)));
 					break;
 				}
 			}
@@ -89,9 +91,10 @@ static double need(const struct mx_room *r, int level, uint64_t now)
 		v = (t == 0 ? TIER0_FLOOR : 1.0) * cfg * (full ? 1.0 : BASE_LAYER_SHARE) *
 		    VIDEO_OVERHEAD;
 	/* Never trust a measure far below the target: content changes. */
-	v = CM_MAX(v, 0.3 * cfg * (t == 0 ? TIER0_FLOOR : 1.0) *
+	v = CM_MAX(v, 0.5 * cfg * (t == 0 ? TIER0_FLOOR : 1.0) *
 			      (full ? 1.0 : BASE_LAYER_SHARE));
-	return audio_bps(level) + v;
+	/* A level never needs less than the one below it. */
+	return CM_MAX(audio_bps(level) + v, need(r, level - 1, now));
 }
 
 /* The level's media, applied to the receiver. */
@@ -169,8 +172,9 @@ static void decide(struct mx_room *r, struct mx_part *p, uint64_t now)
 	tp_sender_bwe(p->sender, now, &st);
 	rt->estimate_bps = st.estimate_bps;
 	track_loss(p, &st, now);
+	/* Staying needs the level's rate; going up needs a margin more. */
 	for (int l = 1; l <= top; l++)
-		if (need(r, l, now) <= st.estimate_bps)
+		if (need(r, l, now) * (l > cur ? UP_MARGIN : 1.0) <= st.estimate_bps)
 			fit = l;
 	if (st.last_overuse_us > rt->seen_overuse_us)
 		rt->seen_overuse_us = st.last_overuse_us;
@@ -196,7 +200,7 @@ static void decide(struct mx_room *r, struct mx_part *p, uint64_t now)
 }
 
 /* The smallest tier's encoder: as much as its weakest automatic receiver
- * can take, within [40 %, 100 %] of its configured rate. */
+ * can take, within [30 %, 100 %] of its configured rate. */
 static void tier0_rate(struct mx_room *r)
 {
 	double cfg = r->cfg.tiers[0].kbps, target = cfg;

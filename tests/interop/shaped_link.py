@@ -206,8 +206,8 @@ class Link:
     def bytes(self):
         out = sh("iptables", "-L", "OUTPUT", "-v", "-x", "-n")
         for line in out.splitlines():
-            f = line.split()
-            if len(f) >= 9 and f[-1] == self.client and f[3] in ("udp", "17"):
+            f = line.split()   # pkts bytes [target] prot opt in out source destination
+            if len(f) >= 8 and f[-1] == self.client and f[0].isdigit():
                 return int(f[1])
         return 0
 
