@@ -35,6 +35,7 @@
 #define BASE_LAYER_SHARE 0.6 /* of a tier's rate, 2 temporal layers */
 #define TIER0_FLOOR 0.3 /* the smallest tier's encoder may go this low */
 #define UP_MARGIN 1.1 /* a step up needs this much more than the level */
+#define STAY_MARGIN 0.9 /* and staying on a level this much of it */
 #define HEADROOM 0.8 /* of the estimate, for audio and the smallest tier's video */
 #define RTX_SHARE 0.10 /* of the estimate, for retransmissions */
 #define RTX_MIN_BPS 20000
@@ -168,13 +169,17 @@ static void decide(struct mx_room *r, struct mx_part *p, uint64_t now)
 	struct mx_rate *rt = &p->rate;
 	struct tp_bwe_state st;
 	int top = max_level(r, p), fit = 0, cur = rt->level;
+	/* The last change was a step up, and it held. */
+	bool held = rt->last_up_us && rt->last_up_us == rt->last_change_us;
 
 	tp_sender_bwe(p->sender, now, &st);
 	rt->estimate_bps = st.estimate_bps;
 	track_loss(p, &st, now);
-	/* Staying needs the level's rate; going up needs a margin more. */
+	/* A band around each level's need: staying takes 90 % of it (what a
+	 * tier sends wobbles with its pictures and keyframes; an overuse
+	 * drops the estimate well below), going up 110 %. */
 	for (int l = 1; l <= top; l++)
-		if (need(r, l, now) * (l > cur ? UP_MARGIN : 1.0) <= st.estimate_bps)
+		if (need(r, l, now) * (l > cur ? UP_MARGIN : STAY_MARGIN) <= st.estimate_bps)
 			fit = l;
 	if (st.last_overuse_us > rt->seen_overuse_us)
 		rt->seen_overuse_us = st.last_overuse_us;
@@ -185,9 +190,12 @@ static void decide(struct mx_room *r, struct mx_part *p, uint64_t now)
 			rt->hold_us = CM_MIN(rt->hold_us * 2, (uint64_t)HOLD_MAX_US);
 		rt->level = fit;
 		rt->last_change_us = now;
-	} else if (fit > cur && now - rt->last_change_us >= rt->hold_us) {
-		/* Up one tier at most: to the best level of the next tier. */
+	} else if (fit > cur && now - rt->last_change_us >= (held ? HOLD_US : rt->hold_us)) {
+		/* Up one tier at most: to the best level of the next tier. A
+		 * step up that held proves the link: the wait is 5 s again. */
 		int ceiling = cur == 0 ? 2 : 2 * ((cur - 1) / 2 + 1) + 2;
+		if (held)
+			rt->hold_us = HOLD_US;
 		rt->level = CM_MIN(fit, ceiling);
 		rt->last_change_us = rt->last_up_us = now;
 	} else if (now - rt->last_change_us >= HOLD_RESET_US) {

@@ -13,9 +13,10 @@ Cases (the client's downlink):
          audio has no gap over 100 ms, video decodes at >= 5 fps from the
          smallest tier, and what tutti sends the client (counted before the
          shaper) stays under 128 kbit/s over every 2 s
-  64k    tbf 64 kbit/s: audio only (no video sent), audio continuous (no gap
-         over 100 ms); then 2 Mbit/s: video is back within 15 s, the largest
-         tier within 30 s
+  64k    tbf 64 kbit/s: audio only (at least 75 % of the time; a step up
+         that probes the link brings a brief picture, 2 fps at most on
+         average), audio continuous (no gap over 100 ms); then 2 Mbit/s:
+         video is back within 15 s, the largest tier within 30 s
   loss5, loss15   1 Mbit/s with 5 % / 15 % random loss: audio has no gap over
          60 ms, video keeps decoding (no freeze of 1 s or more)
 In every case the well-connected receiver stays on the largest tier from
@@ -292,12 +293,14 @@ def main_case(case):
     watch = Watch(hub)
     top = 2
     # The good receiver climbs to the largest tier first (from the starting
-    # estimate: one step per 5 s).
-    ok = hub.run_until(lambda: any(r.get(good.id, {}).get("video_tier") == top
-                                   for _t, r in watch.rows[-1:]), 30.0)
+    # estimate: one step per 5 s) and has held it for 5 s.
+    def settled():
+        rows = [r.get(good.id, {}).get("video_tier") for _t, r in watch.rows[-10:]]
+        return len(rows) == 10 and all(x == top for x in rows)
+    ok = hub.run_until(settled, 45.0)
     if not ok:
         last = watch.rows[-1][1].get(good.id, {}) if watch.rows else {}
-        raise CheckFailed("the well-connected receiver did not reach the largest tier in 30 s: "
+        raise CheckFailed("the well-connected receiver did not settle on the largest tier in 45 s: "
                           + json.dumps({k: last.get(k) for k in ("video_tier", "bandwidth",
                                                                   "network")}))
     log("the well-connected receiver is on the largest tier")
@@ -363,6 +366,11 @@ def main_case(case):
             f"{b.get('estimate_bps', 0) / 1000:.0f} kbit/s acked {b.get('acked_bps', 0) / 1000:.0f} "
             f"loss {n.get('loss', 0):.2f} rtt {n.get('rtt_ms')} ms twcc {b.get('twcc')} "
             f"rtx {b.get('retransmits')}/{b.get('retransmits_dropped')} dropped")
+    for tt, p in gs[::4]:
+        b = p.get("bandwidth", {})
+        log(f"  good   +{tt - t_join:5.1f} s: tier {p['video_tier']} level {b.get('level')} "
+            f"estimate {b.get('estimate_bps', 0) / 1000:.0f} kbit/s acked "
+            f"{b.get('acked_bps', 0) / 1000:.0f}")
     figures = {"case": case}
     if case == "128k":
         w0, w1 = t_join + 20, t_end - 0.5
@@ -395,9 +403,15 @@ def main_case(case):
                        video_back_s=round(back, 2), top_tier_s=round(climb, 2))
         expect(gap <= 100, f"audio at 64 kbit/s: longest gap {gap:.0f} ms (<= 100)")
         expect(cover >= 0.97, f"audio at 64 kbit/s: {cover * 100:.1f} % of the time decoded")
-        expect(len(fr) <= (w1 - w0) / 4,
-               f"audio only at 64 kbit/s: {len(fr)} video frames in {w1 - w0:.0f} s "
-               f"(at most a still frame every 4 s)")
+        at0 = sum(1 for x in lv if x == 0) / max(1, len(lv))
+        figures.update(audio_only_share=round(at0, 2), fps_at_64k=round(len(fr) / (w1 - w0), 2))
+        # Audio only, but for the rare step up that tests whether the link
+        # has room again (at most one per 5-10 s, taken back at once): a
+        # brief picture, never a stream.
+        expect(at0 >= 0.75, f"audio only at 64 kbit/s in {at0 * 100:.0f} % of the samples "
+               f"(>= 75 %)")
+        expect(len(fr) / (w1 - w0) <= 2.0,
+               f"at 64 kbit/s: {len(fr)} video frames in {w1 - w0:.0f} s (<= 2 fps: probes only)")
         expect(back <= 15, f"video back {back:.1f} s after the limit was lifted (<= 15)")
         expect(climb <= 30, f"largest tier {climb:.1f} s after the limit was lifted (<= 30)")
     else:
