@@ -43,7 +43,7 @@ struct mx_rate {
 	uint64_t last_change_us, last_up_us;
 	uint64_t hold_us; /* wait before the next step up */
 	uint64_t seen_overuse_us;
-	uint32_t estimate_bps;
+	uint32_t estimate_bps, acked_bps;
 	double loss; /* smoothed reported loss, 0..1, for Opus FEC */
 	uint64_t loss_us;
 	uint64_t rtx_sent, rtx_dropped; /* retransmissions, and those over budget */

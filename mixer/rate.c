@@ -174,6 +174,7 @@ static void decide(struct mx_room *r, struct mx_part *p, uint64_t now)
 
 	tp_sender_bwe(p->sender, now, &st);
 	rt->estimate_bps = st.estimate_bps;
+	rt->acked_bps = st.acked_bps;
 	track_loss(p, &st, now);
 	/* A band around each level's need: staying takes 90 % of it (what a
 	 * tier sends wobbles with its pictures and keyframes; an overuse
@@ -222,8 +223,12 @@ static void tier0_rate(struct mx_room *r)
 		if (level < 1)
 			continue;
 		double share = (level - 1) % 2 ? 1.0 : BASE_LAYER_SHARE;
-		double v = (HEADROOM * p->rate.estimate_bps - audio_bps(level)) / VIDEO_OVERHEAD /
-			   share / 1000.0;
+		/* Never much more than what got through (the estimate may be
+		 * probing upwards): the encoder grows 10 % a second at most. */
+		double est = p->rate.estimate_bps;
+		if (p->rate.acked_bps)
+			est = CM_MIN(est, 1.1 * p->rate.acked_bps + 10000);
+		double v = (HEADROOM * est - audio_bps(level)) / VIDEO_OVERHEAD / share / 1000.0;
 		target = CM_MIN(target, v);
 	}
 	target = CM_MAX(target, cfg * TIER0_FLOOR);

@@ -32,8 +32,9 @@
 #define LOSS_MIN_PKTS 40 /* TWCC loss is judged over at least this many */
 #define LOSS_MIN_US 500000
 #define JITTER_RISE_MS 30
-#define QUEUE_MIN_MS 20.0 /* overuse needs at least this much queued delay */
-#define MIN_BUCKETS 10 /* the delay's floor: minima of the last 10 s */
+#define QUEUE_MIN_MS 40.0 /* overuse needs at least this much queued delay */
+#define MIN_BUCKETS 30 /* the delay's floor: minima of the last 30 s */
+#define STANDING_MS 50.0 /* a queue this deep that stays is congestion too */
 
 struct group {
 	uint64_t first_send, last_send, last_arrival;
@@ -56,6 +57,7 @@ struct tp_bwe {
 	unsigned n_deltas;
 	double trend, prev_trend, threshold;
 	double floor_min[MIN_BUCKETS]; /* per second of arrival time */
+	double queued; /* ms above the floor, at the last sample */
 	uint64_t floor_sec;
 	bool floor_init;
 	double time_over_ms;
@@ -192,6 +194,7 @@ static void delay_sample(struct tp_bwe *b, double d_ms, uint64_t arrival_us,
 		b->tl_n++;
 	b->n_deltas++;
 	double queued = queued_ms(b, arrival_us);
+	b->queued = queued;
 	if (b->tl_n < 2)
 		return;
 	b->prev_trend = b->trend;
@@ -260,7 +263,10 @@ static void aimd(struct tp_bwe *b, uint64_t now)
 /* The loss-based rate, from one loss figure. */
 static void loss_update(struct tp_bwe *b, double loss, uint64_t now)
 {
-	bool congested = b->last_overuse_us && now - b->last_overuse_us < 1000000;
+	/* Congestion: a queue that grew just now, or one that stands (a full
+	 * buffer drops what comes; its delay no longer rises). */
+	bool congested = (b->last_overuse_us && now - b->last_overuse_us < 1000000) ||
+			 b->queued >= STANDING_MS;
 
 	b->loss = loss;
 	if (loss < 0.02)
@@ -402,4 +408,5 @@ void tp_bwe_get(const struct tp_bwe *b, uint64_t now, struct tp_bwe_state *out)
 	out->signal = b->signal;
 	out->last_overuse_us = b->last_overuse_us;
 	out->has_twcc = b->last_twcc_us != 0;
+	out->queued_ms = b->queued;
 }

@@ -16,7 +16,8 @@
  *    known to pass).
  *  - loss: the fraction lost, from TWCC (packets reported missing) or,
  *    without TWCC, from RTCP receiver reports. Over 10 % while the delay
- *    signal is not normal (congestion): the rate drops by half the loss.
+ *    signal saw overuse, or a queue of 50 ms stands (congestion): the
+ *    rate drops by half the loss.
  *    Over 10 % with no queue growth (a lossy radio link, not congestion):
  *    it holds. Between 2 and 10 %: it holds. Under 2 %: it may grow.
  *    Without TWCC, a rise of the receiver-reported jitter of more than
@@ -61,6 +62,7 @@ struct tp_bwe_state {
 	uint32_t remb_bps; /* the last REMB while fresh, else 0 */
 	uint32_t acked_bps; /* what the receiver got, from TWCC (0 unknown) */
 	double loss; /* the loss fraction last used, 0..1 */
+	double queued_ms; /* delay above its lowest of the last 30 s */
 	double trend; /* the modified trend (ms) and its threshold */
 	double threshold;
 	enum tp_bwe_signal signal;
