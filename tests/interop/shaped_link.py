@@ -57,8 +57,11 @@ class Sender(gp.WebRTCPeer):
             f"audiotestsrc wave=sine freq={freq} volume=0.4 is-live=true ! audioconvert "
             f"! audioresample ! audio/x-raw,rate=48000,channels=1 ! opusenc bitrate=32000 "
             f"! rtpopuspay pt=111 ! queue ! {OPUS_CAPS} ! webrtc.",
-            "videotestsrc pattern=ball is-live=true ! video/x-raw,width=320,height=240,"
-            "framerate=15/1 ! videoconvert ! vp8enc deadline=1 target-bitrate=300000 "
+            # Scrolling colour bars: edges that move every frame, so that
+            # every tier's encoder spends its target (a camera would).
+            "videotestsrc pattern=smpte horizontal-speed=3 is-live=true "
+            "! video/x-raw,width=320,height=240,framerate=15/1 ! videoconvert "
+            "! vp8enc deadline=1 target-bitrate=300000 "
             f"! rtpvp8pay pt=96 picture-id-mode=15-bit ! queue ! {VP8_CAPS} ! webrtc."]
         super().__init__(hub, ROOM, name, gp.launch("\n".join(desc), name))
         self.sendrecv(2)
