@@ -36,7 +36,7 @@
 #define TIER0_FLOOR 0.3 /* the smallest tier's encoder may go this low */
 #define UP_MARGIN 1.1 /* a step up needs this much more than the level */
 #define STAY_MARGIN 0.9 /* and staying on a level this much of it */
-#define HEADROOM 0.8 /* of the estimate, for audio and the smallest tier's video */
+#define HEADROOM 0.75 /* of the estimate, for audio and the smallest tier's video */
 #define RTX_SHARE 0.10 /* of the estimate, for retransmissions */
 #define RTX_MIN_BPS 20000
 #define RTX_DEPTH_S 0.25
@@ -224,10 +224,10 @@ static void tier0_rate(struct mx_room *r)
 			continue;
 		double share = (level - 1) % 2 ? 1.0 : BASE_LAYER_SHARE;
 		/* Never much more than what got through (the estimate may be
-		 * probing upwards): the encoder grows 10 % a second at most. */
+		 * probing upwards): the encoder grows 5 % a second at most. */
 		double est = p->rate.estimate_bps;
 		if (p->rate.acked_bps)
-			est = CM_MIN(est, 1.1 * p->rate.acked_bps + 10000);
+			est = CM_MIN(est, 1.05 * p->rate.acked_bps + 5000);
 		double v = (HEADROOM * est - audio_bps(level)) / VIDEO_OVERHEAD / share / 1000.0;
 		target = CM_MIN(target, v);
 	}

@@ -35,7 +35,7 @@
 struct tp_bwe;
 
 /* What a sender's estimate starts at and stays within. */
-#define TP_BWE_START_BPS 600000
+#define TP_BWE_START_BPS 300000
 #define TP_BWE_MIN_BPS 30000
 #define TP_BWE_MAX_BPS 10000000
 

@@ -57,9 +57,7 @@ class Sender(gp.WebRTCPeer):
             f"audiotestsrc wave=sine freq={freq} volume=0.4 is-live=true ! audioconvert "
             f"! audioresample ! audio/x-raw,rate=48000,channels=1 ! opusenc bitrate=32000 "
             f"! rtpopuspay pt=111 ! queue ! {OPUS_CAPS} ! webrtc.",
-            # Scrolling colour bars: edges that move every frame, so that
-            # every tier's encoder spends its target (a camera would).
-            "videotestsrc pattern=smpte horizontal-speed=3 is-live=true "
+            "videotestsrc pattern=ball is-live=true "
             "! video/x-raw,width=320,height=240,framerate=15/1 ! videoconvert "
             "! vp8enc deadline=1 target-bitrate=300000 "
             f"! rtpvp8pay pt=96 picture-id-mode=15-bit ! queue ! {VP8_CAPS} ! webrtc."]
@@ -118,8 +116,14 @@ class Receiver(gp.WebRTCPeer):
                               Gst.ElementFactory.make("audioresample"), caps_el,
                               gp.appsink(self._on_audio)])
         else:
-            self.attach(pad, [Gst.ElementFactory.make("rtpvp8depay"),
-                              Gst.ElementFactory.make("vp8dec"), gp.appsink(self._on_frame)])
+            # As a browser does: after a loss, wait for a keyframe and ask
+            # for one (PLI) rather than decode onto broken references.
+            depay = Gst.ElementFactory.make("rtpvp8depay")
+            for prop in ("request-keyframe", "wait-for-keyframe"):
+                if depay.find_property(prop) is not None:
+                    depay.set_property(prop, True)
+            self.attach(pad, [depay, Gst.ElementFactory.make("vp8dec"),
+                              gp.appsink(self._on_frame)])
 
     def _on_audio(self, sink):
         t = time.monotonic()
@@ -361,14 +365,18 @@ def main_case(case):
            f"well-connected receiver: tiers seen since the shaped join {good_tiers} "
            f"({len(gs)} samples), want only {top}")
     ss = watch.series(sid, t_join)
+    prev = None
     for tt, p in ss[::4]:
         b = p.get("bandwidth", {})
         n = p.get("network", {})
+        rate = ((n.get("bytes_sent", 0) - prev[1]) * 8 / (tt - prev[0]) / 1000) if prev else 0
+        prev = (tt, n.get("bytes_sent", 0))
         log(f"  shaped +{tt - t_join:5.1f} s: tier {p['video_tier']} level {b.get('level')} "
             f"fps {b.get('video_fps')} audio {b.get('audio_tier')} estimate "
             f"{b.get('estimate_bps', 0) / 1000:.0f} kbit/s acked {b.get('acked_bps', 0) / 1000:.0f} "
             f"loss {n.get('loss', 0):.2f} rtt {n.get('rtt_ms')} ms twcc {b.get('twcc')} "
-            f"rtx {b.get('retransmits')}/{b.get('retransmits_dropped')} dropped")
+            f"rtx {b.get('retransmits')}/{b.get('retransmits_dropped')} dropped; "
+            f"RTP payload sent {rate:.0f} kbit/s")
     for tt, p in gs[::4]:
         b = p.get("bandwidth", {})
         log(f"  good   +{tt - t_join:5.1f} s: tier {p['video_tier']} level {b.get('level')} "
