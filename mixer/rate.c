@@ -38,6 +38,7 @@
 #define STAY_MARGIN 0.9 /* and staying on a level this much of it */
 #define HEADROOM 0.75 /* of the estimate, for audio and the smallest tier's video */
 #define RTX_SHARE 0.10 /* of the estimate, for retransmissions */
+#define RTX_SHARE_MAX 0.30
 #define RTX_MIN_BPS 20000
 #define RTX_DEPTH_S 0.25
 
@@ -250,7 +251,9 @@ void mx_rate_tick(struct mx_room *r, uint64_t now)
 bool mx_rate_rtx_allowed(struct mx_part *p, size_t len, uint64_t now)
 {
 	struct mx_rate *rt = &p->rate;
-	double rate = CM_MAX(RTX_SHARE * rt->estimate_bps, (double)RTX_MIN_BPS) / 8.0;
+	/* A lossy link needs more repairs: twice its loss, within 10-30 %. */
+	double share = CM_MIN(RTX_SHARE_MAX, CM_MAX(RTX_SHARE, 2 * rt->loss));
+	double rate = CM_MAX(share * rt->estimate_bps, (double)RTX_MIN_BPS) / 8.0;
 
 	if (rt->rtx_refill_us)
 		rt->rtx_tokens += rate * (double)(now - rt->rtx_refill_us) / 1e6;
