@@ -20,7 +20,7 @@
 #define THR_MAX 600.0
 #define K_UP 0.0087
 #define K_DOWN 0.039
-#define OVERUSE_TIME_MS 10.0
+#define OVERUSE_TIME_MS 50.0
 #define BETA 0.85 /* on overuse: this share of what got through */
 #define DECREASE_GAP_US 300000 /* at most one decrease per this (about an RTT) */
 #define INC_FAR 1.20 /* per second */
@@ -243,6 +243,9 @@ static void aimd(struct tp_bwe *b, uint64_t now)
 	if (b->signal == TP_BWE_OVERUSE) {
 		if (now - b->last_decrease_us >= DECREASE_GAP_US || !b->last_decrease_us) {
 			double to = base > 0 ? BETA * base : BETA * b->delay_bps;
+			/* At most half per event: one stalled second of a busy
+			 * receiver must not throw a good link to the floor. */
+			to = CM_MAX(to, 0.5 * b->delay_bps);
 			if (to < b->delay_bps)
 				b->delay_bps = to;
 			b->last_decrease_us = now;

@@ -10,7 +10,7 @@
  *    and fitted with a line over the last 20 groups (a trendline, as in
  *    Google Congestion Control). A slope over an adaptive threshold is
  *    overuse (a queue grows on the path): the rate drops at once to 85 %
- *    of what the receiver got. Otherwise the rate grows (20 %/s far from
+ *    of what the receiver got (at most by half per event). Otherwise the rate grows (20 %/s far from
  *    the last overuse, 5 %/s near it), but never past three times what the
  *    receiver got plus 200 kbit/s (a rate that was never tried is not
  *    known to pass).

@@ -123,7 +123,10 @@ static void growing_delay_is_overuse(void)
 	printf("     growing delay: %u -> %u kbit/s within a second of it\n", before / 1000,
 	       s.min_est / 1000);
 	CHECK(st.last_overuse_us > t_grow); /* found within a second */
-	CHECK(s.min_est <= 900000); /* 85 % of what got through */
+	/* Below what is sent (85 % of what got through, at most half of
+	 * the estimate per overuse). */
+	CHECK(s.min_est < 1000000);
+	CHECK(s.min_est >= before / 2 - 1);
 	tp_bwe_free(&s.b);
 }
 
@@ -193,7 +196,7 @@ static void jitter_rise_without_twcc(void)
 	tp_bwe_on_report(b, 0.0, 80, t); /* jitter jumps 75 ms */
 	uint32_t down = tp_bwe_estimate(b, t);
 	printf("     RR only: %u -> %u kbit/s on a jitter jump\n", up / 1000, down / 1000);
-	CHECK(down <= 500000 * 0.86);
+	CHECK(down <= up / 2 + 1); /* as far as one overuse may take it */
 	/* Reported loss of 3 %: holds. */
 	tp_bwe_on_report(b, 0.03, 80, t + 1000000);
 	CHECK(tp_bwe_estimate(b, t + 1000000) <= down * 1.21);
