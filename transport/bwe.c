@@ -253,7 +253,9 @@ static void aimd(struct tp_bwe *b, uint64_t now)
 		}
 		b->last_overuse_us = now;
 		b->signal = TP_BWE_NORMAL; /* one event, one decrease */
-	} else if (b->signal == TP_BWE_NORMAL) {
+	} else if (b->signal == TP_BWE_NORMAL && b->queued < STANDING_MS) {
+		/* (A queue that stands — a full buffer, no longer growing — is
+		 * no room to grow into: hold.) */
 		bool near = b->last_overuse_us && now - b->last_overuse_us < NEAR_US &&
 			    b->delay_bps > 0.9 * b->cap_at_overuse;
 		b->delay_bps *= pow(near ? INC_NEAR : INC_FAR, dt);
