@@ -39,6 +39,7 @@
 #define HEADROOM 0.75 /* of the estimate, for audio and the smallest tier's video */
 #define RTX_SHARE 0.10 /* of the estimate, for retransmissions */
 #define RTX_SHARE_MAX 0.30
+#define HEAVY_LOSS 0.10 /* from this loss on, the smallest tier at most */
 #define RTX_MIN_BPS 20000
 #define RTX_DEPTH_S 0.25
 
@@ -47,7 +48,9 @@ static int max_level(const struct mx_room *r, const struct mx_part *p)
 	if (p->cap == MX_CAP_AUDIO_ONLY || !p->sender ||
 	    !tp_sender_media(p->sender, TP_SDP_VIDEO))
 		return 0;
-	if (p->cap == MX_CAP_LOW)
+	/* The smallest tier on a lossy link: its frames are a packet or two,
+	 * so fewer of them are broken and repairs cost little. */
+	if (p->cap == MX_CAP_LOW || p->rate.loss >= HEAVY_LOSS)
 		return 2;
 	return 2 * (int)r->cfg.n_tiers;
 }
