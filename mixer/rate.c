@@ -50,7 +50,7 @@ static int max_level(const struct mx_room *r, const struct mx_part *p)
 		return 0;
 	/* The smallest tier on a lossy link: its frames are a packet or two,
 	 * so fewer of them are broken and repairs cost little. */
-	if (p->cap == MX_CAP_LOW || p->rate.loss >= HEAVY_LOSS)
+	if (p->cap == MX_CAP_LOW || p->rate.loss_now >= HEAVY_LOSS)
 		return 2;
 	return 2 * (int)r->cfg.n_tiers;
 }
@@ -158,6 +158,10 @@ static void track_loss(struct mx_part *p, const struct tp_bwe_state *st, uint64_
 	double l;
 
 	tp_sender_get_stats(p->sender, &ss);
+	/* Now: TWCC's last window when it flows (per packet, every half
+	 * second), else the last receiver report. No memory: a congested
+	 * moment passed is no lossy link. */
+	p->rate.loss_now = st->has_twcc ? st->loss : ss.loss;
 	l = CM_MAX(ss.loss, st->has_twcc ? st->loss : 0.0);
 	if (p->rate.loss_us) {
 		double dt = (double)(now - p->rate.loss_us) / 1e6;
