@@ -73,6 +73,7 @@ static void snapshot(struct stream *st)
 			json_object_del(p, "video_frames_sent");
 			json_object_del(p, "network");
 			json_object_del(p, "audio_in");
+			json_object_del(p, "bandwidth");
 		}
 		json_t *o = json_pack("{s:o}", "participants", parts);
 		roster = o ? json_dumps(o, JSON_COMPACT) : NULL;

@@ -117,6 +117,14 @@ static json_t *participants_json(const struct mx_part_info *pi, size_t n)
 					(json_int_t)pi[i].net.bytes_sent, "loss", pi[i].net.loss,
 					"rtt_ms", (json_int_t)pi[i].net.rtt_ms, "jitter_ms",
 					(int)pi[i].net.jitter_ms);
+		json_t *bw = json_pack(
+			"{s:I,s:I,s:I,s:b,s:i,s:i,s:s,s:b,s:I,s:I}", "estimate_bps",
+			(json_int_t)pi[i].estimate_bps, "acked_bps", (json_int_t)pi[i].acked_bps,
+			"remb_bps", (json_int_t)pi[i].remb_bps, "twcc", pi[i].twcc, "level",
+			pi[i].level, "video_fps", (int)pi[i].video_fps, "audio_tier",
+			pi[i].audio_tier == MX_AUDIO_LOW ? "low" : "normal", "tier_pinned",
+			pi[i].tier_pinned, "retransmits", (json_int_t)pi[i].retransmits,
+			"retransmits_dropped", (json_int_t)pi[i].retransmits_dropped);
 		json_t *pj =
 			json_pack("{s:s,s:s,s:s,s:b,s:s,s:b,s:b,s:b,s:b,s:b,s:b,s:i,s:I,s:I}",
 				     "id", pi[i].id, "name", pi[i].name, "role", roles[pi[i].role],
@@ -142,9 +150,11 @@ static json_t *participants_json(const struct mx_part_info *pi, size_t n)
 					"depth_ms", (int)ai->depth_ms);
 		if (pj) {
 			json_object_set_new(pj, "network", net);
+			json_object_set_new(pj, "bandwidth", bw);
 			json_object_set_new(pj, "audio_in", ain);
 		} else {
 			json_decref(net);
+			json_decref(bw);
 			json_decref(ain);
 		}
 		json_array_append_new(a, pj);

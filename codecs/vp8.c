@@ -195,7 +195,7 @@ static int configure(struct cx_vp8_enc *e)
 	cfg->rc_dropframe_thresh = 0;
 	cfg->rc_resize_allowed = 0;
 	cfg->rc_min_quantizer = 2;
-	cfg->rc_max_quantizer = 56;
+	cfg->rc_max_quantizer = 63; /* room to meet a low rate (the smallest tier adapts) */
 	cfg->rc_undershoot_pct = 50;
 	cfg->rc_overshoot_pct = 50;
 	cfg->rc_buf_initial_sz = 500;

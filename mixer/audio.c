@@ -30,6 +30,7 @@ struct slot {
 	struct mx_part *part; /* NULL: free */
 	struct cx_opus_enc *enc;
 	struct mx_limiter lim;
+	int loss_perc; /* what the encoder was told, -1 not yet */
 };
 
 struct mx_audio {
@@ -37,6 +38,7 @@ struct mx_audio {
 	unsigned k;
 	struct slot slots[MX_MAX_SPEAKERS];
 	struct cx_opus_enc *tier_enc[MX_AUDIO_TIERS];
+	int tier_loss[MX_AUDIO_TIERS]; /* what the encoders were told, -1 not yet */
 	struct mx_limiter common_lim;
 	int tier_len[MX_AUDIO_TIERS];
 	uint8_t tier_pkt[MX_AUDIO_TIERS][CX_OPUS_MAX_PACKET];
@@ -78,11 +80,14 @@ int mx_audio_new(struct mx_audio **out, const struct mx_room_cfg *cfg)
 	a->chosen = calloc(a->k, sizeof(*a->chosen));
 	if (!a->spk || !a->eligible || !a->chosen)
 		err = ENOMEM;
-	for (int t = 0; t < MX_AUDIO_TIERS && !err; t++)
+	for (int t = 0; t < MX_AUDIO_TIERS && !err; t++) {
 		err = new_encoder(&a->tier_enc[t], tier_bitrate[t]);
+		a->tier_loss[t] = -1;
+	}
 	for (unsigned i = 0; i < a->k && !err; i++) {
 		err = new_encoder(&a->slots[i].enc, tier_bitrate[MX_AUDIO_NORMAL]);
 		mx_limiter_init(&a->slots[i].lim);
+		a->slots[i].loss_perc = -1;
 	}
 	mx_limiter_init(&a->common_lim);
 	if (err) {
@@ -246,10 +251,44 @@ static void assign_slots(struct mx_audio *a, struct mx_part **parts, size_t m)
 				p->slot = (int)i;
 				p->a_marker = true;
 				mx_limiter_init(&a->slots[i].lim);
+				a->slots[i].loss_perc = -1; /* told again for p */
 				cx_opus_enc_set_bitrate(a->slots[i].enc, tier_bitrate[p->tier]);
 				break;
 			}
 		}
+	}
+}
+
+/* Tells an encoder the loss its listeners see: in-band FEC on when they
+ * lose packets (it costs bits), and the expected loss, which sets how
+ * much of the bitrate the redundancy takes. */
+static void set_loss(struct cx_opus_enc *e, int *told, double loss)
+{
+	int perc = (int)CM_MIN(30.0, ceil(loss * 100.0));
+
+	if (perc == *told)
+		return;
+	cx_opus_enc_set_fec(e, perc > 0);
+	cx_opus_enc_set_loss_perc(e, perc);
+	*told = perc;
+}
+
+void mx_audio_adapt(struct mx_room *r)
+{
+	struct mx_audio *a = r->audio;
+	double loss[MX_AUDIO_TIERS] = { 0 };
+
+	for (size_t i = 0; i < r->n_parts; i++) {
+		struct mx_part *p = r->parts[i];
+		if (p->sender && p->slot < 0)
+			loss[p->tier] = CM_MAX(loss[p->tier], p->rate.loss);
+	}
+	for (int t = 0; t < MX_AUDIO_TIERS; t++)
+		set_loss(a->tier_enc[t], &a->tier_loss[t], loss[t]);
+	for (unsigned i = 0; i < a->k; i++) {
+		struct slot *s = &a->slots[i];
+		if (s->part)
+			set_loss(s->enc, &s->loss_perc, s->part->rate.loss);
 	}
 }
 

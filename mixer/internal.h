@@ -35,6 +35,24 @@ struct mx_link {
 	struct mx_link *retired_next; /* room thread only: see mx_room.retired */
 };
 
+/* What a receiver is sent, chosen from its bandwidth estimate (rate.c).
+ * Levels: 0 audio only; then per video tier t, 2t+1 its base temporal
+ * layer (half the frame rate) and 2t+2 every frame. */
+struct mx_rate {
+	int level;
+	bool pinned; /* an admin set its tier: the estimate no longer moves it */
+	uint64_t last_change_us, last_up_us;
+	uint64_t hold_us; /* wait before the next step up */
+	uint64_t seen_overuse_us;
+	uint32_t estimate_bps, acked_bps;
+	double loss; /* smoothed reported loss, 0..1, for Opus FEC */
+	double loss_now; /* the last loss figure, for the heavy-loss tier cap */
+	uint64_t loss_us;
+	uint64_t rtx_sent, rtx_dropped; /* retransmissions, and those over budget */
+	double rtx_tokens; /* bytes retransmissions may still take */
+	uint64_t rtx_refill_us;
+};
+
 /* A participant: room thread only. */
 struct mx_part {
 	struct mx_link *link;
@@ -68,6 +86,7 @@ struct mx_part {
 	uint64_t join_seq; /* order of arrival: the layout's order */
 	struct mx_vin *vin; /* what it sends */
 	struct mx_vout vout; /* what it receives */
+	struct mx_rate rate;
 };
 
 /* The room's figures: the room thread adds to them (atomics); others read
@@ -152,6 +171,18 @@ int mx_room_retier(struct mx_room *r, const struct mx_room_cfg *cfg);
 void mx_room_apply_layout(struct mx_room *r);
 extern const struct tp_peer_events mx_room_events;
 
+/* rate.c: each receiver's level from its estimate, with hysteresis. */
+void mx_rate_part_init(struct mx_room *r, struct mx_part *p, uint64_t now);
+/* Once per tick, before the media: levels, audio tiers, encoder rates. */
+void mx_rate_tick(struct mx_room *r, uint64_t now);
+/* The data cap or an admin's tier changed: apply at once. */
+void mx_rate_apply(struct mx_room *r, struct mx_part *p, uint64_t now);
+/* May a retransmission of len bytes go to p now (the budget: a share of
+ * its estimate)? Takes the bytes when it may. */
+bool mx_rate_rtx_allowed(struct mx_part *p, size_t len, uint64_t now);
+/* Frames per second p is sent now (0: none). */
+unsigned mx_rate_fps(const struct mx_room *r, const struct mx_part *p);
+
 /* audio.c: the audio half of a tick. */
 int mx_audio_new(struct mx_audio **out, const struct mx_room_cfg *cfg);
 void mx_audio_free(struct mx_audio **a);
@@ -160,6 +191,8 @@ void mx_audio_part_fini(struct mx_audio *a, struct mx_part *p);
 /* An inbound audio packet of p. */
 void mx_audio_input(struct mx_part *p, const uint8_t *pkt, size_t len,
 		    const struct tp_rtp_hdr *h, uint64_t arrival_us);
+/* Opus FEC and expected loss of each encoder from its listeners' loss. */
+void mx_audio_adapt(struct mx_room *r);
 /* Selects, decodes, mixes, encodes and sends one 20 ms tick. */
 void mx_audio_tick(struct mx_room *r, uint64_t now);
 

@@ -137,15 +137,17 @@ int mx_set_role(struct mx_engine *e, const char *room, const char *id, enum mx_r
 int mx_spotlight(struct mx_engine *e, const char *room, const char *id);
 /* A participant's own choices: a raised hand, and a data cap. */
 enum mx_data_cap {
-	MX_CAP_AUTO, /* the tier its link allows (the default tier for now) */
-	MX_CAP_LOW, /* the smallest video tier and the low-data audio tier */
-	MX_CAP_AUDIO_ONLY, /* no video at all */
+	MX_CAP_AUTO, /* what its link allows (its bandwidth estimate) */
+	MX_CAP_LOW, /* at most the smallest video tier, the low-data audio tier */
+	MX_CAP_AUDIO_ONLY, /* no video at all, the low-data audio tier */
 };
 int mx_set_hand(struct mx_engine *e, const char *room, const char *id, const char *secret,
 		bool raised);
 int mx_set_data_cap(struct mx_engine *e, const char *room, const char *id,
 		    const char *secret, enum mx_data_cap cap);
-/* A receiver's video tier (0 = smallest). Returns 0, ENOENT or EINVAL. */
+/* A receiver's video tier (0 = smallest), pinned: its bandwidth estimate
+ * no longer moves it until the participant sets a data cap again.
+ * Returns 0, ENOENT or EINVAL. */
 int mx_set_tier(struct mx_engine *e, const char *room, const char *id, int tier);
 /* The room's layout, at run time. Returns 0 or ENOENT. */
 int mx_set_layout(struct mx_engine *e, const char *room, enum mx_layout_kind kind);
@@ -175,6 +177,15 @@ struct mx_part_info {
 	int video_tier; /* what it receives, -1 none yet */
 	uint64_t video_decodes; /* its frames decoded */
 	uint64_t video_frames_sent; /* composite frames sent to it */
+	unsigned video_fps; /* frames per second it is sent now (0: none) */
+	enum mx_audio_tier audio_tier;
+	int level; /* 0 audio only; 2t+1 tier t at half rate, 2t+2 at full */
+	bool tier_pinned; /* set by an admin, not by its estimate */
+	uint32_t estimate_bps; /* what its link can take (docs/bandwidth.md) */
+	uint32_t acked_bps; /* what it received, from TWCC; 0 unknown */
+	uint32_t remb_bps; /* its last REMB while fresh; 0 none */
+	bool twcc; /* it sends transport-wide feedback */
+	uint64_t retransmits, retransmits_dropped; /* NACKs answered; over budget */
 	struct tp_sender_stats net; /* what its receiver reports say */
 	struct mx_audio_in_info audio_in;
 };

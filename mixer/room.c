@@ -162,6 +162,7 @@ static void add_part(struct mx_room *r, struct mx_link *l)
 	p->a_seq = (uint16_t)cm_random_u32();
 	p->a_ts_base = cm_random_u32();
 	p->a_marker = true;
+	mx_rate_part_init(r, p, cm_now_us());
 	l->part = p;
 	r->parts[r->n_parts++] = p;
 	return;
@@ -195,14 +196,17 @@ static void drop_part(struct mx_room *r, struct mx_part *p)
 	pthread_mutex_unlock(mx_engine_lock(r->engine));
 }
 
-/* RTCP from a participant: feedback about tutti's video to it. Receiver
- * reports and REMB/TWCC are for bandwidth estimation (not yet used). */
+/* RTCP from a participant: feedback about what tutti sends it. Receiver
+ * reports, REMB and TWCC feed its bandwidth estimate (the transport's,
+ * on this thread, which sends its RTP); PLI, FIR and NACK go to video. */
 static void rtcp_input(struct mx_room *r, struct mx_part *p, const uint8_t *pkt,
 		       size_t len, uint64_t now)
 {
 	struct tp_rtcp_iter it;
 	struct tp_rtcp_pkt pk;
 
+	if (p->sender)
+		tp_sender_feedback(p->sender, pkt, len, now);
 	tp_rtcp_iter_init(&it, pkt, len);
 	while (tp_rtcp_next(&it, &pk) == 0)
 		if (pk.kind == TP_RTCP_K_PLI || pk.kind == TP_RTCP_K_FIR ||
@@ -232,6 +236,20 @@ static void part_info(struct mx_room *r, struct mx_part *p, struct mx_part_info 
 	i->video_tier = p->vout.started ? p->vout.tier : -1;
 	i->video_decodes = mx_video_decodes(p);
 	i->video_frames_sent = p->vout.frames_sent;
+	i->video_fps = mx_rate_fps(r, p);
+	i->audio_tier = p->tier;
+	i->level = p->rate.level;
+	i->tier_pinned = p->rate.pinned;
+	i->estimate_bps = p->rate.estimate_bps;
+	i->retransmits = p->rate.rtx_sent;
+	i->retransmits_dropped = p->rate.rtx_dropped;
+	if (p->sender) {
+		struct tp_bwe_state st;
+		tp_sender_bwe(p->sender, now, &st);
+		i->acked_bps = st.acked_bps;
+		i->remb_bps = st.remb_bps;
+		i->twcc = st.has_twcc;
+	}
 	struct mx_jb_stats js;
 	mx_jb_get_stats(p->jb, &js);
 	i->audio_in = (struct mx_audio_in_info){
@@ -350,6 +368,8 @@ static void handle(struct mx_room *r, struct mx_msg *m)
 	case MX_MSG_SET_TIER:
 		p = find_part(r, m);
 		result = p ? mx_video_set_tier(r, p, m->flag) : ENOENT;
+		if (!result) /* the admin's choice: the estimate no longer moves it */
+			p->rate.pinned = true;
 		break;
 	case MX_MSG_SET_LAYOUT:
 		pthread_mutex_lock(mx_engine_lock(r->engine));
@@ -389,8 +409,8 @@ static void handle(struct mx_room *r, struct mx_msg *m)
 			break;
 		}
 		p->cap = (enum mx_data_cap)m->flag;
-		p->tier = p->cap == MX_CAP_AUTO ? MX_AUDIO_NORMAL : MX_AUDIO_LOW;
-		result = mx_video_set_cap(r, p, p->cap);
+		p->rate.pinned = false; /* its own choice; a ceiling for the estimate */
+		mx_rate_apply(r, p, cm_now_us());
 		break;
 	case MX_MSG_SPOTLIGHT:
 		p = m->id[0] ? find_part(r, m) : NULL;
@@ -552,6 +572,7 @@ static void *room_main(void *arg)
 		add_ns(&late_at, MX_TICK_US * 1000L);
 		bool behind = ts_after(&now_ts, &late_at);
 		drain(r);
+		mx_rate_tick(r, cm_now_us()); /* the clock: feedback carries it */
 		mx_audio_tick(r, now);
 		if (!behind)
 			mx_video_tick(r, now);

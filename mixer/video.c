@@ -22,6 +22,7 @@ static int tier_init(struct tier *t, const struct mx_tier_cfg *c, unsigned fps)
 	t->w = c->width;
 	t->h = c->height;
 	t->kbps = c->kbps;
+	t->cur_kbps = c->kbps;
 	t->buf = malloc(ysz * 3 / 2);
 	t->hist = calloc(HIST, sizeof(*t->hist));
 	if (!t->buf || !t->hist)
@@ -282,9 +283,10 @@ static bool compose(struct mx_video *v, struct tier *t)
 }
 
 /* One packet to one receiver, rewritten: its SSRC, payload type,
- * sequence number, timestamp, picture id and TL0PICIDX. */
+ * sequence number, timestamp, picture id and TL0PICIDX; as a
+ * retransmission on the RTX stream when rtx is set. */
 static void send_to(struct mx_room *r, struct mx_part *p, const uint8_t *pkt, size_t len,
-		    uint16_t rseq, uint32_t rts, uint16_t rpic, uint8_t rtl0)
+		    uint16_t rseq, uint32_t rts, uint16_t rpic, uint8_t rtl0, bool rtx)
 {
 	const struct tp_sdp_neg_media *m = tp_sender_media(p->sender, TP_SDP_VIDEO);
 	uint8_t buf[PKT_CAP];
@@ -297,7 +299,10 @@ static void send_to(struct mx_room *r, struct mx_part *p, const uint8_t *pkt, si
 	cm_wr32(buf + 4, rts);
 	cm_wr32(buf + 8, tp_sender_ssrc(p->sender, TP_SDP_VIDEO));
 	cx_vp8_rewrite_picture_id(buf + TP_RTP_HEADER_LEN, len - TP_RTP_HEADER_LEN, rpic, rtl0);
-	tp_sender_send_rtp(p->sender, r->batch, buf, len);
+	if (rtx)
+		tp_sender_send_rtx(p->sender, r->batch, buf, len);
+	else
+		tp_sender_send_rtp(p->sender, r->batch, buf, len);
 }
 
 /* A tier's frame (its n packets from first) to one receiver. */
@@ -321,7 +326,7 @@ static void send_frame(struct mx_room *r, struct mx_part *p, const struct tier *
 			.rseq = rseq, .tseq = hp->seq, .rpic = rpic, .rtl0 = o->last_tl0,
 			.tier = (int8_t)ti,
 		};
-		send_to(r, p, hp->data, hp->len, rseq, o->last_ts, rpic, o->last_tl0);
+		send_to(r, p, hp->data, hp->len, rseq, o->last_ts, rpic, o->last_tl0, false);
 	}
 	o->frames_sent++;
 }
@@ -368,6 +373,39 @@ static void dump_canvas(struct mx_video *v, unsigned ti)
 	fclose(f);
 }
 
+#define MEASURE_US 2000000
+
+static void measure(struct tier *t, uint8_t tid, size_t bytes, uint64_t now)
+{
+	if (!t->win_start_us || now - t->win_start_us > 2 * MEASURE_US) {
+		t->win_start_us = now;
+		t->win_bytes[0] = t->win_bytes[1] = 0;
+	}
+	if (tid == 0)
+		t->win_bytes[0] += bytes;
+	t->win_bytes[1] += bytes;
+	if (now - t->win_start_us >= MEASURE_US) {
+		double dt = (double)(now - t->win_start_us) / 1e6;
+		for (int k = 0; k < 2; k++) {
+			double b = (double)t->win_bytes[k] * 8 / dt;
+			/* Rises at once (a keyframe's cost counts), falls slowly. */
+			t->bps[k] = b > t->bps[k] || !t->bps[k] ? b : 0.7 * t->bps[k] + 0.3 * b;
+			t->win_bytes[k] = 0;
+		}
+		t->win_start_us = now;
+		t->measured_us = now;
+	}
+}
+
+double mx_video_tier_bps(const struct mx_video *v, unsigned tier, bool full, uint64_t now)
+{
+	const struct tier *t = tier < v->n_tiers ? &v->tiers[tier] : NULL;
+
+	if (!t || !t->measured_us || now - t->measured_us > 3 * MEASURE_US)
+		return 0;
+	return t->bps[full ? 1 : 0];
+}
+
 static void encode_and_send(struct mx_room *r, unsigned ti, uint64_t now)
 {
 	struct mx_video *v = r->video;
@@ -399,6 +437,11 @@ static void encode_and_send(struct mx_room *r, unsigned ti, uint64_t now)
 	if (cx_vp8_packetize(t->pay, &f, MTU_PAYLOAD, v->frame_buf, MAX_FRAME_PKTS * PKT_CAP,
 			     v->frame_lens, MAX_FRAME_PKTS, &n) || !n)
 		return;
+	/* What it costs a receiver (payload, RTP, extensions, SRTP, UDP/IP). */
+	size_t wire = 0;
+	for (size_t i = 0; i < n; i++)
+		wire += v->frame_lens[i] + 12 + 8 + 16 + 28;
+	measure(t, f.tid, wire, now);
 	/* The tier's packets: header with the tier's seq and timestamp,
 	 * kept for NACKs; each receiver gets a rewritten copy. */
 	const uint8_t *payload = v->frame_buf;
@@ -499,8 +542,14 @@ void mx_video_tick(struct mx_room *r, uint64_t now)
 
 /* ---- feedback from receivers -------------------------------------------------------- */
 
-static void retransmit(struct mx_room *r, struct mx_part *p, const struct tp_rtcp_pkt *pk)
+/* NACKed packets again, from the tier's history: on the RTX stream when
+ * the receiver negotiated one (RFC 4588), else as they were; within a
+ * budget of the receiver's estimate (rate.c), so that repairs do not
+ * take the bandwidth the stream itself needs. */
+static void retransmit(struct mx_room *r, struct mx_part *p, const struct tp_rtcp_pkt *pk,
+		       uint64_t now)
 {
+	bool rtx = tp_sender_rtx_pt(p->sender) > 0;
 	struct mx_vout *o = &p->vout;
 	uint16_t seqs[128];
 	size_t n;
@@ -519,7 +568,9 @@ static void retransmit(struct mx_room *r, struct mx_part *p, const struct tp_rtc
 		uint32_t ts = cm_rd32(hp->data + 4) + o->ts_off;
 		if (e->tier != o->tier)
 			continue; /* sent before a switch: its timestamp base is gone */
-		send_to(r, p, hp->data, hp->len, e->rseq, ts, e->rpic, e->rtl0);
+		if (!mx_rate_rtx_allowed(p, hp->len, now))
+			continue;
+		send_to(r, p, hp->data, hp->len, e->rseq, ts, e->rpic, e->rtl0, rtx);
 		__atomic_add_fetch(&r->ctr.video_retransmits, 1, __ATOMIC_RELAXED);
 	}
 }
@@ -539,7 +590,7 @@ void mx_video_feedback(struct mx_room *r, struct mx_part *p, const struct tp_rtc
 		if (t >= 0)
 			r->video->tiers[t].keyframe_wanted = true;
 	} else if (pk->kind == TP_RTCP_K_NACK) {
-		retransmit(r, p, pk);
+		retransmit(r, p, pk, now);
 	}
 }
 
@@ -549,23 +600,19 @@ void mx_video_part_connected(struct mx_room *r, struct mx_part *p)
 		r->video->tiers[p->vout.want].keyframe_wanted = true;
 }
 
-#define DEFAULT_TIER 1
-
-int mx_video_set_cap(struct mx_room *r, struct mx_part *p, enum mx_data_cap cap)
+void mx_video_set_tier_kbps(struct mx_video *v, unsigned tier, int kbps)
 {
-	struct mx_vout *o = &p->vout;
+	struct tier *t;
 
-	if (cap == MX_CAP_AUDIO_ONLY) {
-		/* Nothing more is sent; video comes back, from a keyframe,
-		 * when the cap is lifted. */
-		o->want = -1;
-		o->tier = -1; /* `started` stays: the stream resumes seamlessly */
-		return 0;
-	}
-	return mx_video_set_tier(r, p,
-				 cap == MX_CAP_LOW
-					 ? 0
-					 : (int)CM_MIN((unsigned)DEFAULT_TIER, r->video->n_tiers - 1));
+	if (tier >= v->n_tiers)
+		return;
+	t = &v->tiers[tier];
+	kbps = CM_MAX(16, CM_MIN(kbps, t->kbps));
+	if (kbps == t->cur_kbps ||
+	    (abs(kbps - t->cur_kbps) * 10 < t->cur_kbps && kbps != t->kbps))
+		return;
+	if (cx_vp8_enc_set_bitrate(t->enc, kbps) == 0)
+		t->cur_kbps = kbps;
 }
 
 void mx_video_record_size(const struct mx_video *v, int *w, int *h)

@@ -75,9 +75,13 @@ void mx_video_tick(struct mx_room *r, uint64_t now);
 /* Layout and receiver tiers, from commands. */
 void mx_video_set_layout(struct mx_video *v, enum mx_layout_kind kind);
 int mx_video_set_tier(struct mx_room *r, struct mx_part *p, int tier);
-/* A data cap: audio-only stops its video, low holds it to the smallest
- * tier, auto gives the default tier back. */
-int mx_video_set_cap(struct mx_room *r, struct mx_part *p, enum mx_data_cap cap);
+/* A tier encoder's bitrate (kbit/s), within what the room configured for
+ * it; small changes are left out so that the encoder is not reset often. */
+void mx_video_set_tier_kbps(struct mx_video *v, unsigned tier, int kbps);
+/* What a tier sent in the last seconds, bit/s on the wire, for its base
+ * layer (full false) or every frame; 0 when it has not been measured
+ * lately (nobody receives it). */
+double mx_video_tier_bps(const struct mx_video *v, unsigned tier, bool full, uint64_t now);
 /* p's receive side is ready (DTLS done): it wants a keyframe. */
 void mx_video_part_connected(struct mx_room *r, struct mx_part *p);
 bool mx_video_visible(const struct mx_part *p);

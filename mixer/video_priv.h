@@ -47,6 +47,12 @@ struct hist_pkt {
 
 struct tier {
 	int w, h, kbps;
+	int cur_kbps; /* what the encoder is asked for now (the smallest tier adapts) */
+	/* What the tier really sends (bytes on the wire), base layer and all
+	 * layers, per second: what a receiver on it needs. */
+	uint64_t win_bytes[2], win_start_us;
+	double bps[2]; /* 0: not measured yet */
+	uint64_t measured_us;
 	struct cx_vp8_enc *enc;
 	uint8_t *buf; /* the canvas, I420 */
 	struct cx_picture canvas;

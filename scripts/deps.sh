@@ -13,7 +13,7 @@ test_pkgs=(clang libclang-rt-14-dev chromium
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-nice gir1.2-gstreamer-1.0
   gir1.2-gst-plugins-base-1.0 gir1.2-gst-plugins-bad-1.0
-  python3-gi python3-numpy iproute2 iptables openssl curl ffmpeg)
+  python3-gi python3-numpy iproute2 iptables util-linux openssl curl ffmpeg)
 # perf/run: the peers tutti is measured against (Janus AudioBridge, a
 # GStreamer compositor pipeline). Debian's janus starts no service here.
 perf_pkgs=(janus gstreamer1.0-tools gstreamer1.0-plugins-base

@@ -61,6 +61,23 @@ struct tp_sender {
 	uint32_t rr_loss_q8[2]; /* fraction lost, /256 */
 	int32_t rr_rtt_ms; /* -1 unknown */
 	uint32_t rr_jitter_ms;
+	/* The sending thread only: transport-wide sequence numbers (TWCC),
+	 * what each packet was, and the estimate the peer's feedback feeds
+	 * (tp_sender_feedback runs on the sending thread too). */
+	uint16_t twcc_seq;
+	struct tp_sent_pkt *twcc_hist; /* TP_TWCC_HIST, by seq */
+	struct tp_bwe *bwe;
+	uint64_t win_bytes, win_start_us; /* what was sent, per second */
+	uint32_t rtx_ssrc; /* 0: no RTX negotiated */
+	uint16_t rtx_seq;
+};
+
+#define TP_TWCC_HIST 2048
+struct tp_sent_pkt {
+	uint64_t send_us;
+	uint16_t seq;
+	uint16_t size; /* 0: empty */
+	bool acked; /* reported received: later feedback about it is old news */
 };
 
 /* One inbound SSRC, for receiver report blocks (RFC 3550 A.1, A.3, A.8). */
@@ -107,6 +124,8 @@ struct tp_peer {
 	struct tp_srtp *srtp_rtcp; /* outbound RTCP only; RTP is the sender's */
 	struct tp_sender *sender; /* from DTLS done on */
 	uint32_t ssrc[2]; /* what tutti sends with: [0] audio, [1] video */
+	uint32_t rtx_ssrc; /* video retransmissions, when RTX was negotiated */
+	uint32_t video_in_ssrc; /* the peer's video SSRC, for its RTX packets */
 	bool connected;
 	struct tp_in_stream in[TP_MAX_IN_STREAMS];
 	uint64_t next_rtcp_us;

@@ -86,6 +86,7 @@ int tp_peer_create(struct tp_peer **out, struct tp_server *s,
 	p->next_rtcp_us = p->created_us + TP_RTCP_INTERVAL_US;
 	p->ssrc[IDX_AUDIO] = cm_random_u32() | 1;
 	p->ssrc[IDX_VIDEO] = cm_random_u32() & ~1u;
+	p->rtx_ssrc = cm_random_u32() | 2u;
 	err = tp_dtls_new(&p->dtls, tp_server_cert(s), TP_DTLS_SERVER, p->fp_alg,
 			  p->fp, dtls_send, p);
 	if (err) {
@@ -132,6 +133,7 @@ int tp_peer_from_offer(struct tp_peer **out, struct tp_server *s, const char *of
 					 .cand_port = cand_port,
 					 .audio_ssrc = p->ssrc[IDX_AUDIO],
 					 .video_ssrc = p->ssrc[IDX_VIDEO],
+					 .video_rtx_ssrc = p->rtx_ssrc,
 					 .cname = "tutti",
 					 .stream_id = "tutti",
 					 .session_id = ((uint64_t)cm_random_u32() << 20) |
@@ -328,6 +330,28 @@ static void count_rtp(struct tp_in_stream *s, const struct tp_rtp_hdr *h,
 	s->received++;
 }
 
+/* An RTX packet (RFC 4588) back into the packet it repeats, in place:
+ * the header moves 2 bytes on over the original sequence number, which,
+ * with the media payload type and SSRC, it takes back. False when there
+ * is nothing to repeat (padding only) or no video stream to repeat. */
+static bool unwrap_rtx(struct tp_peer *p, uint8_t **buf, size_t *n, struct tp_rtp_hdr *h)
+{
+	uint8_t *b = *buf;
+	uint16_t osn;
+
+	if (h->payload_len < 2 || !p->video_in_ssrc)
+		return false;
+	osn = cm_rd16(b + h->hdr_len);
+	memmove(b + 2, b, h->hdr_len);
+	b += 2;
+	*n -= 2;
+	b[1] = (uint8_t)((b[1] & 0x80) | (p->media[IDX_VIDEO].pt & 0x7f));
+	cm_wr16(b + 2, osn);
+	cm_wr32(b + 8, p->video_in_ssrc);
+	*buf = b;
+	return tp_rtp_parse(h, b, *n) == 0;
+}
+
 static void on_sr(struct tp_peer *p, const struct tp_rtcp_pkt *pk, uint64_t now)
 {
 	for (int i = 0; i < TP_MAX_IN_STREAMS; i++) {
@@ -420,9 +444,16 @@ void tp_peer_on_srtp(struct tp_peer *p, uint8_t *buf, size_t len, uint64_t now)
 		tp_server_drop(p->srv, TP_DROP_RTP_MALFORMED);
 		return;
 	}
+	if (p->has[IDX_VIDEO] && p->media[IDX_VIDEO].rtx_pt > 0 &&
+	    h.pt == p->media[IDX_VIDEO].rtx_pt) {
+		if (!unwrap_rtx(p, &buf, &n, &h))
+			return; /* padding only (a bandwidth probe), or no video yet */
+	}
 	k = p->has[IDX_AUDIO] && h.pt == p->media[IDX_AUDIO].pt   ? IDX_AUDIO
 	    : p->has[IDX_VIDEO] && h.pt == p->media[IDX_VIDEO].pt ? IDX_VIDEO
 								  : -1;
+	if (k == IDX_VIDEO)
+		p->video_in_ssrc = h.ssrc;
 	if (k < 0) {
 		tp_server_drop(p->srv, TP_DROP_UNKNOWN_SSRC);
 		return;

@@ -93,6 +93,7 @@ struct tp_sdp_neg_media {
 	/* Extension ids (0 = not offered): answered under the offer's ids. */
 	uint8_t ext_audio_level, ext_abs_send_time, ext_twcc;
 	bool fb_nack, fb_pli, fb_fir, fb_remb, fb_twcc;
+	int rtx_pt; /* video: the offer's rtx for the chosen codec (RFC 4588), 0 none */
 	size_t n_remote_ssrc;
 	uint32_t remote_ssrc[TP_SDP_MAX_SSRC];
 	/* The answerer's own direction: we send if the offer lets us
@@ -131,6 +132,7 @@ struct tp_sdp_local {
 	uint16_t cand_port;
 	uint32_t audio_ssrc; /* what tutti sends with */
 	uint32_t video_ssrc;
+	uint32_t video_rtx_ssrc; /* with an rtx_pt: a=ssrc-group:FID */
 	const char *cname;
 	const char *stream_id; /* for a=msid */
 	uint64_t session_id;

@@ -96,6 +96,14 @@ static void take_media(struct tp_sdp_neg_media *nm, const struct tp_sdp_media *m
 		nm->fb_pli = c->fb_pli;
 		nm->fb_fir = c->fb_fir;
 		nm->fb_remb = c->fb_remb;
+		/* Retransmissions on their own stream (RFC 4588), when the
+		 * offer pairs an rtx payload type with this codec. */
+		for (size_t i = 0; c->fb_nack && i < m->n_codecs; i++)
+			if (!strcasecmp(m->codecs[i].name, "rtx") && m->codecs[i].apt == c->pt &&
+			    m->codecs[i].clock == c->clock) {
+				nm->rtx_pt = m->codecs[i].pt;
+				break;
+			}
 	}
 	for (size_t i = 0; i < m->n_ext; i++) {
 		const struct tp_sdp_ext *e = &m->ext[i];
@@ -283,6 +291,10 @@ static void put_codec(struct wbuf *w, const struct tp_sdp_neg_media *nm)
 		put(w, "a=rtcp-fb:%d nack pli\r\n", nm->pt);
 	if (nm->kind == TP_SDP_AUDIO)
 		put(w, "a=fmtp:%d minptime=10;useinbandfec=1;usedtx=1\r\n", nm->pt);
+	if (nm->rtx_pt > 0) {
+		put(w, "a=rtpmap:%d rtx/%u\r\n", nm->rtx_pt, c->clock);
+		put(w, "a=fmtp:%d apt=%d\r\n", nm->rtx_pt, nm->pt);
+	}
 }
 
 static void put_media(struct wbuf *w, const struct tp_sdp_media *m,
@@ -303,8 +315,12 @@ static void put_media(struct wbuf *w, const struct tp_sdp_media *m,
 		put(w, "a=inactive\r\n");
 		return;
 	}
-	put(w, "m=%s 9 %s %d\r\nc=IN %s %s\r\na=rtcp:9 IN %s %s\r\n", m->kind_name,
-	    m->proto, nm->pt, ipv, any, ipv, any);
+	if (nm->rtx_pt > 0)
+		put(w, "m=%s 9 %s %d %d\r\nc=IN %s %s\r\na=rtcp:9 IN %s %s\r\n",
+		    m->kind_name, m->proto, nm->pt, nm->rtx_pt, ipv, any, ipv, any);
+	else
+		put(w, "m=%s 9 %s %d\r\nc=IN %s %s\r\na=rtcp:9 IN %s %s\r\n", m->kind_name,
+		    m->proto, nm->pt, ipv, any, ipv, any);
 	put(w, "a=ice-ufrag:%s\r\na=ice-pwd:%s\r\n", l->ice_ufrag, l->ice_pwd);
 	put(w, "a=fingerprint:sha-256 %s\r\na=setup:passive\r\na=mid:%s\r\n",
 	    l->fingerprint, m->mid);
@@ -322,6 +338,12 @@ static void put_media(struct wbuf *w, const struct tp_sdp_media *m,
 		put(w, "a=msid:%s %s\r\n", l->stream_id, m->kind_name);
 		put(w, "a=ssrc:%u cname:%s\r\n", ssrc, l->cname);
 		put(w, "a=ssrc:%u msid:%s %s\r\n", ssrc, l->stream_id, m->kind_name);
+		if (nm->kind == TP_SDP_VIDEO && nm->rtx_pt > 0 && l->video_rtx_ssrc) {
+			uint32_t rtx = l->video_rtx_ssrc;
+			put(w, "a=ssrc-group:FID %u %u\r\n", ssrc, rtx);
+			put(w, "a=ssrc:%u cname:%s\r\n", rtx, l->cname);
+			put(w, "a=ssrc:%u msid:%s %s\r\n", rtx, l->stream_id, m->kind_name);
+		}
 	}
 	put(w, "a=candidate:1 1 udp 2130706431 %s %u typ host\r\na=end-of-candidates\r\n",
 	    l->cand_ip, l->cand_port);

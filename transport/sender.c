@@ -51,6 +51,20 @@ int tp_sender_create(struct tp_peer *p, enum tp_srtp_profile prof,
 		s->out[k].ssrc = p->ssrc[k];
 		s->out[k].clock = k == 0 ? 48000 : 90000;
 	}
+	s->twcc_hist = calloc(TP_TWCC_HIST, sizeof(*s->twcc_hist));
+	struct tp_bwe_cfg bc = { .start_bps = TP_BWE_START_BPS, .min_bps = TP_BWE_MIN_BPS,
+				 .max_bps = TP_BWE_MAX_BPS };
+	if (!s->twcc_hist || tp_bwe_new(&s->bwe, &bc)) {
+		free(s->twcc_hist);
+		tp_srtp_free(&s->srtp);
+		free(s);
+		return ENOMEM;
+	}
+	s->twcc_seq = (uint16_t)cm_random_u32();
+	if (s->has[1] && s->media[1].rtx_pt > 0) {
+		s->rtx_ssrc = p->rtx_ssrc;
+		s->rtx_seq = (uint16_t)cm_random_u32();
+	}
 	pthread_mutex_init(&s->addr_lock, NULL);
 	s->rr_rtt_ms = -1;
 	if (p->selected >= 0) {
@@ -100,6 +114,8 @@ void tp_sender_unref(struct tp_sender **ps)
 	if (__atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL))
 		return;
 	tp_srtp_free(&s->srtp);
+	tp_bwe_free(&s->bwe);
+	free(s->twcc_hist);
 	pthread_mutex_destroy(&s->addr_lock);
 	free(s);
 }
@@ -161,12 +177,71 @@ static void count_sent(struct tp_sender *s, const uint8_t *pkt, size_t len)
 	}
 }
 
+/* Copies pkt to out with the header extensions the peer negotiated:
+ * abs-send-time (for REMB) and a transport-wide sequence number (for
+ * TWCC), remembering when that number went out. Returns the new length,
+ * or 0 when pkt cannot be rewritten (it is then sent as it is). */
+static size_t stamp(struct tp_sender *s, const uint8_t *pkt, size_t len, uint8_t *out,
+		    size_t cap, uint64_t now)
+{
+	struct tp_rtp_hdr h;
+	uint8_t ast[3], tw[2];
+	size_t n;
+	int k;
+
+	if (tp_rtp_parse(&h, pkt, len) || h.has_ext)
+		return 0;
+	k = h.ssrc == s->out[0].ssrc ? 0 : 1; /* RTX rides with video */
+	if (!s->has[k])
+		return 0;
+	const struct tp_sdp_neg_media *m = &s->media[k];
+	if (m->ext_abs_send_time) {
+		uint32_t v = tp_rtp_abs_send_time(now);
+		ast[0] = (uint8_t)(v >> 16);
+		ast[1] = (uint8_t)(v >> 8);
+		ast[2] = (uint8_t)v;
+		h.ext[h.n_ext++] = (struct tp_rtp_ext){ m->ext_abs_send_time, 3, ast };
+	}
+	if (m->ext_twcc) {
+		cm_wr16(tw, s->twcc_seq);
+		h.ext[h.n_ext++] = (struct tp_rtp_ext){ m->ext_twcc, 2, tw };
+	}
+	if (!h.n_ext)
+		return 0;
+	h.has_ext = true;
+	if (tp_rtp_write(out, cap, &n, &h, pkt + h.hdr_len, h.payload_len))
+		return 0;
+	if (m->ext_twcc) {
+		struct tp_sent_pkt *e = &s->twcc_hist[s->twcc_seq % TP_TWCC_HIST];
+		/* Bytes on the wire: RTP, the SRTP tag, UDP and IPv4. */
+		*e = (struct tp_sent_pkt){ now, s->twcc_seq, (uint16_t)(n + 16 + 28), false };
+		s->twcc_seq++;
+	}
+	return n;
+}
+
+/* What was sent in the last second, for the estimate without TWCC. */
+static void count_rate(struct tp_sender *s, size_t bytes, uint64_t now)
+{
+	if (!s->win_start_us)
+		s->win_start_us = now;
+	s->win_bytes += bytes + 16 + 28;
+	if (now - s->win_start_us >= 1000000) {
+		tp_bwe_on_sent(s->bwe,
+			       (uint32_t)(s->win_bytes * 8 * 1000000 / (now - s->win_start_us)),
+			       now);
+		s->win_bytes = 0;
+		s->win_start_us = now;
+	}
+}
+
 int tp_sender_send_rtp(struct tp_sender *s, struct tp_batch *b, const uint8_t *pkt,
 		       size_t len)
 {
 	unsigned i;
 	size_t n = len;
 	int err;
+	uint64_t now = cm_now_us();
 
 	if (tp_sender_closed(s))
 		return ENOTCONN;
@@ -175,7 +250,12 @@ int tp_sender_send_rtp(struct tp_sender *s, struct tp_batch *b, const uint8_t *p
 	if (b->n == BATCH)
 		tp_batch_flush(b);
 	i = b->n;
-	memcpy(b->buf[i], pkt, len);
+	n = stamp(s, pkt, len, b->buf[i], TP_PKT_CAP - TP_SRTP_MAX_TRAILER, now);
+	if (!n) {
+		memcpy(b->buf[i], pkt, len);
+		n = len;
+	}
+	count_rate(s, n, now);
 	err = tp_srtp_protect(s->srtp, b->buf[i], &n, TP_PKT_CAP);
 	if (err)
 		return err;
@@ -189,6 +269,104 @@ int tp_sender_send_rtp(struct tp_sender *s, struct tp_batch *b, const uint8_t *p
 	b->n++;
 	count_sent(s, pkt, len);
 	return 0;
+}
+
+int tp_sender_rtx_pt(const struct tp_sender *s)
+{
+	return s->rtx_ssrc ? s->media[1].rtx_pt : 0;
+}
+
+int tp_sender_send_rtx(struct tp_sender *s, struct tp_batch *b, const uint8_t *pkt,
+		       size_t len)
+{
+	uint8_t buf[TP_PKT_CAP];
+	struct tp_rtp_hdr h;
+	size_t n;
+
+	if (!s->rtx_ssrc)
+		return ENOTSUP;
+	if (tp_rtp_parse(&h, pkt, len) || len + 2 > sizeof(buf))
+		return EBADMSG;
+	/* RFC 4588 4: the RTX payload is the original sequence number, then
+	 * the original payload; its own SSRC, sequence and payload type. */
+	uint8_t payload[TP_PKT_CAP];
+	if (h.payload_len + 2 > sizeof(payload))
+		return EMSGSIZE;
+	cm_wr16(payload, h.seq);
+	memcpy(payload + 2, pkt + h.hdr_len, h.payload_len);
+	h.pt = (uint8_t)s->media[1].rtx_pt;
+	h.seq = s->rtx_seq++;
+	h.ssrc = s->rtx_ssrc;
+	h.has_ext = false;
+	h.n_ext = 0;
+	if (tp_rtp_write(buf, sizeof(buf), &n, &h, payload, h.payload_len + 2))
+		return EMSGSIZE;
+	return tp_sender_send_rtp(s, b, buf, n);
+}
+
+/* ---- feedback ------------------------------------------------------------ */
+
+static void on_twcc(struct tp_sender *s, const struct tp_rtcp_pkt *pk, uint64_t now)
+{
+	static __thread struct tp_twcc_status st[1024];
+	static __thread struct tp_bwe_pkt bp[1024];
+	int n = tp_rtcp_twcc_decode(pk, st, 1024);
+	int64_t arrival = (int64_t)pk->u.twcc.ref_time * 64000;
+	size_t m = 0;
+
+	for (int i = 0; i < n; i++) {
+		struct tp_sent_pkt *e = &s->twcc_hist[st[i].seq % TP_TWCC_HIST];
+		if (st[i].received)
+			arrival += st[i].delta_us;
+		if (!e->size || e->seq != st[i].seq || e->acked)
+			continue; /* not ours, too old, or told already */
+		e->acked = st[i].received;
+		bp[m++] = (struct tp_bwe_pkt){
+			.send_us = e->send_us,
+			/* Offset so that it stays positive; only differences matter. */
+			.arrival_us = (uint64_t)(arrival + ((int64_t)1 << 40)),
+			.size = e->size,
+			.received = st[i].received,
+		};
+	}
+	if (m)
+		tp_bwe_on_twcc(s->bwe, bp, m, now);
+}
+
+void tp_sender_feedback(struct tp_sender *s, const uint8_t *pkt, size_t len, uint64_t now)
+{
+	struct tp_rtcp_iter it;
+	struct tp_rtcp_pkt pk;
+	double loss = -1;
+	uint32_t jitter_ms = 0;
+
+	tp_rtcp_iter_init(&it, pkt, len);
+	while (tp_rtcp_next(&it, &pk) == 0) {
+		if (pk.kind == TP_RTCP_K_TWCC) {
+			on_twcc(s, &pk, now);
+		} else if (pk.kind == TP_RTCP_K_REMB) {
+			tp_bwe_on_remb(s->bwe, pk.u.remb.bitrate, now);
+		} else if (pk.kind == TP_RTCP_K_SR || pk.kind == TP_RTCP_K_RR) {
+			for (size_t i = 0; i < pk.n_rb; i++) {
+				const struct tp_rtcp_rb *rb = &pk.rb[i];
+				int k = rb->ssrc == s->out[0].ssrc ? 0
+					: rb->ssrc == s->out[1].ssrc ? 1
+								     : -1;
+				if (k < 0)
+					continue;
+				loss = CM_MAX(loss, rb->fraction_lost / 256.0);
+				uint32_t j = (uint32_t)((uint64_t)rb->jitter * 1000 / s->out[k].clock);
+				jitter_ms = CM_MAX(jitter_ms, j);
+			}
+		}
+	}
+	if (loss >= 0)
+		tp_bwe_on_report(s->bwe, loss, jitter_ms, now);
+}
+
+void tp_sender_bwe(const struct tp_sender *s, uint64_t now, struct tp_bwe_state *out)
+{
+	tp_bwe_get(s->bwe, now, out);
 }
 
 int tp_batch_new(struct tp_batch **out, struct tp_server *srv)

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "transport/bwe.h"
 #include "transport/rtcp.h"
 #include "transport/rtp.h"
 #include "transport/sdp.h"
@@ -146,6 +147,28 @@ struct tp_sender_stats {
 	uint32_t jitter_ms; /* audio interarrival jitter reported */
 };
 void tp_sender_get_stats(const struct tp_sender *s, struct tp_sender_stats *out);
+
+/* ---- the sending thread's view of the link (docs/bandwidth.md) ----
+ *
+ * tp_sender_send_rtp stamps every packet with abs-send-time and a
+ * transport-wide sequence number when the peer negotiated them, and
+ * remembers when each went out. The peer's feedback (TWCC, REMB, report
+ * blocks) feeds an estimate of what it can take. Both run on the thread
+ * that sends the sender's RTP, and only there. */
+
+/* One (compound) RTCP packet from the peer, as on_rtcp gave it. */
+void tp_sender_feedback(struct tp_sender *s, const uint8_t *pkt, size_t len,
+			uint64_t now_us);
+/* The estimate now, with what it was made of. */
+void tp_sender_bwe(const struct tp_sender *s, uint64_t now_us, struct tp_bwe_state *out);
+/* RTX (RFC 4588) for video, when the peer offered it: the payload type
+ * (0: none) and tutti's RTX SSRC. tp_sender_send_rtx sends the original
+ * packet pkt (as it was first sent, tutti's seq inside) as an RTX packet
+ * on the RTX stream, with its own sequence number. Returns as
+ * tp_sender_send_rtp, or ENOTSUP without RTX. */
+int tp_sender_rtx_pt(const struct tp_sender *s);
+int tp_sender_send_rtx(struct tp_sender *s, struct tp_batch *b, const uint8_t *pkt,
+		       size_t len);
 
 /* A batch of datagrams for one thread's sendmmsg. */
 int tp_batch_new(struct tp_batch **out, struct tp_server *srv);

@@ -27,6 +27,7 @@ static const struct tp_sdp_local local = {
     .cand_port = 10000,
     .audio_ssrc = 11111111,
     .video_ssrc = 22222222,
+    .video_rtx_ssrc = 33333333,
     .cname = "tutti-cname",
     .stream_id = "tutti-stream",
     .session_id = 1234567890123ULL,
@@ -206,7 +207,7 @@ static void chrome_answer_has_what_browsers_need(void)
 	CHECK(strstr(answer, "\r\na=group:BUNDLE 0 1\r\n"));
 	CHECK(strstr(answer, "\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\n"
 			     "a=rtcp:9 IN IP4 0.0.0.0\r\n"));
-	CHECK(strstr(answer, "\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"));
+	CHECK(strstr(answer, "\r\nm=video 9 UDP/TLS/RTP/SAVPF 96 97\r\n"));
 	CHECK_EQ(count(answer, "a=setup:passive\r\n"), 2);
 	CHECK_EQ(count(answer, "a=fingerprint:sha-256 " LOCAL_FP "\r\n"), 2);
 	CHECK_EQ(count(answer, "a=ice-ufrag:TuTt\r\n"), 2);
@@ -224,14 +225,15 @@ static void chrome_answer_has_what_browsers_need(void)
 	CHECK_EQ(count(answer, "a=extmap:3 " TP_EXT_TWCC "\r\n"), 2);
 	CHECK_EQ(count(answer, "a=extmap:"), 5);
 	CHECK(!strstr(answer, "sdes:mid") && !strstr(answer, "toffset"));
-	/* One codec per m-line, Opus with FEC and DTX. */
-	CHECK_EQ(count(answer, "a=rtpmap:"), 2);
+	/* One codec per m-line, Opus with FEC and DTX; VP8 with its RTX. */
+	CHECK_EQ(count(answer, "a=rtpmap:"), 3);
 	CHECK(strstr(answer, "a=rtpmap:111 opus/48000/2\r\n"));
 	CHECK(strstr(answer, "a=fmtp:111 minptime=10;useinbandfec=1;usedtx=1\r\n"));
 	CHECK(strstr(answer, "a=rtcp-fb:111 transport-cc\r\n"));
 	CHECK(strstr(answer, "a=rtpmap:96 VP8/90000\r\n"));
-	CHECK(!strstr(answer, "rtx") && !strstr(answer, "H264") &&
-	      !strstr(answer, "a=fmtp:96"));
+	CHECK(!strstr(answer, "H264") && !strstr(answer, "a=fmtp:96"));
+	CHECK(strstr(answer, "a=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\n"));
+	CHECK_EQ(count(answer, "a=ssrc-group:FID "), 1);
 	CHECK(strstr(answer, "a=rtcp-fb:96 nack\r\n"));
 	CHECK(strstr(answer, "a=rtcp-fb:96 nack pli\r\n"));
 	CHECK(strstr(answer, "a=rtcp-fb:96 ccm fir\r\n"));

@@ -1,0 +1,283 @@
+/*
+ * What each receiver is sent, from its bandwidth estimate (transport's
+ * tp_sender_bwe; docs/bandwidth.md). Room thread only.
+ *
+ * A receiver is on one level of a ladder: 0 audio only; then for each
+ * video tier t, 2t+1 its base temporal layer (half the room's frame rate)
+ * and 2t+2 every frame. Each level needs the audio it carries (the
+ * low-data Opus tier up to the smallest video tier, the normal one above)
+ * plus the video, with the packets' overhead. Audio comes first: video
+ * goes before the audio tier drops, and audio only is the floor.
+ *
+ * Hysteresis: down at once (the estimate drops at once on overuse), up
+ * one tier at most per step and at most one step per 5 s; a step up that
+ * had to be taken back within 5 s doubles the wait (up to 10 s), so a
+ * link at its limit is not probed over and over.
+ *
+ * The smallest tier's encoder follows the receivers on it: down to 30 %
+ * of its configured rate when their links need it (the others are on
+ * larger tiers and never see it).
+ */
+#include <math.h>
+#include <string.h>
+
+#include "common/common.h"
+#include "mixer/video_priv.h"
+
+#define HOLD_US 5000000
+#define HOLD_MAX_US 10000000
+#define HOLD_RESET_US 20000000 /* this long without a change: back to 5 s */
+/* Per audio packet: RTP 12, extensions 8, SRTP tag 16, UDP and IPv4 28. */
+#define AUDIO_OVERHEAD_BPS (50 * 64 * 8)
+#define AUDIO_LOW_BPS (16000 + AUDIO_OVERHEAD_BPS)
+#define AUDIO_NORMAL_BPS (32000 + AUDIO_OVERHEAD_BPS)
+#define VIDEO_OVERHEAD 1.08
+#define BASE_LAYER_SHARE 0.6 /* of a tier's rate, 2 temporal layers */
+#define TIER0_FLOOR 0.3 /* the smallest tier's encoder may go this low */
+#define UP_MARGIN 1.1 /* a step up needs this much more than the level */
+#define STAY_MARGIN 0.9 /* and staying on a level this much of it */
+#define HEADROOM 0.75 /* of the estimate, for audio and the smallest tier's video */
+#define RTX_SHARE 0.10 /* of the estimate, for retransmissions */
+#define RTX_SHARE_MAX 0.30
+#define HEAVY_LOSS 0.10 /* from this loss on, the smallest tier at most */
+#define RTX_MIN_BPS 20000
+#define RTX_DEPTH_S 0.25
+
+static int max_level(const struct mx_room *r, const struct mx_part *p)
+{
+	if (p->cap == MX_CAP_AUDIO_ONLY || !p->sender ||
+	    !tp_sender_media(p->sender, TP_SDP_VIDEO))
+		return 0;
+	/* The smallest tier on a lossy link: its frames are a packet or two,
+	 * so fewer of them are broken and repairs cost little. */
+	if (p->cap == MX_CAP_LOW || p->rate.loss_now >= HEAVY_LOSS)
+		return 2;
+	return 2 * (int)r->cfg.n_tiers;
+}
+
+static double audio_bps(int level)
+{
+	return level <= 2 ? AUDIO_LOW_BPS : AUDIO_NORMAL_BPS;
+}
+
+/* The least a level needs, in bit/s on the wire: what its tier really
+ * sends when that is known (an encoder spends less than its target on a
+ * still picture), else the tier's configured rate (the smallest tier's
+ * lowest). */
+static double need(const struct mx_room *r, int level, uint64_t now)
+{
+	if (level <= 0)
+		return AUDIO_LOW_BPS;
+	int t = (level - 1) / 2;
+	bool full = (level - 1) % 2;
+	double cfg = r->cfg.tiers[t].kbps * 1000.0;
+	double v = mx_video_tier_bps(r->video, (unsigned)t, full, now);
+
+	if (v <= 0) {
+		/* Not sent now: as much of its target as the nearest tier that
+		 * is measured spends of its own (the same pictures). */
+		for (int d = 1; d < (int)r->cfg.n_tiers && v <= 0; d++)
+			for (int k = t - d; k <= t + d; k += 2 * d) {
+				if (k < 0 || k >= (int)r->cfg.n_tiers || k == 0)
+					continue;
+				double m = mx_video_tier_bps(r->video, (unsigned)k, full, now);
+				if (m > 0) {
+					v = cfg * CM_MIN(1.2, CM_MAX(0.6, m / (r->cfg.tiers[k].kbps *
+										1000.0)));
+					break;
+				}
+			}
+	}
+	if (t == 0) /* the smallest tier's encoder adapts down to its floor */
+		v = v > 0 ? CM_MIN(v, TIER0_FLOOR * cfg * (full ? 1.0 : BASE_LAYER_SHARE) *
+					      VIDEO_OVERHEAD)
+			  : 0;
+	if (v <= 0)
+		v = (t == 0 ? TIER0_FLOOR : 1.0) * cfg * (full ? 1.0 : BASE_LAYER_SHARE) *
+		    VIDEO_OVERHEAD;
+	/* Never trust a measure far below the target: content changes. */
+	v = CM_MAX(v, 0.5 * cfg * (t == 0 ? TIER0_FLOOR : 1.0) *
+			      (full ? 1.0 : BASE_LAYER_SHARE));
+	/* A level never needs less than the one below it. */
+	return CM_MAX(audio_bps(level) + v, need(r, level - 1, now));
+}
+
+/* The level's media, applied to the receiver. */
+static void apply(struct mx_room *r, struct mx_part *p)
+{
+	struct mx_vout *o = &p->vout;
+	int level = p->rate.level;
+
+	p->tier = p->cap == MX_CAP_AUTO && level > 2 ? MX_AUDIO_NORMAL : MX_AUDIO_LOW;
+	if (p->rate.pinned && p->cap != MX_CAP_AUDIO_ONLY)
+		return; /* the admin's tier, set by mx_video_set_tier */
+	if (level == 0) {
+		/* Nothing more is sent; it comes back from a keyframe. */
+		o->want = -1;
+		o->tier = -1; /* `started` stays: the stream resumes seamlessly */
+		return;
+	}
+	int t = (level - 1) / 2;
+	o->max_tid = (level - 1) % 2 ? CX_VP8_MAX_LAYERS - 1 : 0;
+	if (o->want != t) {
+		o->want = t;
+		r->video->tiers[t].keyframe_wanted = true;
+	}
+}
+
+void mx_rate_part_init(struct mx_room *r, struct mx_part *p, uint64_t now)
+{
+	memset(&p->rate, 0, sizeof(p->rate));
+	p->rate.hold_us = HOLD_US;
+	p->rate.last_change_us = now;
+	/* Until the first feedback: the level the starting estimate allows. */
+	int top = 2 * (int)r->cfg.n_tiers, level = 0;
+	for (int l = 1; l <= top; l++)
+		if (need(r, l, now) <= TP_BWE_START_BPS)
+			level = l;
+	p->rate.level = level;
+	p->rate.estimate_bps = TP_BWE_START_BPS;
+}
+
+void mx_rate_apply(struct mx_room *r, struct mx_part *p, uint64_t now)
+{
+	int top = max_level(r, p);
+
+	if (p->rate.level > top) {
+		p->rate.level = top;
+		p->rate.last_change_us = now;
+	}
+	apply(r, p);
+}
+
+/* The receiver's loss, smoothed: a new report counts at once when it is
+ * worse, and old loss fades by half every 5 s. */
+static void track_loss(struct mx_part *p, const struct tp_bwe_state *st, uint64_t now)
+{
+	struct tp_sender_stats ss;
+	double l;
+
+	tp_sender_get_stats(p->sender, &ss);
+	/* Now: TWCC's last window when it flows (per packet, every half
+	 * second), else the last receiver report. No memory: a congested
+	 * moment passed is no lossy link. */
+	p->rate.loss_now = st->has_twcc ? st->loss : ss.loss;
+	l = CM_MAX(ss.loss, st->has_twcc ? st->loss : 0.0);
+	if (p->rate.loss_us) {
+		double dt = (double)(now - p->rate.loss_us) / 1e6;
+		p->rate.loss *= pow(0.5, dt / 5.0);
+	}
+	p->rate.loss_us = now;
+	if (l > p->rate.loss)
+		p->rate.loss = l;
+}
+
+static void decide(struct mx_room *r, struct mx_part *p, uint64_t now)
+{
+	struct mx_rate *rt = &p->rate;
+	struct tp_bwe_state st;
+	int top = max_level(r, p), fit = 0, cur = rt->level;
+	/* The last change was a step up, and it held. */
+	bool held = rt->last_up_us && rt->last_up_us == rt->last_change_us;
+
+	tp_sender_bwe(p->sender, now, &st);
+	rt->estimate_bps = st.estimate_bps;
+	rt->acked_bps = st.acked_bps;
+	track_loss(p, &st, now);
+	/* A band around each level's need: staying takes 90 % of it (what a
+	 * tier sends wobbles with its pictures and keyframes; an overuse
+	 * drops the estimate well below), going up 110 %. */
+	for (int l = 1; l <= top; l++)
+		if (need(r, l, now) * (l > cur ? UP_MARGIN : STAY_MARGIN) <= st.estimate_bps)
+			fit = l;
+	if (st.last_overuse_us > rt->seen_overuse_us)
+		rt->seen_overuse_us = st.last_overuse_us;
+	if (fit < cur) {
+		/* Down at once; a step up taken back this soon was a failed
+		 * probe: wait longer before the next. */
+		if (rt->last_up_us && now - rt->last_up_us < HOLD_US)
+			rt->hold_us = CM_MIN(rt->hold_us * 2, (uint64_t)HOLD_MAX_US);
+		rt->level = fit;
+		rt->last_change_us = now;
+	} else if (fit > cur && now - rt->last_change_us >= (held ? HOLD_US : rt->hold_us)) {
+		/* Up one tier at most: to the best level of the next tier. A
+		 * step up that held proves the link: the wait is 5 s again. */
+		int ceiling = cur == 0 ? 2 : 2 * ((cur - 1) / 2 + 1) + 2;
+		if (held)
+			rt->hold_us = HOLD_US;
+		rt->level = CM_MIN(fit, ceiling);
+		rt->last_change_us = rt->last_up_us = now;
+	} else if (now - rt->last_change_us >= HOLD_RESET_US) {
+		rt->hold_us = HOLD_US;
+	}
+	if (rt->level != cur)
+		cm_debug("mixer", "room %s: %s level %d -> %d (estimate %u bit/s)", r->name, p->id,
+			 cur, rt->level, st.estimate_bps);
+	apply(r, p);
+}
+
+/* The smallest tier's encoder: as much as its weakest automatic receiver
+ * can take, within [30 %, 100 %] of its configured rate. */
+static void tier0_rate(struct mx_room *r)
+{
+	double cfg = r->cfg.tiers[0].kbps, target = cfg;
+
+	for (size_t i = 0; i < r->n_parts; i++) {
+		const struct mx_part *p = r->parts[i];
+		const struct mx_vout *o = &p->vout;
+		if (!p->sender || p->rate.pinned || (o->want != 0 && o->tier != 0))
+			continue;
+		int level = p->rate.level;
+		if (level < 1)
+			continue;
+		double share = (level - 1) % 2 ? 1.0 : BASE_LAYER_SHARE;
+		/* Never much more than what got through (the estimate may be
+		 * probing upwards): the encoder grows 5 % a second at most. */
+		double est = p->rate.estimate_bps;
+		if (p->rate.acked_bps)
+			est = CM_MIN(est, 1.05 * p->rate.acked_bps + 5000);
+		double v = (HEADROOM * est - audio_bps(level)) / VIDEO_OVERHEAD / share / 1000.0;
+		target = CM_MIN(target, v);
+	}
+	target = CM_MAX(target, cfg * TIER0_FLOOR);
+	mx_video_set_tier_kbps(r->video, 0, (int)target);
+}
+
+void mx_rate_tick(struct mx_room *r, uint64_t now)
+{
+	for (size_t i = 0; i < r->n_parts; i++) {
+		struct mx_part *p = r->parts[i];
+		/* A data cap is a ceiling: within it, the estimate decides. */
+		if (p->sender)
+			decide(r, p, now);
+	}
+	tier0_rate(r);
+	mx_audio_adapt(r);
+}
+
+bool mx_rate_rtx_allowed(struct mx_part *p, size_t len, uint64_t now)
+{
+	struct mx_rate *rt = &p->rate;
+	/* A lossy link needs more repairs: twice its loss, within 10-30 %. */
+	double share = CM_MIN(RTX_SHARE_MAX, CM_MAX(RTX_SHARE, 2 * rt->loss));
+	double rate = CM_MAX(share * rt->estimate_bps, (double)RTX_MIN_BPS) / 8.0;
+
+	if (rt->rtx_refill_us)
+		rt->rtx_tokens += rate * (double)(now - rt->rtx_refill_us) / 1e6;
+	rt->rtx_refill_us = now;
+	rt->rtx_tokens = CM_MIN(rt->rtx_tokens, CM_MAX(rate * RTX_DEPTH_S, 2.0 * PKT_CAP));
+	if (rt->rtx_tokens < (double)len) {
+		rt->rtx_dropped++;
+		return false;
+	}
+	rt->rtx_tokens -= (double)len;
+	rt->rtx_sent++;
+	return true;
+}
+
+unsigned mx_rate_fps(const struct mx_room *r, const struct mx_part *p)
+{
+	if (!p->vout.started || p->vout.tier < 0)
+		return 0;
+	return p->vout.max_tid ? r->cfg.fps : (r->cfg.fps + 1) / 2;
+}
