@@ -108,7 +108,15 @@ static void apply(struct mx_room *r, struct mx_part *p)
 	struct mx_vout *o = &p->vout;
 	int level = p->rate.level;
 
-	p->tier = p->cap == MX_CAP_AUTO && level > 2 ? MX_AUDIO_NORMAL : MX_AUDIO_LOW;
+	/* A receiver of no video (audio-only offer, WHIP...) climbs no video
+	 * ladder: it has the normal audio tier whenever its link takes it
+	 * (or nothing says otherwise yet). */
+	bool no_video = !p->sender || !tp_sender_media(p->sender, TP_SDP_VIDEO);
+	bool normal_fits = !p->rate.estimate_bps ||
+			   p->rate.estimate_bps >= AUDIO_NORMAL_BPS * UP_MARGIN;
+	p->tier = p->cap == MX_CAP_AUTO && (level > 2 || (no_video && normal_fits))
+			  ? MX_AUDIO_NORMAL
+			  : MX_AUDIO_LOW;
 	if (p->rate.pinned && p->cap != MX_CAP_AUDIO_ONLY)
 		return; /* the admin's tier, set by mx_video_set_tier */
 	if (level == 0) {

@@ -63,6 +63,24 @@ def nearest(c, palette):
     return i, d[i]
 
 
+def pin_tier1(hub, peers, timeout=15.0):
+    """Pins every peer to tier 1 (640x360; PATCH tier, as an admin) and waits
+    until each decodes that size, then forgets what came before: without a
+    pin a receiver's tier follows its bandwidth estimate, which starts low
+    and climbs (docs/bandwidth.md)."""
+    for p in peers:
+        hub.set_tier(p, 1)
+    ok = hub.run_until(lambda: all((p.latest() or (0, 0))[1] == 640 for p in peers), timeout)
+    if not ok:
+        raise CheckFailed("not every receiver got tier 1 (640x360) within "
+                          f"{timeout:.0f} s of the pin: " +
+                          ", ".join(f"{p.name} {(p.latest() or (0, 0, 0))[1:3]}" for p in peers))
+    for p in peers:
+        with p.lock:
+            p.frames.clear()
+            p.n_frames = 0
+
+
 def wait_frames(hub, peers, n, timeout, what="decoded frames"):
     ok = hub.run_until(lambda: all(p.n_frames >= n for p in peers), timeout)
     if not ok:
@@ -84,6 +102,7 @@ def case_grid(hub):
              for i, (name, argb) in enumerate(COLOURS)]
     hub.start_all()
     by_id = {p.id: i for i, p in enumerate(peers)}
+    pin_tier1(hub, peers)
     wait_frames(hub, peers, 15, 15.0)
 
     # Every tile's centre shows its participant's colour (retry for a while:
@@ -233,6 +252,7 @@ def case_quality(hub):
     peers = [hub.add(gv.VPeer(hub, room, f"p{i}-{n}", s, keep=need + 20))
              for i, (n, s) in enumerate(srcs)]
     hub.start_all()
+    pin_tier1(hub, peers)
     wait_frames(hub, peers, need, 30.0)
     # The frames to judge: taken now (the appsinks go on receiving); every
     # canvas they came from was written before it was encoded and sent.
