@@ -37,7 +37,9 @@ static int rec_dir(struct ad_server *s, char *out, size_t cap)
 {
 	if (!s->data_dir[0])
 		return ENOENT;
-	snprintf(out, cap, "%s/recordings", s->data_dir);
+	int n = snprintf(out, cap, "%s/recordings", s->data_dir);
+	if (n < 0 || (size_t)n >= cap)
+		return ENAMETOOLONG;
 	if (mkdir(out, 0700) < 0 && errno != EEXIST)
 		return errno;
 	return 0;
