@@ -357,7 +357,8 @@ static int join_send(const struct opts *o, struct lg_part *p, const char *src)
 		 p->idx);
 	p->t_join_us = cm_now_us();
 	return lg_http_send(o->host, o->port, src, "POST", path,
-			    p->presenter ? presenter_token : NULL, "application/sdp", offer);
+			    p->presenter ? presenter_token : NULL, "application/sdp",
+			    offer);
 }
 
 /* The join's answer: the participant's URL, the server's ICE and DTLS
@@ -706,7 +707,8 @@ static int churn(const struct opts *o)
 	end = t0 + (uint64_t)(o->duration * 1e6);
 	next_print = t0 + 1000000;
 	next_report = t0 + (uint64_t)(o->report_every * 1e6);
-	fprintf(stderr, "tutti-load: churn: %u stay, %u churn; baseline RSS %.1f MiB, fds %d\n",
+	fprintf(stderr,
+		"tutti-load: churn: %u stay, %u churn; baseline RSS %.1f MiB, fds %d\n",
 		o->stay, n_parts - o->stay, f0.rss, f0.fds);
 	while (!stop) {
 		now = cm_now_us();
@@ -715,7 +717,8 @@ static int churn(const struct opts *o)
 			break;
 		if (o->churn && ch_started >= o->churn && now > t0 + 600000000)
 			break; /* 10 min: stuck */
-		for (unsigned k = 0; more && ch_inflight < o->inflight && k < n_parts; k++) {
+		for (unsigned k = 0; more && ch_inflight < o->inflight && k < n_parts;
+		     k++) {
 			struct lg_part *p = &parts[turn];
 			turn = turn + 1 < n_parts ? turn + 1 : o->stay;
 			/* connected, or its join failed (no session to wait for) */
@@ -738,10 +741,12 @@ static int churn(const struct opts *o)
 		}
 		if (now >= next_report) {
 			churn_figures(&f, (double)(now - t0) / 1e6);
-			printf("figures at %.0f s: cycles %u, join failures %u, longest audio gap "
-			       "%.1f ms, RSS %.1f MiB (after 100 cycles %.1f), fds %d (baseline %d)\n",
-			       f.t, ch_done, ch_join_fail, f.gap_ms, f.rss, f100.rss, f.fds,
-			       f0.fds);
+			printf("figures at %.0f s: cycles %u, join failures %u, longest "
+			       "audio gap "
+			       "%.1f ms, RSS %.1f MiB (after 100 cycles %.1f), fds %d "
+			       "(baseline %d)\n",
+			       f.t, ch_done, ch_join_fail, f.gap_ms, f.rss, f100.rss,
+			       f.fds, f0.fds);
 			fflush(stdout);
 			next_report = now + (uint64_t)(o->report_every * 1e6);
 		}
@@ -755,16 +760,19 @@ static int churn(const struct opts *o)
 		f100 = f;
 
 	bool gap_ok = f.gap_ms <= 100, rss_ok = f.rss <= 1.10 * f100.rss,
-	     fds_ok = f.fds >= 0 && f.fds <= f0.fds, joins_ok = !ch_join_fail && !ch_leave_fail,
+	     fds_ok = f.fds >= 0 && f.fds <= f0.fds,
+	     joins_ok = !ch_join_fail && !ch_leave_fail,
 	     stay_ok = f.stay_ready == o->stay, audio_ok = f.stay_pkts > 0,
 	     cycles_ok = o->churn ? ch_done >= o->churn : true;
-	rc = gap_ok && rss_ok && fds_ok && joins_ok && stay_ok && audio_ok && cycles_ok && !stop
+	rc = gap_ok && rss_ok && fds_ok && joins_ok && stay_ok && audio_ok && cycles_ok &&
+		     !stop
 		 ? 0
 		 : 1;
 	printf("\n## churn: %s\n\n", o->label);
 	printf("| figure | value | check |\n|---|---:|---|\n");
-	printf("| cycles done (leave + join + connected) | %u in %.1f s (%.1f/s) | %s |\n",
-	       ch_done, churn_s, ch_done / churn_s, cycles_ok ? "ok" : "FAIL");
+	printf(
+	    "| cycles done (leave + join + connected) | %u in %.1f s (%.1f/s) | %s |\n",
+	    ch_done, churn_s, ch_done / churn_s, cycles_ok ? "ok" : "FAIL");
 	printf("| join / leave failures | %u / %u | %s |\n", ch_join_fail, ch_leave_fail,
 	       joins_ok ? "ok" : "FAIL");
 	printf("| stayers connected at the end | %u / %u | %s |\n", f.stay_ready, o->stay,
@@ -774,7 +782,8 @@ static int churn(const struct opts *o)
 	       audio_ok ? "ok" : "FAIL");
 	printf("| stayers' longest audio gap | %.1f ms | %s (<= 100) |\n", f.gap_ms,
 	       gap_ok ? "ok" : "FAIL");
-	printf("| server RSS: baseline / after 100 cycles / end | %.1f / %.1f / %.1f MiB | %s "
+	printf("| server RSS: baseline / after 100 cycles / end | %.1f / %.1f / %.1f MiB "
+	       "| %s "
 	       "(end <= 1.10 x after 100) |\n",
 	       f0.rss, f100.rss, f.rss, rss_ok ? "ok" : "FAIL");
 	printf("| server open fds: baseline / end | %d / %d | %s (end <= baseline) |\n",
@@ -782,16 +791,17 @@ static int churn(const struct opts *o)
 	printf("\nverdict: %s\n", rc ? "FAIL" : "ok");
 	if (o->json) {
 		json_t *j = json_pack(
-		    "{s:s, s:i, s:i, s:f, s:i, s:i, s:i, s:i, s:f, s:I, s:I, s:f, s:f, s:f, s:i, "
+		    "{s:s, s:i, s:i, s:f, s:i, s:i, s:i, s:i, s:f, s:I, s:I, s:f, s:f, "
+		    "s:f, s:i, "
 		    "s:i, s:b}",
 		    "label", o->label, "participants", (int)n_parts, "stay", (int)o->stay,
 		    "churn_s", churn_s, "cycles", (int)ch_done, "join_failures",
-		    (int)ch_join_fail, "leave_failures", (int)ch_leave_fail, "stayers_ready",
-		    (int)f.stay_ready, "stayers_longest_audio_gap_ms", f.gap_ms,
-		    "stayers_audio_pkts", (json_int_t)f.stay_pkts, "stayers_audio_lost",
-		    (json_int_t)f.stay_lost, "rss_baseline_mb", f0.rss, "rss_after_100_mb",
-		    f100.rss, "rss_end_mb", f.rss, "fds_baseline", f0.fds, "fds_end", f.fds,
-		    "ok", !rc);
+		    (int)ch_join_fail, "leave_failures", (int)ch_leave_fail,
+		    "stayers_ready", (int)f.stay_ready, "stayers_longest_audio_gap_ms",
+		    f.gap_ms, "stayers_audio_pkts", (json_int_t)f.stay_pkts,
+		    "stayers_audio_lost", (json_int_t)f.stay_lost, "rss_baseline_mb",
+		    f0.rss, "rss_after_100_mb", f100.rss, "rss_end_mb", f.rss,
+		    "fds_baseline", f0.fds, "fds_end", f.fds, "ok", !rc);
 		if (!j || json_dump_file(j, o->json, JSON_INDENT(2)))
 			rc = 1;
 		json_decref(j);
@@ -923,7 +933,8 @@ int main(int argc, char **argv)
 		for (unsigned i = 0; i < n_parts; i++)
 			ready += parts[i].ready;
 		if (ready != n_parts) {
-			fprintf(stderr, "tutti-load: only %u/%u connected\n", ready, n_parts);
+			fprintf(stderr, "tutti-load: only %u/%u connected\n", ready,
+				n_parts);
 			rc = 1;
 			goto out;
 		}

@@ -443,7 +443,8 @@ static uint16_t rx_count(struct lg_rx *r, const struct tp_rtp_hdr *h, size_t len
 			/* RTP time the d steps did not cover: the sender's DTX */
 			uint64_t span = (uint64_t)(uint32_t)(h->ts - r->last_ts) *
 					TICK_US / ts_step,
-				 dtx = span > d * (uint64_t)TICK_US ? span - d * TICK_US : 0;
+				 dtx = span > d * (uint64_t)TICK_US ? span - d * TICK_US
+								    : 0;
 			uint64_t agap = gap > dtx ? gap - dtx : 0;
 			if (agap > r->max_agap_us)
 				r->max_agap_us = agap;
@@ -655,7 +656,8 @@ static uint64_t arrival(const struct msghdr *m, int64_t off, uint64_t now)
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
 			struct timespec ts;
 			memcpy(&ts, CMSG_DATA(c), sizeof(ts));
-			int64_t t = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 - off;
+			int64_t t =
+			    (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 - off;
 			return t > 0 && (uint64_t)t < now ? (uint64_t)t : now;
 		}
 	return now;
