@@ -103,6 +103,11 @@ struct lg_snap {
 	uint64_t t_us;
 };
 
+/* The server's current RSS (VmRSS, MiB) and its open file descriptors
+ * (entries of /proc/PID/fd); -1 when they cannot be read. */
+double lg_proc_rss_mb(int pid);
+int lg_proc_fds(int pid);
+
 /* The server's CPU and peak RSS (pid > 0, else -1) and, when host is not
  * NULL, tutti's /metrics there (else -1). */
 void lg_snap_take(struct lg_snap *s, int pid, const char *host, uint16_t port);
@@ -134,6 +139,10 @@ struct lg_rx {
 	uint64_t pkts, bytes, lost, frames;
 	uint64_t stalls;     /* consecutive packets (by seq and ts) > 60 ms apart */
 	uint64_t max_gap_us; /* largest interarrival */
+	/* audio only: the longest time without audio that the sender did not
+	 * mean as silence (DTX): arrival gap minus the RTP time the packets
+	 * in between did not cover; a lost packet counts as missing audio */
+	uint64_t max_agap_us;
 	bool init;
 	uint16_t last_seq;
 	uint32_t last_ts;
@@ -191,6 +200,10 @@ struct lg_part {
 	double *a_delay, *v_delay;
 	size_t n_a_delay, n_v_delay, cap_a_delay, cap_v_delay;
 	int tile_tier_w; /* the picture width the tile rect was chosen for */
+
+	/* churn (main.c): the HTTP request in flight (join or leave) */
+	int http_fd;
+	int churn_state;
 };
 
 /* What the whole run shares: the media, time zero, the sent onsets. */

@@ -41,6 +41,10 @@ struct opts {
 	int server_pid;
 	double tile[4];
 	bool have_tile;
+	unsigned churn, stay; /* churn mode: cycles (0: for --duration), stayers */
+	unsigned inflight;    /* cycles at once */
+	bool churn_mode;
+	double settle, report_every;
 };
 
 static struct lg_run run;
@@ -65,6 +69,10 @@ static void usage(void)
 	    "         [--spread-tiers] [--sample S] [--warmup S] [--duration S]\n"
 	    "         [--server-pid PID] [--room-fps F] [--json FILE] [--label TEXT]\n"
 	    "         [--media-dir DIR] [--no-leave] [--audio-only]\n"
+	    "         [--churn CYCLES --stay N [--inflight K] [--settle S]\n"
+	    "         [--report-every S]]\n"
+	    "         (churn: N stay, the others leave and join again; CYCLES 0:\n"
+	    "         for --duration seconds)\n"
 	    "       tutti-load --plain FILE [--speakers K] [--sample S] [--tile x,y,w,h] "
 	    "...\n"
 	    "         FILE lines: 'audio LPORT DPORT' | 'video LPORT DPORT RES' | 'recv "
@@ -98,6 +106,9 @@ static void parse(int argc, char **argv, struct opts *o)
 	o->leave = true;
 	o->media_dir = "perf-media";
 	o->label = "";
+	o->settle = 5;
+	o->inflight = 8;
+	o->report_every = 60;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 #define ARG(name) (!strcmp(a, name) && v && ++i)
@@ -141,6 +152,17 @@ static void parse(int argc, char **argv, struct opts *o)
 			o->media_dir = v;
 		} else if (ARG("--plain")) {
 			o->plain = v;
+		} else if (ARG("--churn")) {
+			o->churn = (unsigned)atoi(v);
+			o->churn_mode = true;
+		} else if (ARG("--inflight")) {
+			o->inflight = (unsigned)atoi(v);
+		} else if (ARG("--stay")) {
+			o->stay = (unsigned)atoi(v);
+		} else if (ARG("--settle")) {
+			o->settle = atof(v);
+		} else if (ARG("--report-every")) {
+			o->report_every = atof(v);
 		} else if (ARG("--tile")) {
 			if (sscanf(v, "%lf,%lf,%lf,%lf", &o->tile[0], &o->tile[1],
 				   &o->tile[2], &o->tile[3]) != 4)
@@ -161,13 +183,18 @@ static void parse(int argc, char **argv, struct opts *o)
 	}
 	if (!o->plain && (!o->port || !o->participants || !o->admin_key))
 		usage();
+	if (o->churn_mode && (o->plain || o->stay >= o->participants || !o->inflight))
+		usage();
 }
 
 /* ---- the event loop ------------------------------------------------------------- */
 
 static uint64_t next_due;
 static void patch_answered(int fd);
-#define HTTP_TAG 0x80000000u
+static void churn_answered(struct lg_part *p);
+static void churn_ready(struct lg_part *p);
+#define HTTP_TAG  0x80000000u /* | fd: an admin PATCH */
+#define CHURN_TAG 0x40000000u /* | participant: its join or leave */
 
 static void pump(uint64_t until_us)
 {
@@ -194,11 +221,17 @@ static void pump(uint64_t until_us)
 				patch_answered((int)(ev[i].data.u32 & ~HTTP_TAG));
 				continue;
 			}
+			if (ev[i].data.u32 & CHURN_TAG) {
+				churn_answered(&parts[ev[i].data.u32 & ~CHURN_TAG]);
+				continue;
+			}
 			struct lg_part *p = &parts[ev[i].data.u32];
 			bool was_ready = p->ready;
 			lg_part_input(&run, p, now);
 			if (p->ready != was_ready || !p->ready)
 				next_due = 0; /* its timers changed */
+			if (p->ready && !was_ready)
+				churn_ready(p);
 		}
 	} while (cm_now_us() < until_us && !stop);
 }
@@ -212,6 +245,7 @@ static int udp_socket(uint16_t port)
 	if (fd < 0)
 		return -1;
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &(int){1}, sizeof(int));
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		close(fd);
 		return -1;
@@ -310,30 +344,36 @@ static void patch_answered(int fd)
 	patches_pending--;
 }
 
-static int join_one(const struct opts *o, struct lg_part *p)
+/* Sends the join of p from source address src; returns the socket the
+ * answer will come on, or -1. */
+static int join_send(const struct opts *o, struct lg_part *p, const char *src)
 {
-	static struct lg_http_resp r;
 	static char offer[8192];
-	char path[256], src[32];
-	const char *q, *e;
-	unsigned a = p->idx / 50; /* tutti allows a burst of 60 joins per address */
+	char path[256];
 
-	snprintf(src, sizeof(src), "127.77.%u.%u", a / 250, a % 250 + 1);
 	if (lg_offer(&run, p, offer, sizeof(offer)))
-		return ENOSPC;
+		return -1;
 	snprintf(path, sizeof(path), "/api/v1/rooms/%s/join?name=load%u", o->room,
 		 p->idx);
 	p->t_join_us = cm_now_us();
-	if (lg_http(o->host, o->port, src, "POST", path,
-		    p->presenter ? presenter_token : NULL, "application/sdp", offer, &r))
-		return EIO;
-	if (r.status != 201) {
-		fprintf(stderr, "tutti-load: join %u: %d %.300s\n", p->idx, r.status,
-			r.body ? r.body : "");
+	return lg_http_send(o->host, o->port, src, "POST", path,
+			    p->presenter ? presenter_token : NULL, "application/sdp",
+			    offer);
+}
+
+/* The join's answer: the participant's URL, the server's ICE and DTLS
+ * parameters; opens its socket and sends the first ICE check. */
+static int join_finish(const struct opts *o, struct lg_part *p, struct lg_http_resp *r)
+{
+	const char *q, *e;
+
+	if (r->status != 201) {
+		fprintf(stderr, "tutti-load: join %u: %d %.300s\n", p->idx, r->status,
+			r->body ? r->body : "");
 		return EPROTO;
 	}
-	snprintf(p->location, sizeof(p->location), "%s", r.location);
-	q = strstr(r.location, "/participants/");
+	snprintf(p->location, sizeof(p->location), "%s", r->location);
+	q = strstr(r->location, "/participants/");
 	if (q) {
 		q += strlen("/participants/");
 		e = strchr(q, '?');
@@ -344,7 +384,7 @@ static int join_one(const struct opts *o, struct lg_part *p)
 		}
 	}
 	p->dst = calloc(1, sizeof(*p->dst));
-	if (!p->dst || lg_answer(p, r.body, r.body_len, p->dst))
+	if (!p->dst || lg_answer(p, r->body, r->body_len, p->dst))
 		return EBADMSG;
 	p->fd = udp_socket(0);
 	if (p->fd < 0 || watch(p))
@@ -363,6 +403,22 @@ static int join_one(const struct opts *o, struct lg_part *p)
 		admin_patch(o, p, "{\"muted\":false}");
 	}
 	return 0;
+}
+
+static int join_one(const struct opts *o, struct lg_part *p)
+{
+	static struct lg_http_resp r;
+	char src[32];
+	unsigned a = p->idx / 50; /* tutti allows a burst of 60 joins per address */
+	int fd;
+
+	snprintf(src, sizeof(src), "127.77.%u.%u", a / 250, a % 250 + 1);
+	fd = join_send(o, p, src);
+	if (fd < 0)
+		return EIO;
+	if (lg_http_read(fd, &r))
+		return EIO;
+	return join_finish(o, p, &r);
 }
 
 static void leave_one(const struct opts *o, struct lg_part *p)
@@ -447,8 +503,9 @@ static int setup_webrtc(const struct opts *o)
 		}
 		/* the sample: the last participants that only listen (they take
 		 * turns over the tiers), or everyone when sample >= n */
-		if (o->sample >= n ||
-		    (i + o->sample >= n && p->speaker < 0 && !p->presenter)) {
+		if (o->churn_mode ? i < o->stay
+				  : o->sample >= n || (i + o->sample >= n &&
+						       p->speaker < 0 && !p->presenter)) {
 			p->sample = true;
 			if (decoders(p))
 				return ENOMEM;
@@ -480,6 +537,287 @@ static int setup_webrtc(const struct opts *o)
 	}
 	join_s = (double)(cm_now_us() - t_first) / 1e6;
 	return 0;
+}
+
+/* ---- churn: the stayers stay, the others leave and join again ------------------ */
+
+/*
+ * One cycle = one participant leaves (DELETE of its URL) and joins again
+ * (a new session: new ICE credentials, DTLS handshake, SRTP keys); it is
+ * done when the new session is connected. Up to --inflight cycles (8)
+ * run at once, the churners taking turns; the joins go out from
+ * CHURN_ADDRS loopback addresses in turn (tutti allows 10 joins/s per
+ * address, burst 60), so the rate limit never holds a join back.
+ */
+#define CHURN_ADDRS      64
+#define CHURN_TIMEOUT_US 10000000 /* a join not connected by then failed */
+/* A stayer hears a tone from one of the other talkers at least every 2 s
+ * (1 s slots in turn, DTX between): longer quiet at the end means the
+ * server stopped sending to it, which the gap between packets can't see. */
+#define STAY_QUIET_MS 3000
+
+enum { CH_LIVE, CH_LEAVING, CH_JOINING };
+
+static const struct opts *ch_o;
+static unsigned ch_inflight, ch_done, ch_started, ch_joins;
+static unsigned ch_join_fail, ch_leave_fail;
+
+static void churn_watch(struct lg_part *p, int fd, int state)
+{
+	struct epoll_event e = {.events = EPOLLIN, .data.u32 = CHURN_TAG | p->idx};
+
+	p->http_fd = fd;
+	p->churn_state = state;
+	if (fd >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e) == 0)
+		return;
+	if (fd >= 0)
+		close(fd);
+	p->http_fd = -1;
+	p->churn_state = CH_LIVE;
+	ch_inflight--;
+	if (state == CH_JOINING)
+		ch_join_fail++;
+	else
+		ch_leave_fail++;
+}
+
+/* A new session for p: the old one's state goes, then the join. */
+static void churn_join(struct lg_part *p)
+{
+	char src[32];
+	unsigned idx = p->idx;
+
+	lg_part_fini(p);
+	lg_part_init(p, idx);
+	p->send_audio = p->recv = true;
+	snprintf(src, sizeof(src), "127.77.1.%u", ch_joins++ % CHURN_ADDRS + 1);
+	churn_watch(p, join_send(ch_o, p, src), CH_JOINING);
+}
+
+static void churn_leave(struct lg_part *p)
+{
+	ch_inflight++;
+	ch_started++;
+	if (!p->location[0]) { /* its join failed: nothing to leave */
+		churn_join(p);
+		return;
+	}
+	churn_watch(p,
+		    lg_http_send(ch_o->host, ch_o->port, NULL, "DELETE", p->location,
+				 NULL, NULL, NULL),
+		    CH_LEAVING);
+}
+
+static void churn_answered(struct lg_part *p)
+{
+	static struct lg_http_resp r;
+	int state = p->churn_state, bad;
+
+	epoll_ctl(ep, EPOLL_CTL_DEL, p->http_fd, NULL);
+	bad = lg_http_read(p->http_fd, &r);
+	p->http_fd = -1;
+	p->churn_state = CH_LIVE;
+	if (state == CH_LEAVING) {
+		if (bad || r.status < 200 || r.status > 299) {
+			ch_leave_fail++;
+			fprintf(stderr, "tutti-load: leave %u: %d\n", p->idx, r.status);
+		}
+		churn_join(p);
+	} else if (bad || join_finish(ch_o, p, &r)) {
+		ch_join_fail++;
+		ch_inflight--;
+		free(p->dst);
+		p->dst = NULL; /* goes round again: see churn() */
+	}
+}
+
+static void churn_ready(struct lg_part *p)
+{
+	if (!ch_o || p->idx < ch_o->stay)
+		return;
+	ch_inflight--;
+	ch_done++;
+}
+
+/* A churner whose join has not connected in time: a failure; it goes
+ * round again (leaves what the server may hold, joins anew). */
+static void churn_timeouts(uint64_t now)
+{
+	for (unsigned i = ch_o->stay; i < n_parts; i++) {
+		struct lg_part *p = &parts[i];
+		if (p->churn_state == CH_LIVE && p->http_fd < 0 && !p->ready &&
+		    p->t_join_us && now - p->t_join_us > CHURN_TIMEOUT_US && p->dst) {
+			fprintf(stderr, "tutti-load: join %u: not connected in %d s\n",
+				p->idx, CHURN_TIMEOUT_US / 1000000);
+			ch_join_fail++;
+			ch_inflight--;
+			free(p->dst);
+			p->dst = NULL; /* counted once */
+			churn_leave(p);
+			ch_started--; /* a retry, not a new cycle */
+		}
+	}
+}
+
+struct churn_fig {
+	double t, rss, rss100, rss0;
+	int fds, fds0;
+	double gap_ms;
+	double quiet_ms; /* the longest a stayer has now gone without audio */
+	uint64_t stay_pkts, stay_lost;
+	unsigned stay_ready;
+};
+
+static void churn_figures(struct churn_fig *f, double t)
+{
+	uint64_t gap = 0, now = cm_now_us(), quiet = 0;
+
+	f->t = t;
+	f->rss = lg_proc_rss_mb(ch_o->server_pid);
+	f->fds = lg_proc_fds(ch_o->server_pid);
+	f->stay_pkts = f->stay_lost = f->stay_ready = 0;
+	for (unsigned i = 0; i < ch_o->stay; i++) {
+		gap = CM_MAX(gap, parts[i].rx_a.max_agap_us);
+		f->stay_pkts += parts[i].rx_a.pkts;
+		f->stay_lost += parts[i].rx_a.lost;
+		f->stay_ready += parts[i].ready;
+		quiet = CM_MAX(quiet, parts[i].rx_a.init && now > parts[i].rx_a.last_us
+					  ? now - parts[i].rx_a.last_us
+					  : now);
+	}
+	f->gap_ms = (double)gap / 1000.0;
+	f->quiet_ms = (double)quiet / 1000.0;
+}
+
+static void churn_print(const char *what, const struct churn_fig *f)
+{
+	fprintf(stderr,
+		"tutti-load: %s %6.1f s  cycles %u (in flight %u)  join failures %u  "
+		"leave failures %u  stayers %u/%u  longest audio gap %.1f ms  "
+		"RSS %.1f MiB  fds %d\n",
+		what, f->t, ch_done, ch_inflight, ch_join_fail, ch_leave_fail,
+		f->stay_ready, ch_o->stay, f->gap_ms, f->rss, f->fds);
+}
+
+/* Runs the churn (after the warm-up), then prints the figures and the
+ * verdict and writes them to --json. Returns 0 when every check holds,
+ * 1 when one fails. */
+static int churn(const struct opts *o)
+{
+	struct churn_fig f0, f100 = {.rss = -1}, f;
+	uint64_t t0, next_print, next_report, end, now;
+	unsigned turn = o->stay;
+	int rc = 0;
+
+	ch_o = o;
+	churn_figures(&f0, 0);
+	run.measuring = true;
+	t0 = cm_now_us();
+	end = t0 + (uint64_t)(o->duration * 1e6);
+	next_print = t0 + 1000000;
+	next_report = t0 + (uint64_t)(o->report_every * 1e6);
+	fprintf(stderr,
+		"tutti-load: churn: %u stay, %u churn; baseline RSS %.1f MiB, fds %d\n",
+		o->stay, n_parts - o->stay, f0.rss, f0.fds);
+	while (!stop) {
+		now = cm_now_us();
+		bool more = o->churn ? ch_started < o->churn : now < end;
+		if (!more && !ch_inflight)
+			break;
+		if (o->churn && ch_started >= o->churn && now > t0 + 600000000)
+			break; /* 10 min: stuck */
+		for (unsigned k = 0; more && ch_inflight < o->inflight && k < n_parts;
+		     k++) {
+			struct lg_part *p = &parts[turn];
+			turn = turn + 1 < n_parts ? turn + 1 : o->stay;
+			/* connected, or its join failed (no session to wait for) */
+			if (p->churn_state == CH_LIVE && (p->ready || !p->dst)) {
+				churn_leave(p);
+				more = o->churn ? ch_started < o->churn : now < end;
+			}
+		}
+		pump(cm_now_us() + 2000);
+		now = cm_now_us();
+		churn_timeouts(now);
+		if (f100.rss < 0 && ch_done >= 100) {
+			churn_figures(&f100, (double)(now - t0) / 1e6);
+			churn_print("after 100 cycles:", &f100);
+		}
+		if (now >= next_print) {
+			churn_figures(&f, (double)(now - t0) / 1e6);
+			churn_print("churn", &f);
+			next_print = now + 1000000;
+		}
+		if (now >= next_report) {
+			churn_figures(&f, (double)(now - t0) / 1e6);
+			printf("figures at %.0f s: cycles %u, join failures %u, longest "
+			       "audio gap "
+			       "%.1f ms, RSS %.1f MiB (after 100 cycles %.1f), fds %d "
+			       "(baseline %d)\n",
+			       f.t, ch_done, ch_join_fail, f.gap_ms, f.rss, f100.rss,
+			       f.fds, f0.fds);
+			fflush(stdout);
+			next_report = now + (uint64_t)(o->report_every * 1e6);
+		}
+	}
+	double churn_s = (double)(cm_now_us() - t0) / 1e6;
+	/* the server drops what the leaves freed; the stayers go on */
+	pump(cm_now_us() + (uint64_t)(o->settle * 1e6));
+	run.measuring = false;
+	churn_figures(&f, churn_s);
+	if (f100.rss < 0)
+		f100 = f;
+
+	bool gap_ok = f.gap_ms <= 100, rss_ok = f.rss <= 1.10 * f100.rss,
+	     fds_ok = f.fds >= 0 && f.fds <= f0.fds,
+	     joins_ok = !ch_join_fail && !ch_leave_fail,
+	     stay_ok = f.stay_ready == o->stay &&
+		       f.quiet_ms<STAY_QUIET_MS, audio_ok = f.stay_pkts> 0,
+	     cycles_ok = o->churn ? ch_done >= o->churn : true;
+	rc = gap_ok && rss_ok && fds_ok && joins_ok && stay_ok && audio_ok && cycles_ok &&
+		     !stop
+		 ? 0
+		 : 1;
+	printf("\n## churn: %s\n\n", o->label);
+	printf("| figure | value | check |\n|---|---:|---|\n");
+	printf(
+	    "| cycles done (leave + join + connected) | %u in %.1f s (%.1f/s) | %s |\n",
+	    ch_done, churn_s, ch_done / churn_s, cycles_ok ? "ok" : "FAIL");
+	printf("| join / leave failures | %u / %u | %s |\n", ch_join_fail, ch_leave_fail,
+	       joins_ok ? "ok" : "FAIL");
+	printf("| stayers connected at the end; longest since a stayer's last audio "
+	       "packet | %u / %u; %.0f ms | %s (< %d ms) |\n",
+	       f.stay_ready, o->stay, f.quiet_ms, stay_ok ? "ok" : "FAIL", STAY_QUIET_MS);
+	printf("| stayers' audio packets / lost | %llu / %llu | %s |\n",
+	       (unsigned long long)f.stay_pkts, (unsigned long long)f.stay_lost,
+	       audio_ok ? "ok" : "FAIL");
+	printf("| stayers' longest audio gap | %.1f ms | %s (<= 100) |\n", f.gap_ms,
+	       gap_ok ? "ok" : "FAIL");
+	printf("| server RSS: baseline / after 100 cycles / end | %.1f / %.1f / %.1f MiB "
+	       "| %s "
+	       "(end <= 1.10 x after 100) |\n",
+	       f0.rss, f100.rss, f.rss, rss_ok ? "ok" : "FAIL");
+	printf("| server open fds: baseline / end | %d / %d | %s (end <= baseline) |\n",
+	       f0.fds, f.fds, fds_ok ? "ok" : "FAIL");
+	printf("\nverdict: %s\n", rc ? "FAIL" : "ok");
+	if (o->json) {
+		json_t *j = json_pack(
+		    "{s:s, s:i, s:i, s:f, s:i, s:i, s:i, s:i, s:f, s:f, s:I, s:I, s:f, "
+		    "s:f, s:f, s:i, s:i, s:b}",
+		    "label", o->label, "participants", (int)n_parts, "stay", (int)o->stay,
+		    "churn_s", churn_s, "cycles", (int)ch_done, "join_failures",
+		    (int)ch_join_fail, "leave_failures", (int)ch_leave_fail,
+		    "stayers_ready", (int)f.stay_ready, "stayers_longest_audio_gap_ms",
+		    f.gap_ms, "stayers_quiet_at_end_ms", f.quiet_ms, "stayers_audio_pkts",
+		    (json_int_t)f.stay_pkts, "stayers_audio_lost",
+		    (json_int_t)f.stay_lost, "rss_baseline_mb", f0.rss,
+		    "rss_after_100_mb", f100.rss, "rss_end_mb", f.rss, "fds_baseline",
+		    f0.fds, "fds_end", f.fds, "ok", !rc);
+		if (!j || json_dump_file(j, o->json, JSON_INDENT(2)))
+			rc = 1;
+		json_decref(j);
+	}
+	return rc;
 }
 
 /* ---- plain RTP participants ---------------------------------------------------- */
@@ -601,6 +939,17 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	progress("connected", cm_now_us());
+	if (o.churn_mode && !o.plain) {
+		unsigned ready = 0;
+		for (unsigned i = 0; i < n_parts; i++)
+			ready += parts[i].ready;
+		if (ready != n_parts) {
+			fprintf(stderr, "tutti-load: only %u/%u connected\n", ready,
+				n_parts);
+			rc = 1;
+			goto out;
+		}
+	}
 	/* media from a common time zero */
 	run.t0_us = cm_now_us() + 50000;
 	next_due = 0;
@@ -608,6 +957,10 @@ int main(int argc, char **argv)
 	while (!stop && cm_now_us() < end) {
 		pump(CM_MIN(end, cm_now_us() + 1000000));
 		progress("warm-up", t);
+	}
+	if (o.churn_mode) {
+		rc = churn(&o);
+		goto out;
 	}
 	if (!o.plain && !run.have_tile)
 		fetch_tile(&o);
@@ -632,6 +985,7 @@ int main(int argc, char **argv)
 	    .n_parts = n_parts,
 	};
 	rc = lg_report(&in, &a, &b);
+out:
 	if (!o.plain && o.leave)
 		for (unsigned i = 0; i < n_parts; i++)
 			leave_one(&o, &parts[i]);

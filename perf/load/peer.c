@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/common.h"
@@ -39,6 +40,7 @@ int lg_part_init(struct lg_part *p, unsigned idx)
 	memset(p, 0, sizeof(*p));
 	p->idx = idx;
 	p->fd = -1;
+	p->http_fd = -1;
 	p->speaker = -1;
 	p->tier = -1;
 	cm_random_token(p->ufrag, 8);
@@ -432,11 +434,21 @@ static uint16_t rx_count(struct lg_rx *r, const struct tp_rtp_hdr *h, size_t len
 	if (r->init && measuring) {
 		lost = (uint16_t)(d - 1);
 		r->lost += lost;
-		uint64_t gap = now - r->last_us;
+		uint64_t gap = now > r->last_us ? now - r->last_us : 0;
 		if (gap > r->max_gap_us && (!ts_step || h->ts != r->last_ts))
 			r->max_gap_us = gap;
 		if (ts_step && d == 1 && h->ts - r->last_ts == ts_step && gap > 60000)
 			r->stalls++;
+		if (ts_step) {
+			/* RTP time the d steps did not cover: the sender's DTX */
+			uint64_t span = (uint64_t)(uint32_t)(h->ts - r->last_ts) *
+					TICK_US / ts_step,
+				 dtx = span > d * (uint64_t)TICK_US ? span - d * TICK_US
+								    : 0;
+			uint64_t agap = gap > dtx ? gap - dtx : 0;
+			if (agap > r->max_agap_us)
+				r->max_agap_us = agap;
+		}
 	}
 	if (measuring) {
 		r->pkts++;
@@ -635,24 +647,56 @@ static void on_datagram(struct lg_run *run, struct lg_part *p, uint8_t *buf, siz
 	}
 }
 
+/* The kernel's receive time of a datagram on cm_now_us()'s clock (off:
+ * realtime minus monotonic), or now when it has none. */
+static uint64_t arrival(const struct msghdr *m, int64_t off, uint64_t now)
+{
+	for (const struct cmsghdr *c = CMSG_FIRSTHDR(m); c;
+	     c = CMSG_NXTHDR((struct msghdr *)m, (struct cmsghdr *)c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+			struct timespec ts;
+			memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+			int64_t t =
+			    (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 - off;
+			return t > 0 && (uint64_t)t < now ? (uint64_t)t : now;
+		}
+	return now;
+}
+
 void lg_part_input(struct lg_run *run, struct lg_part *p, uint64_t now)
 {
 	static uint8_t bufs[BATCH][LG_PKT];
+	static union {
+		struct cmsghdr align;
+		uint8_t b[CMSG_SPACE(sizeof(struct timespec))];
+	} ctl[BATCH];
 	struct mmsghdr msgs[BATCH];
 	struct iovec iov[BATCH];
+	struct timespec rt, mt;
 	int got;
 
+	/* arrival times from the kernel (SO_TIMESTAMPNS, CLOCK_REALTIME) on
+	 * the monotonic clock: a busy loop here must not look like a gap */
+	clock_gettime(CLOCK_MONOTONIC, &mt);
+	clock_gettime(CLOCK_REALTIME, &rt);
+	now = (uint64_t)mt.tv_sec * 1000000 + (uint64_t)mt.tv_nsec / 1000;
+	int64_t off = (int64_t)rt.tv_sec * 1000000 + rt.tv_nsec / 1000 -
+		      ((int64_t)mt.tv_sec * 1000000 + mt.tv_nsec / 1000);
 	for (;;) {
 		for (int i = 0; i < BATCH; i++) {
 			iov[i] = (struct iovec){.iov_base = bufs[i], .iov_len = LG_PKT};
 			msgs[i] = (struct mmsghdr){
-			    .msg_hdr = {.msg_iov = &iov[i], .msg_iovlen = 1}};
+			    .msg_hdr = {.msg_iov = &iov[i],
+					.msg_iovlen = 1,
+					.msg_control = ctl[i].b,
+					.msg_controllen = sizeof(ctl[i].b)}};
 		}
 		got = recvmmsg(p->fd, msgs, BATCH, MSG_DONTWAIT, NULL);
 		if (got <= 0)
 			return;
 		for (int i = 0; i < got; i++)
-			on_datagram(run, p, bufs[i], msgs[i].msg_len, now);
+			on_datagram(run, p, bufs[i], msgs[i].msg_len,
+				    arrival(&msgs[i].msg_hdr, off, now));
 		if (got < BATCH)
 			return;
 	}

@@ -3,6 +3,7 @@
  * /proc, tutti's /metrics) and the summary of a run: the table on stdout
  * and the JSON file.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -52,6 +53,40 @@ static double proc_hwm_mb(int pid)
 			break;
 	fclose(f);
 	return kb < 0 ? -1 : kb / 1024.0;
+}
+
+double lg_proc_rss_mb(int pid)
+{
+	char path[64], line[256];
+	double kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %lf kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb < 0 ? -1 : kb / 1024.0;
+}
+
+int lg_proc_fds(int pid)
+{
+	char path[64];
+	struct dirent *d;
+	DIR *dir;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	dir = opendir(path);
+	if (!dir)
+		return -1;
+	while ((d = readdir(dir)))
+		n += d->d_name[0] != '.';
+	closedir(dir);
+	return n;
 }
 
 static double metric(const char *text, const char *name)
