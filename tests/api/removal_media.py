@@ -46,16 +46,7 @@ class TimedPeer(gp.Peer):
 
     def on_joined(self, answer, agent):
         super().on_joined(answer, agent)
-        it = self.webrtc.iterate_recurse()
-        while True:
-            res, el = it.next()
-            if res != Gst.IteratorResult.OK:
-                break
-            f = el.get_factory()
-            if f is not None and f.get_name() == "nicesrc":
-                pad = el.get_static_pad("src")
-                pad.add_probe(Gst.PadProbeType.BUFFER, self._time_one, None)
-                pad.add_probe(Gst.PadProbeType.BUFFER_LIST, self._time_list, None)
+        self.probe_nicesrc(self._time_one, self._time_list, None)
 
     def _time_one(self, _pad, _info, _u):
         t = time.monotonic()

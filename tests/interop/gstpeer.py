@@ -453,6 +453,20 @@ class WebRTCPeer:
             e.sync_state_with_parent()
         return pad.link(elems[0].get_static_pad("sink")) == Gst.PadLinkReturn.OK
 
+    def probe_nicesrc(self, on_buffer, on_list, data):
+        """Probes on the src pad of every nicesrc inside webrtcbin: what
+        arrives from the network, before SRTP and the jitter buffer."""
+        it = self.webrtc.iterate_recurse()
+        while True:
+            res, el = it.next()
+            if res != Gst.IteratorResult.OK:
+                break
+            f = el.get_factory()
+            if f is not None and f.get_name() == "nicesrc":
+                pad = el.get_static_pad("src")
+                pad.add_probe(Gst.PadProbeType.BUFFER, on_buffer, data)
+                pad.add_probe(Gst.PadProbeType.BUFFER_LIST, on_list, data)
+
     def stats(self):
         """webrtcbin's statistics: a list of Gst.Structure (empty when it
         gave none). Copies: what get_value() gives lives in the reply, which
@@ -626,16 +640,7 @@ class Peer(WebRTCPeer):
         """Arrival times of (still SRTP-encrypted, header in clear) RTP
         packets where they leave libnice: to measure what the client's own
         receive path (SRTP, jitter buffer, depay, decode) adds."""
-        it = self.webrtc.iterate_recurse()
-        while True:
-            res, el = it.next()
-            if res != Gst.IteratorResult.OK:
-                break
-            f = el.get_factory()
-            if f is not None and f.get_name() == "nicesrc":
-                pad = el.get_static_pad("src")
-                pad.add_probe(Gst.PadProbeType.BUFFER, self._rtp_probe, self.net_rtp)
-                pad.add_probe(Gst.PadProbeType.BUFFER_LIST, self._rtp_list_probe, self.net_rtp)
+        self.probe_nicesrc(self._rtp_probe, self._rtp_list_probe, self.net_rtp)
 
     def client_latency_ms(self):
         """Median time (ms) from libnice to the depayloader for the same RTP
