@@ -3,9 +3,12 @@
  * One libsrtp session per tp_srtp with a single wildcard-SSRC policy:
  * any_outbound to protect, any_inbound to unprotect. libsrtp makes a
  * stream per SSRC on its first authentic packet; nothing is allocated
- * per packet.
+ * per packet. Outbound RTP, the fan-out's hot path, is protected by
+ * srtp_tx.c with OpenSSL instead (see there why); outbound RTCP stays
+ * with libsrtp.
  */
 #include "transport/srtp.h"
+#include "transport/srtp_tx.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -25,7 +28,8 @@
 
 struct tp_srtp {
 	srtp_t ctx;
-	size_t tag_len; /* auth tag appended to each packet */
+	struct tp_srtp_tx *tx; /* outbound RTP */
+	size_t tag_len;        /* auth tag appended to each packet */
 	bool inbound;
 };
 
@@ -124,7 +128,11 @@ int tp_srtp_new(struct tp_srtp **out, enum tp_srtp_profile profile, const uint8_
 		break;
 	}
 	memset(keybuf, 0, sizeof(keybuf));
+	if (!err && !inbound)
+		err = tp_srtp_tx_new(&s->tx, profile, key, keylen);
 	if (err) {
+		if (s->ctx)
+			srtp_dealloc(s->ctx);
 		free(s);
 		return err;
 	}
@@ -138,6 +146,7 @@ void tp_srtp_free(struct tp_srtp **p)
 		return;
 	if ((*p)->ctx)
 		srtp_dealloc((*p)->ctx);
+	tp_srtp_tx_free(&(*p)->tx);
 	free(*p);
 	*p = NULL;
 }
@@ -160,18 +169,12 @@ static int unprotect_err(srtp_err_status_t st)
 
 int tp_srtp_protect(struct tp_srtp *s, uint8_t *buf, size_t *len, size_t cap)
 {
-	int n;
-
 	if (!s || !buf || !len || s->inbound || *len < RTP_HDR_MIN || cap < *len ||
 	    cap > INT_MAX)
 		return EINVAL;
 	if (cap - *len < s->tag_len)
 		return ENOSPC;
-	n = (int)*len;
-	if (srtp_protect(s->ctx, buf, &n) != srtp_err_status_ok)
-		return EIO;
-	*len = (size_t)n;
-	return 0;
+	return tp_srtp_tx_protect(s->tx, buf, len, cap);
 }
 
 int tp_srtp_protect_rtcp(struct tp_srtp *s, uint8_t *buf, size_t *len, size_t cap)
