@@ -61,8 +61,12 @@ void cm_random_token(char *out, size_t len);
 /* The nice value media threads ask for (default -10; 0 leaves them as
  * they are). Set once, before the threads start. */
 void cm_media_nice_set(int nice);
+/* The SCHED_RR priority media threads ask for instead (1..99; 0, the
+ * default: none, the nice value applies). Set once, before they start. */
+void cm_media_rt_set(int prio);
 /* Called by a media thread (I/O, room worker) as it starts: applies the
- * nice value; without the right to raise it, says so once and goes on. */
+ * real-time priority or else the nice value; without the right to, says
+ * so once and goes on. */
 void cm_thread_media_priority(void);
 
 /* ---- byte order (network order, unaligned-safe) ----------------------- */

@@ -31,6 +31,7 @@ struct config {
 	const char *web_dir;
 	const char *retention;
 	const char *media_nice;
+	const char *media_rt;
 	bool demo;
 	bool metrics_auth;
 	const char *rec_retention;
@@ -59,6 +60,9 @@ static void usage(FILE *f)
 	      "  --media-nice N       nice value of the media threads, -20..19; 0 leaves\n"
 	      "                       them as they are (TUTTI_MEDIA_NICE, default -10;\n"
 	      "                       needs root or CAP_SYS_NICE, else they run at 0)\n"
+	      "  --media-rt PRIO      run the media threads SCHED_RR at PRIO, 1..99, instead\n"
+	      "                       (TUTTI_MEDIA_RT, default 0: off; needs root,\n"
+	      "                       CAP_SYS_NICE or RLIMIT_RTPRIO, else the nice value)\n"
 	      "  --metrics-auth       /metrics wants the admin key (TUTTI_METRICS_AUTH=1)\n"
 	      "  --recording-retention-days N  delete recordings after N days, 0 = keep\n"
 	      "                       (TUTTI_RECORDING_RETENTION_DAYS, default 30)\n"
@@ -94,7 +98,7 @@ static void die(const char *fmt, ...)
 static void parse_args(int argc, char **argv, struct config *c)
 {
 	enum { O_HTTP = 256, O_MEDIA, O_PUBLIC, O_DATA, O_KEY, O_CERT, O_TLSKEY,
-	       O_LOG, O_WEB, O_RETENTION, O_NICE, O_METRICS_AUTH, O_ICE, O_REC_RETENTION, O_DEMO, O_HELP };
+	       O_LOG, O_WEB, O_RETENTION, O_NICE, O_RT, O_METRICS_AUTH, O_ICE, O_REC_RETENTION, O_DEMO, O_HELP };
 	static const struct option opts[] = {
 		{ "http", required_argument, NULL, O_HTTP },
 		{ "media-port", required_argument, NULL, O_MEDIA },
@@ -107,6 +111,7 @@ static void parse_args(int argc, char **argv, struct config *c)
 		{ "web-dir", required_argument, NULL, O_WEB },
 		{ "audit-retention-days", required_argument, NULL, O_RETENTION },
 		{ "media-nice", required_argument, NULL, O_NICE },
+		{ "media-rt", required_argument, NULL, O_RT },
 		{ "metrics-auth", no_argument, NULL, O_METRICS_AUTH },
 		{ "ice-server", required_argument, NULL, O_ICE },
 		{ "recording-retention-days", required_argument, NULL, O_REC_RETENTION },
@@ -127,6 +132,7 @@ static void parse_args(int argc, char **argv, struct config *c)
 	c->web_dir = env_or("TUTTI_WEB_DIR", NULL);
 	c->retention = env_or("TUTTI_AUDIT_RETENTION_DAYS", "90");
 	c->media_nice = env_or("TUTTI_MEDIA_NICE", "-10");
+	c->media_rt = env_or("TUTTI_MEDIA_RT", "0");
 	c->demo = !strcmp(env_or("TUTTI_DEMO", "0"), "1");
 	c->metrics_auth = !strcmp(env_or("TUTTI_METRICS_AUTH", "0"), "1");
 	c->rec_retention = env_or("TUTTI_RECORDING_RETENTION_DAYS", "30");
@@ -145,6 +151,7 @@ static void parse_args(int argc, char **argv, struct config *c)
 		case O_WEB: c->web_dir = optarg; break;
 		case O_RETENTION: c->retention = optarg; break;
 		case O_NICE: c->media_nice = optarg; break;
+		case O_RT: c->media_rt = optarg; break;
 		case O_METRICS_AUTH: c->metrics_auth = true; break;
 		case O_REC_RETENTION: c->rec_retention = optarg; break;
 		case O_ICE:
@@ -262,6 +269,10 @@ int main(int argc, char **argv)
 	if (!*cfg.media_nice || *end || nice < -20 || nice > 19)
 		die("bad media nice value '%s' (-20 to 19)", cfg.media_nice);
 	cm_media_nice_set((int)nice);
+	nice = strtol(cfg.media_rt, &end, 10);
+	if (!*cfg.media_rt || *end || nice < 0 || nice > 99)
+		die("bad media real-time priority '%s' (0 to 99)", cfg.media_rt);
+	cm_media_rt_set((int)nice);
 	rec_retention = strtol(cfg.rec_retention, &end, 10);
 	if (!*cfg.rec_retention || *end || rec_retention < 0 || rec_retention > 36500)
 		die("bad recording retention '%s' (days, 0 to 36500)", cfg.rec_retention);

@@ -8,7 +8,9 @@
 #     the server at once with a non-zero status and one clear line;
 #   - SIGTERM ends it with status 0;
 #   - --metrics-auth puts /metrics behind the admin key;
-#   - --ice-server comes back as a Link header of WHIP answers.
+#   - --ice-server comes back as a Link header of WHIP answers;
+#   - --media-rt puts the media threads in SCHED_RR (as root), and a
+#     priority out of range is refused.
 set -u
 bin=$1
 tmp=$(mktemp -d)
@@ -65,7 +67,7 @@ check tls_cert_without_key_is_refused "$([ $rc -ne 0 ] && echo 0 || echo 1)" "$(
 # --ice-server: WHIP answers carry it as a Link header.
 http=$(port)
 "$bin" --http 127.0.0.1:$http --media-port $(port) --data-dir "$tmp/d4" --metrics-auth \
-	--ice-server stun:stun.example.net:3478 --demo \
+	--ice-server stun:stun.example.net:3478 --demo --media-rt 3 \
 	--admin-key metrics-test-admin-key-000 2>"$tmp/metrics.log" &
 mpid=$!
 for _ in $(seq 50); do curl -s "http://127.0.0.1:$http/livez" >/dev/null && break; sleep 0.1; done
@@ -83,6 +85,12 @@ link=$(curl -s -D - -o /dev/null -X POST -H 'Content-Type: application/sdp' \
 check ice_server_is_a_whip_link_header "$([ "$link" = 'Link: <stun:stun.example.net:3478>; rel="ice-server"' ] && echo 0 || echo 1)" "$link"
 "$bin" --ice-server 'stun:a b' 2>"$tmp/ice.log"; rc=$?
 check ice_server_with_a_space_is_refused "$([ $rc -ne 0 ] && [ "$(wc -l <"$tmp/ice.log")" -eq 1 ] && echo 0 || echo 1)" "$(cat "$tmp/ice.log")"
+if [ "$(id -u)" = 0 ]; then
+	cls=$(ps -L -o cls=,rtprio=,comm= -p $mpid | awk '$3 == "tutti-io" {print $1, $2}')
+	check media_rt_makes_the_io_thread_sched_rr "$([ "$cls" = "RR 3" ] && echo 0 || echo 1)" "$cls"
+fi
+"$bin" --media-rt 100 2>"$tmp/rt.log"; rc=$?
+check media_rt_out_of_range_is_refused "$([ $rc -ne 0 ] && [ "$(wc -l <"$tmp/rt.log")" -eq 1 ] && echo 0 || echo 1)" "$(cat "$tmp/rt.log")"
 kill -TERM $mpid; wait $mpid
 
 echo "$pass passed, $fail failed"
