@@ -293,7 +293,15 @@ enum MHD_Result ad_participant(struct ad_server *s, struct MHD_Connection *c,
 			return ad_reply_error(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
 					      "unsupported_media_type",
 					      "PATCH takes application/trickle-ice-sdpfrag");
-		/* ICE-lite: the candidates are not needed; see above. */
+		/* ICE-lite: the candidates are not needed; see above. Still
+		 * only the participant itself (or a presenter) gets a 204. */
+		const char *secret;
+		enum MHD_Result ret;
+		if (!ad_self_or_presenter(s, c, room, &secret, &ret))
+			return ret;
+		if (secret && !mx_participant_secret_ok(s->mx, room, id, secret))
+			return ad_reply_error(c, MHD_HTTP_NOT_FOUND, "participant_not_found",
+					      "no such participant");
 		return ad_reply(c, MHD_HTTP_NO_CONTENT, NULL, "", 0);
 	}
 	return ad_reply_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",

@@ -90,6 +90,9 @@ def main():
     check("own_change_with_a_wrong_secret_is_404", st == 404, f"{st}")
     st, _, _ = call("DELETE", bare)
     check("leave_without_the_secret_is_404", st == 404, f"{st}")
+    st, _, _ = call("PATCH", bare + "?s=" + "x" * 24, b"a=ice-ufrag:abcd\r\n",
+                    "application/trickle-ice-sdpfrag")
+    check("trickle_patch_with_a_wrong_secret_is_404", st == 404, f"{st}")
     st, _, _ = call("PATCH", loc, b'{"hand":true}', "application/json")
     check("own_hand_with_the_secret_is_200", st == 200, f"{st}")
     st, _, _ = call("DELETE", loc)
