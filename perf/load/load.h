@@ -93,6 +93,21 @@ int lg_http_send(const char *host, uint16_t port, const char *src, const char *m
 		 const char *path, const char *auth, const char *ctype, const char *body);
 int lg_http_read(int fd, struct lg_http_resp *r);
 
+/* ---- tutti's SDP answer (answer.c) ---------------------------------------- */
+
+struct lg_answer_info {
+	char ufrag[257], pwd[257], fp_alg[16], fp[160];
+	char bad_setup[16];       /* a media's a=setup other than passive, or "" */
+	uint32_t ssrc[2];         /* tutti's audio and video SSRCs, 0 if none */
+	struct sockaddr_in media; /* the first UDP candidate */
+};
+
+/* Reads an answer into *a. Returns 0, EBADMSG (not SDP, or no ICE
+ * credentials or fingerprint) or ENOENT (no UDP candidate), with the
+ * reason in err. */
+int lg_answer_parse(const char *sdp, size_t len, struct lg_answer_info *a, char *err,
+		    size_t errlen);
+
 /* ---- what is measured (report.c) ------------------------------------------- */
 
 struct lg_snap {

@@ -118,44 +118,18 @@ int lg_offer(struct lg_run *run, struct lg_part *p, char *out, size_t cap)
 
 int lg_answer(struct lg_part *p, const char *sdp, size_t len, struct sockaddr_in *media)
 {
-	static struct tp_sdp s; /* big; one thread */
-	char err[128] = "", ip[64], proto[8];
-	const char *l = sdp;
-	unsigned port;
+	struct lg_answer_info a;
+	char err[128] = "";
+	int e = lg_answer_parse(sdp, len, &a, err, sizeof(err));
 
-	if (tp_sdp_parse(&s, sdp, len, err, sizeof(err)))
-		return EBADMSG;
-	snprintf(p->srv_ufrag, sizeof(p->srv_ufrag), "%s", s.ice_ufrag);
-	snprintf(p->srv_pwd, sizeof(p->srv_pwd), "%s", s.ice_pwd);
-	snprintf(p->srv_fp_alg, sizeof(p->srv_fp_alg), "%s", s.fp_alg);
-	snprintf(p->srv_fp, sizeof(p->srv_fp), "%s", s.fp);
-	for (size_t i = 0; i < s.n_media; i++) {
-		const struct tp_sdp_media *m = &s.media[i];
-		if (m->ice_ufrag[0] && !p->srv_ufrag[0])
-			snprintf(p->srv_ufrag, sizeof(p->srv_ufrag), "%s", m->ice_ufrag);
-		if (m->ice_pwd[0] && !p->srv_pwd[0])
-			snprintf(p->srv_pwd, sizeof(p->srv_pwd), "%s", m->ice_pwd);
-		if (m->fp[0] && !p->srv_fp[0]) {
-			snprintf(p->srv_fp_alg, sizeof(p->srv_fp_alg), "%s", m->fp_alg);
-			snprintf(p->srv_fp, sizeof(p->srv_fp), "%s", m->fp);
-		}
-	}
-	/* tp_sdp keeps no candidates: the first UDP host candidate, by hand */
-	while ((l = strstr(l, "a=candidate:"))) {
-		if (sscanf(l, "a=candidate:%*s %*u %7s %*u %63s %u typ", proto, ip,
-			   &port) == 3 &&
-		    !strcasecmp(proto, "udp") && port && port < 65536) {
-			memset(media, 0, sizeof(*media));
-			media->sin_family = AF_INET;
-			media->sin_port = htons((uint16_t)port);
-			if (inet_pton(AF_INET, ip, &media->sin_addr) == 1)
-				return p->srv_ufrag[0] && p->srv_pwd[0] && p->srv_fp[0]
-					   ? 0
-					   : EBADMSG;
-		}
-		l++;
-	}
-	return ENOENT;
+	if (e)
+		return e;
+	snprintf(p->srv_ufrag, sizeof(p->srv_ufrag), "%s", a.ufrag);
+	snprintf(p->srv_pwd, sizeof(p->srv_pwd), "%s", a.pwd);
+	snprintf(p->srv_fp_alg, sizeof(p->srv_fp_alg), "%s", a.fp_alg);
+	snprintf(p->srv_fp, sizeof(p->srv_fp), "%s", a.fp);
+	*media = a.media;
+	return 0;
 }
 
 /* ---- sending ------------------------------------------------------------------- */

@@ -33,6 +33,7 @@
 #include "transport/sdp.h"
 #include "transport/srtp.h"
 #include "transport/stun.h"
+#include "perf/load/load.h"
 
 #define AUDIO_PT        111
 #define VIDEO_PT        96
@@ -44,7 +45,6 @@
 #define VIDEO_PERIOD_US 66000
 #define STUN_PERIOD_US  2000000
 #define RTCP_PERIOD_US  1000000
-#define HTTP_MAX        (128 * 1024)
 #define PKT_CAP         1600
 #define N_TIDS          8
 #define METRIC_PREFIX   "tutti_transport_dropped_packets_total{reason=\""
@@ -107,121 +107,12 @@ static void report(bool ok, const char *name, const char *fmt, ...)
 		failures++;
 }
 
-/* ---- a tiny blocking HTTP/1.1 client (Connection: close) ---- */
+/* ---- HTTP: tutti-load's client (perf/load/http.c) ---- */
 
-struct http_resp {
-	int status;
-	char location[512];
-	char *body; /* points into buf */
-	size_t body_len;
-	char buf[HTTP_MAX + 1];
-};
-
-static int tcp_connect(const struct http_target *t)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(t->port)};
-	struct timeval tv = {.tv_sec = 5};
-	int fd;
-
-	if (inet_pton(AF_INET, t->host, &sa.sin_addr) != 1)
-		return -1;
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd < 0)
-		return -1;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static int send_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Finds header `name` (case-insensitive) in the head; copies its value. */
-static void header_value(const char *head, const char *name, char *out, size_t cap)
-{
-	size_t nl = strlen(name);
-	const char *p = head;
-
-	out[0] = '\0';
-	while ((p = strchr(p, '\n'))) {
-		p++;
-		if (!strncasecmp(p, name, nl) && p[nl] == ':') {
-			const char *v = p + nl + 1, *e;
-			size_t n;
-
-			while (*v == ' ' || *v == '\t')
-				v++;
-			e = v;
-			while (*e && *e != '\r' && *e != '\n')
-				e++;
-			n = CM_MIN((size_t)(e - v), cap - 1);
-			memcpy(out, v, n);
-			out[n] = '\0';
-			return;
-		}
-	}
-}
-
-/* One request; the whole answer is read until the server closes. */
 static int http_do(const struct http_target *t, const char *method, const char *path,
-		   const char *ctype, const char *body, struct http_resp *r)
+		   const char *ctype, const char *body, struct lg_http_resp *r)
 {
-	char head[1024], *sep;
-	size_t got = 0, blen = body ? strlen(body) : 0;
-	int fd, n;
-
-	memset(r, 0, offsetof(struct http_resp, buf));
-	r->status = -1;
-	fd = tcp_connect(t);
-	if (fd < 0)
-		return -1;
-	n = snprintf(head, sizeof(head),
-		     "%s %s HTTP/1.1\r\nHost: %s:%u\r\nConnection: close\r\n"
-		     "Content-Length: %zu\r\n%s%s%s\r\n",
-		     method, path, t->host, t->port, blen, ctype ? "Content-Type: " : "",
-		     ctype ? ctype : "", ctype ? "\r\n" : "");
-	if (n < 0 || (size_t)n >= sizeof(head) || send_all(fd, head, (size_t)n) ||
-	    (blen && send_all(fd, body, blen))) {
-		close(fd);
-		return -1;
-	}
-	while (got < HTTP_MAX) {
-		ssize_t k = recv(fd, r->buf + got, HTTP_MAX - got, 0);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			break;
-		got += (size_t)k;
-	}
-	close(fd);
-	r->buf[got] = '\0';
-	if (sscanf(r->buf, "HTTP/1.%*d %d", &r->status) != 1)
-		return -1;
-	sep = strstr(r->buf, "\r\n\r\n");
-	if (!sep)
-		return -1;
-	*sep = '\0';
-	header_value(r->buf, "Location", r->location, sizeof(r->location));
-	r->body = sep + 4;
-	r->body_len = got - (size_t)(r->body - r->buf);
-	return 0;
+	return lg_http(t->host, t->port, NULL, method, path, NULL, ctype, body, r);
 }
 
 static const char *const drop_names[] = {
@@ -237,7 +128,7 @@ static const char *const drop_names[] = {
  * Returns 0, or -1 if /metrics did not answer 200. */
 static int read_drops(const struct http_target *t, double *v)
 {
-	static struct http_resp r;
+	static struct lg_http_resp r;
 	char key[128];
 	const char *p;
 	size_t i;
@@ -315,71 +206,31 @@ static int make_offer(struct peer *p, char *out, size_t cap)
 	return n > 0 && (size_t)n < cap ? 0 : ENOSPC;
 }
 
-/* tp_sdp keeps no candidates: the first UDP host candidate, by hand. */
-static int answer_candidate(const char *sdp, struct sockaddr_in *sa)
-{
-	const char *l = sdp;
-	char ip[64], proto[8];
-	unsigned port;
-
-	while ((l = strstr(l, "a=candidate:"))) {
-		if (sscanf(l, "a=candidate:%*s %*u %7s %*u %63s %u typ", proto, ip,
-			   &port) == 3 &&
-		    !strcasecmp(proto, "udp") && port && port < 65536) {
-			memset(sa, 0, sizeof(*sa));
-			sa->sin_family = AF_INET;
-			sa->sin_port = htons((uint16_t)port);
-			if (inet_pton(AF_INET, ip, &sa->sin_addr) == 1)
-				return 0;
-		}
-		l++;
-	}
-	return ENOENT;
-}
-
 static int read_answer(struct peer *p, const char *text, size_t len)
 {
-	static struct tp_sdp s;
+	struct lg_answer_info a;
 	char err[128] = "";
-	size_t i;
+	int e = lg_answer_parse(text, len, &a, err, sizeof(err));
 
-	if (tp_sdp_parse(&s, text, len, err, sizeof(err))) {
-		report(false, "answer_parses", "%s", err);
-		return EBADMSG;
-	}
-	snprintf(p->srv_ufrag, sizeof(p->srv_ufrag), "%s", s.ice_ufrag);
-	snprintf(p->srv_pwd, sizeof(p->srv_pwd), "%s", s.ice_pwd);
-	snprintf(p->srv_fp_alg, sizeof(p->srv_fp_alg), "%s", s.fp_alg);
-	snprintf(p->srv_fp, sizeof(p->srv_fp), "%s", s.fp);
-	for (i = 0; i < s.n_media; i++) {
-		const struct tp_sdp_media *m = &s.media[i];
-
-		/* media-level values override the session's */
-		if (m->ice_ufrag[0] && !p->srv_ufrag[0])
-			snprintf(p->srv_ufrag, sizeof(p->srv_ufrag), "%s", m->ice_ufrag);
-		if (m->ice_pwd[0] && !p->srv_pwd[0])
-			snprintf(p->srv_pwd, sizeof(p->srv_pwd), "%s", m->ice_pwd);
-		if (m->fp[0] && !p->srv_fp[0]) {
-			snprintf(p->srv_fp_alg, sizeof(p->srv_fp_alg), "%s", m->fp_alg);
-			snprintf(p->srv_fp, sizeof(p->srv_fp), "%s", m->fp);
-		}
-		if (m->n_ssrc && (m->kind == TP_SDP_AUDIO || m->kind == TP_SDP_VIDEO))
-			p->srv_ssrc[m->kind == TP_SDP_VIDEO] = m->ssrc[0];
-		if (m->setup[0] && strcmp(m->setup, "passive"))
-			report(false, "answer_setup_passive", "a=setup:%s", m->setup);
-	}
-	report(p->srv_ufrag[0] && p->srv_pwd[0], "answer_has_ice_credentials", NULL);
+	report(e != EBADMSG, "answer_parses", e == EBADMSG ? "%s" : NULL, err);
+	if (e == EBADMSG)
+		return e;
+	snprintf(p->srv_ufrag, sizeof(p->srv_ufrag), "%s", a.ufrag);
+	snprintf(p->srv_pwd, sizeof(p->srv_pwd), "%s", a.pwd);
+	snprintf(p->srv_fp_alg, sizeof(p->srv_fp_alg), "%s", a.fp_alg);
+	snprintf(p->srv_fp, sizeof(p->srv_fp), "%s", a.fp);
+	memcpy(p->srv_ssrc, a.ssrc, sizeof(p->srv_ssrc));
+	report(!a.bad_setup[0], "answer_setup_passive", "a=setup:%s",
+	       a.bad_setup[0] ? a.bad_setup : "passive");
+	report(true, "answer_has_ice_credentials", NULL);
 	report(!strcasecmp(p->srv_fp_alg, "sha-256") && strlen(p->srv_fp) == 95,
 	       "answer_has_sha256_fingerprint", "%s %s", p->srv_fp_alg, p->srv_fp);
 	report(p->srv_ssrc[0] && p->srv_ssrc[1], "answer_has_server_ssrcs",
 	       "audio %u video %u", p->srv_ssrc[0], p->srv_ssrc[1]);
-	if (answer_candidate(text, &p->media)) {
-		report(false, "answer_has_udp_candidate", NULL);
-		return ENOENT;
-	}
-	report(true, "answer_has_udp_candidate", "%s:%u", inet_ntoa(p->media.sin_addr),
-	       ntohs(p->media.sin_port));
-	return p->srv_ufrag[0] && p->srv_pwd[0] && p->srv_fp[0] ? 0 : EBADMSG;
+	report(!e, "answer_has_udp_candidate", "%s:%u", inet_ntoa(a.media.sin_addr),
+	       ntohs(a.media.sin_port));
+	p->media = a.media;
+	return e;
 }
 
 /* ---- datagrams ---- */
@@ -790,7 +641,7 @@ static int udp_socket(void)
 
 static int join(struct peer *p, const char *room)
 {
-	static struct http_resp r;
+	static struct lg_http_resp r;
 	static char offer[8192];
 	char path[256];
 
@@ -875,7 +726,7 @@ static void check_media(struct peer *p, const char *name, uint64_t dur_us)
 /* DELETE the participant URL; informative only (not a check). */
 static void leave(struct peer *p)
 {
-	static struct http_resp r;
+	static struct lg_http_resp r;
 	const char *path = p->location, *slash;
 
 	if (!path[0])
