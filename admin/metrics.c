@@ -70,6 +70,7 @@ static double v_participants(const struct mx_room_stats *rs) { return (double)rs
 static double v_missed(const struct mx_room_stats *rs) { return (double)rs->missed_deadlines; }
 static double v_load(const struct mx_room_stats *rs) { return (double)rs->load_permille / 1000.0; }
 static double v_fps(const struct mx_room_stats *rs) { return (double)rs->video_fps_now; }
+static double v_late(const struct mx_room_stats *rs) { return (double)rs->tick_late_max_us / 1e6; }
 
 static const struct room_family room_families[] = {
 	{ "room_participants", "gauge", "Participants per room.", v_participants, false },
@@ -79,6 +80,9 @@ static const struct room_family room_families[] = {
 	  "Room worker's own CPU time as a share of its tick time, last second.", v_load, true },
 	{ "room_video_fps", "gauge",
 	  "Video frame rate a room runs at now (lowered under overload).", v_fps, false },
+	{ "room_tick_late_max_seconds", "gauge",
+	  "The latest a room tick has started after its deadline (scheduling delay).", v_late,
+	  true },
 };
 
 static void room_gauges(struct ad_server *s, struct text *t)

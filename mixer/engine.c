@@ -618,8 +618,10 @@ void mx_engine_stats(struct mx_engine *e, struct mx_stats *out)
 		read_counters(r, &s);
 		out->rooms++;
 		out->participants += s.participants;
+		uint64_t late = CM_MAX(out->total.tick_late_max_us, s.tick_late_max_us);
 		for (size_t i = 0; i < MX_STATS_WORDS; i++)
 			((uint64_t *)&out->total)[i] += ((const uint64_t *)&s)[i];
+		out->total.tick_late_max_us = late;
 	}
 	out->total.participants = out->participants;
 	pthread_mutex_unlock(&e->lock);

@@ -238,6 +238,10 @@ struct mx_room_stats {
 	uint64_t video_skipped_ticks;
 	uint64_t overloaded;
 	uint64_t recording; /* 1 while the room is being recorded */
+	/* The latest a tick has started after its deadline since the room
+	 * began, µs (scheduling, not the room's own work); a maximum, also
+	 * in the engine's totals. */
+	uint64_t tick_late_max_us;
 };
 /* True while some room worker is overloaded: joins should be refused
  * (503) rather than degrade everyone. Any thread. */

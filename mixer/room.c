@@ -568,6 +568,12 @@ static void *room_main(void *arg)
 		cpu0 = thread_cpu_us();
 		/* Starting after the next tick's deadline: catching up. */
 		clock_gettime(CLOCK_MONOTONIC, &now_ts);
+		if (ts_after(&now_ts, &deadline)) {
+			uint64_t late = (uint64_t)((now_ts.tv_sec - deadline.tv_sec) * 1000000L +
+						   (now_ts.tv_nsec - deadline.tv_nsec) / 1000);
+			if (late > r->ctr.tick_late_max_us)
+				__atomic_store_n(&r->ctr.tick_late_max_us, late, __ATOMIC_RELAXED);
+		}
 		late_at = deadline;
 		add_ns(&late_at, MX_TICK_US * 1000L);
 		bool behind = ts_after(&now_ts, &late_at);

@@ -123,6 +123,11 @@ struct lg_snap {
 double lg_proc_rss_mb(int pid);
 int lg_proc_fds(int pid);
 
+/* A room's missed deadlines and the latest a tick of it started (ms),
+ * from tutti's /metrics; -1 each when they cannot be read. */
+void lg_room_ticks(const char *host, uint16_t port, const char *room, double *missed,
+		   double *late_max_ms);
+
 /* The server's CPU and peak RSS (pid > 0, else -1) and, when host is not
  * NULL, tutti's /metrics there (else -1). */
 void lg_snap_take(struct lg_snap *s, int pid, const char *host, uint16_t port);

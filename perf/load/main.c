@@ -663,6 +663,7 @@ struct churn_fig {
 	double t, rss, rss100, rss0;
 	int fds, fds0;
 	double gap_ms;
+	double missed, late_ms; /* the room's missed deadlines, latest tick start */
 	double quiet_ms; /* the longest a stayer has now gone without audio */
 	uint64_t stay_pkts, stay_lost;
 	unsigned stay_ready;
@@ -687,6 +688,7 @@ static void churn_figures(struct churn_fig *f, double t)
 	}
 	f->gap_ms = (double)gap / 1000.0;
 	f->quiet_ms = (double)quiet / 1000.0;
+	lg_room_ticks(ch_o->host, ch_o->port, ch_o->room, &f->missed, &f->late_ms);
 }
 
 static void churn_print(const char *what, const struct churn_fig *f)
@@ -751,11 +753,11 @@ static int churn(const struct opts *o)
 		if (now >= next_report) {
 			churn_figures(&f, (double)(now - t0) / 1e6);
 			printf("figures at %.0f s: cycles %u, join failures %u, longest "
-			       "audio gap "
-			       "%.1f ms, RSS %.1f MiB (after 100 cycles %.1f), fds %d "
+			       "audio gap %.1f ms, server: missed deadlines %.0f, latest "
+			       "tick %.1f ms; RSS %.1f MiB (after 100 cycles %.1f), fds %d "
 			       "(baseline %d)\n",
-			       f.t, ch_done, ch_join_fail, f.gap_ms, f.rss, f100.rss,
-			       f.fds, f0.fds);
+			       f.t, ch_done, ch_join_fail, f.gap_ms, f.missed, f.late_ms,
+			       f.rss, f100.rss, f.fds, f0.fds);
 			fflush(stdout);
 			next_report = now + (uint64_t)(o->report_every * 1e6);
 		}
@@ -793,6 +795,9 @@ static int churn(const struct opts *o)
 	       audio_ok ? "ok" : "FAIL");
 	printf("| stayers' longest audio gap | %.1f ms | %s (<= 100) |\n", f.gap_ms,
 	       gap_ok ? "ok" : "FAIL");
+	printf("| server: room ticks that missed their deadline; the latest a tick "
+	       "started | %.0f; %.1f ms | (figure) |\n",
+	       f.missed, f.late_ms);
 	printf("| server RSS: baseline / after 100 cycles / end | %.1f / %.1f / %.1f MiB "
 	       "| %s "
 	       "(end <= 1.10 x after 100) |\n",
@@ -813,6 +818,10 @@ static int churn(const struct opts *o)
 		    (json_int_t)f.stay_lost, "rss_baseline_mb", f0.rss,
 		    "rss_after_100_mb", f100.rss, "rss_end_mb", f.rss, "fds_baseline",
 		    f0.fds, "fds_end", f.fds, "ok", !rc);
+		if (j) {
+			json_object_set_new(j, "server_missed_deadlines", json_real(f.missed));
+			json_object_set_new(j, "server_tick_late_max_ms", json_real(f.late_ms));
+		}
 		if (!j || json_dump_file(j, o->json, JSON_INDENT(2)))
 			rc = 1;
 		json_decref(j);

@@ -125,6 +125,23 @@ void lg_snap_take(struct lg_snap *s, int pid, const char *host, uint16_t port)
 	}
 }
 
+void lg_room_ticks(const char *host, uint16_t port, const char *room, double *missed,
+		   double *late_max_ms)
+{
+	static struct lg_http_resp r;
+	char name[160];
+
+	*missed = *late_max_ms = -1;
+	if (lg_http(host, port, NULL, "GET", "/metrics", NULL, NULL, NULL, &r) || r.status != 200)
+		return;
+	snprintf(name, sizeof(name), "tutti_room_deadlines_missed_total{room=\"%s\"}", room);
+	*missed = metric(r.body, name);
+	snprintf(name, sizeof(name), "tutti_room_tick_late_max_seconds{room=\"%s\"}", room);
+	*late_max_ms = metric(r.body, name);
+	if (*late_max_ms >= 0)
+		*late_max_ms *= 1000.0;
+}
+
 /* ---- the summary -------------------------------------------------------------- */
 
 static int cmp_d(const void *a, const void *b)
