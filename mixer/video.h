@@ -42,6 +42,7 @@ struct mx_sent {
  * numbers and picture ids run on without gaps whatever it is sent: a
  * switch of tier, or frames of higher temporal layers left out. */
 struct mx_vout {
+	enum tp_codec codec; /* VP8, or H.264 when its offer chose it */
 	int tier; /* what it gets now */
 	int want; /* the tier it should get: switched to at a keyframe */
 	bool started;
