@@ -1,6 +1,7 @@
 /*
  * The video half of a room (see video.h): the layout, the canvases, one
- * encoder per tier, and what each receiver is sent; what senders send is
+ * VP8 encoder per tier (and one H.264 encoder where H.264 receivers need
+ * it), and what each receiver is sent; what senders send is
  * video_in.c. Room thread only.
  */
 #include <errno.h>
