@@ -112,22 +112,22 @@ static int vin_restart(struct mx_vin *in)
  * keyframe. Returns 0 or EAGAIN. */
 static int vin_next(struct mx_vin *in, const uint8_t **data, size_t *len, bool *key)
 {
-	int err;
-
 	if (vin_h264(in)) {
 		struct cx_h264_assembled f;
-		err = cx_h264_asm_get(in->h264_asm, &f);
+		if (cx_h264_asm_get(in->h264_asm, &f))
+			return EAGAIN;
 		*data = f.data;
 		*len = f.len;
 		*key = f.keyframe;
 	} else {
 		struct cx_vp8_assembled f;
-		err = cx_vp8_asm_get(in->asm_, &f);
+		if (cx_vp8_asm_get(in->asm_, &f))
+			return EAGAIN;
 		*data = f.data;
 		*len = f.len;
 		*key = f.keyframe;
 	}
-	return err;
+	return 0;
 }
 
 void mx_video_input(struct mx_room *r, struct mx_part *p, const uint8_t *pkt,
