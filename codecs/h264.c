@@ -58,9 +58,9 @@ int cx_h264_dec_new(struct cx_h264_dec **out)
 		goto fail;
 	d->ctx->thread_count = 1;
 	d->ctx->flags |= AV_CODEC_FLAG_LOW_DELAY;
-	/* Damaged frames are reported (and not shown): the room asks for
-	 * a keyframe instead. */
-	d->ctx->err_recognition = AV_EF_CRCCHECK | AV_EF_BITSTREAM;
+	/* libavcodec's default error recognition: stricter settings refuse
+	 * streams that browsers' encoders make. Damage still shows in the
+	 * frame's flags (see cx_h264_decode). */
 	if (avcodec_open2(d->ctx, codec, NULL) < 0)
 		goto fail;
 	*out = d;
@@ -112,7 +112,8 @@ int cx_h264_decode(struct cx_h264_dec *d, const uint8_t *au, size_t len,
 	if ((d->frame->format != AV_PIX_FMT_YUV420P &&
 	     d->frame->format != AV_PIX_FMT_YUVJ420P) ||
 	    d->frame->width < 2 || d->frame->height < 2 ||
-	    d->frame->width > CX_VP8_DEC_MAX_SIDE || d->frame->height > CX_VP8_DEC_MAX_SIDE ||
+	    d->frame->width > CX_VP8_DEC_MAX_SIDE ||
+	    d->frame->height > CX_VP8_DEC_MAX_SIDE ||
 	    (d->frame->flags & AV_FRAME_FLAG_CORRUPT) || d->frame->decode_error_flags)
 		return EBADMSG;
 	for (int i = 0; i < 3; i++) {

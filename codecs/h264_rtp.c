@@ -18,12 +18,12 @@
 
 #include "codecs/codecs.h"
 
-#define NAL_IDR 5
-#define NAL_SPS 7
-#define NAL_AUD 9
+#define NAL_IDR    5
+#define NAL_SPS    7
+#define NAL_AUD    9
 #define NAL_FILLER 12
 #define NAL_STAP_A 24
-#define NAL_FU_A 28
+#define NAL_FU_A   28
 
 static const uint8_t start_code[4] = {0, 0, 0, 1};
 
@@ -114,8 +114,8 @@ static void put_fu_a(struct out *o, const uint8_t *nal, size_t len, size_t mtu)
 
 		if (p) {
 			p[0] = (uint8_t)((nal[0] & 0xe0) | NAL_FU_A);
-			p[1] = (uint8_t)((k == 0 ? 0x80 : 0) | (k == frags - 1 ? 0x40 : 0) |
-					 (nal[0] & 0x1f));
+			p[1] = (uint8_t)((k == 0 ? 0x80 : 0) |
+					 (k == frags - 1 ? 0x40 : 0) | (nal[0] & 0x1f));
 			memcpy(p + 2, nal + off, c);
 		}
 		off += c;
@@ -247,9 +247,9 @@ struct cx_h264_asm {
 enum scan { COMPLETE, INCOMPLETE, BROKEN };
 
 #define STRAYS_RESTART 16
-#define ASM_DATA_SIZE ((size_t)CX_H264_ASM_WINDOW * SLOT_CAP)
-#define SLOT(a, s) (&(a)->ring[(s) % CX_H264_ASM_WINDOW])
-#define DATA(a, s) ((a)->data + (size_t)((s) % CX_H264_ASM_WINDOW) * SLOT_CAP)
+#define ASM_DATA_SIZE  ((size_t)CX_H264_ASM_WINDOW * SLOT_CAP)
+#define SLOT(a, s)     (&(a)->ring[(s) % CX_H264_ASM_WINDOW])
+#define DATA(a, s)     ((a)->data + (size_t)((s) % CX_H264_ASM_WINDOW) * SLOT_CAP)
 
 static struct slot *have(struct cx_h264_asm *a, uint16_t seq)
 {

@@ -21,7 +21,7 @@
 			abort();                                                         \
 	} while (0)
 
-#define MTU 200
+#define MTU      200
 #define MAX_PKTS 8192
 
 /* The assembled access unit through the packetizer: within the MTU, and

@@ -106,7 +106,7 @@ class VPeer(gp.WebRTCPeer):
                 f"! opusenc bitrate=32000 ! rtpopuspay pt=111 ! queue ! {OPUS_CAPS} ! webrtc."]
         if video and codec == "H264":
             desc.append(f"{video} ! videoconvert ! x264enc name=venc tune=zerolatency "
-                        f"speed-preset=ultrafast bitrate=300 key-int-max=60 "
+                        f"speed-preset=ultrafast bitrate=300 key-int-max=3000 "
                         f"! video/x-h264,profile=constrained-baseline "
                         f"! rtph264pay pt=102 config-interval=-1 aggregate-mode=zero-latency "
                         f"! queue ! {H264_SEND_CAPS} ! webrtc.")
@@ -115,9 +115,24 @@ class VPeer(gp.WebRTCPeer):
                         f"! rtpvp8pay pt=96 picture-id-mode=15-bit ! queue ! {VP8_CAPS} ! webrtc.")
         super().__init__(hub, room, name, gp.launch("\n".join(desc), name))
         self.pipe.get_bus().connect("message::warning", self._on_warning)
+        # Keyframe requests that reach the encoder (the server's PLI/FIR,
+        # turned by webrtcbin's RTP session into upstream force-key-unit
+        # events).
+        self.key_requests = 0
+        venc = self.pipe.get_by_name("venc")
+        if venc is not None:
+            venc.get_static_pad("src").add_probe(Gst.PadProbeType.EVENT_UPSTREAM,
+                                                 self._on_upstream_event)
         self.sendrecv(2 if video else 1)
         if not video:
             self.recvonly(H264_CAPS if codec == "H264" else VP8_CAPS)
+
+    def _on_upstream_event(self, _pad, info):
+        ev = info.get_event()
+        st = ev.get_structure() if ev is not None else None
+        if st is not None and st.get_name() == "GstForceKeyUnit":
+            self.key_requests += 1
+        return Gst.PadProbeReturn.OK
 
     def pipeline_error(self, src, text):
         self.messages.append((time.monotonic(), "ERROR", src, text))

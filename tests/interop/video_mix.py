@@ -25,8 +25,8 @@ CASE is one of:
                 two VP8 ones (blue, green), layout grid: the H.264 one
                 decodes the composite as H.264 and sees blue and green in
                 their tiles; the VP8 ones see red in its tile; the API says
-                video_codec H264 / VP8 and the server decodes the H.264
-                sender's frames.
+                video_codec H264 / VP8, the server decodes the H.264
+                sender's frames, and its PLI reached the H.264 encoder.
 
 Env: TUTTI_URL (from run_with_server.sh), TUTTI_ADMIN_KEY (the server's
 too), TUTTI_TEST_CANVAS_DIR (quality; the server's too). Exit status: 0
@@ -288,6 +288,12 @@ def case_h264(hub):
                             f"expected {want}")
         if not q.get("video_decodes"):
             problems.append(f"{p.name}: the server decoded none of its frames")
+    # The H.264 sender's encoder makes keyframes only when asked (its
+    # key-int-max is minutes): the server's PLI must have reached it.
+    log(f"{h264.name}: {h264.key_requests} keyframe requests reached its encoder")
+    if h264.key_requests < 1:
+        problems.append(f"{h264.name}: no keyframe request (PLI) from the server reached "
+                        "its H.264 encoder")
     msgs = [m for p in peers for m in p.messages if "-rx-" in m[2]]
     for m in msgs:
         log(f"receiver message: {m}")

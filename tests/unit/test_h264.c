@@ -131,7 +131,8 @@ static void test_loss_waits_for_keyframe(void)
 	CHECK_EQ(cx_h264_packetize(au, len, MTU, buf, sizeof(buf), lens, 64, &n), 0);
 	for (size_t i = 0; i < n; off += lens[i++])
 		if (i != 2)
-			cx_h264_asm_put(a, seq + (uint16_t)i, 1000, i == n - 1, buf + off, lens[i]);
+			cx_h264_asm_put(a, seq + (uint16_t)i, 1000, i == n - 1, buf + off,
+					lens[i]);
 	CHECK_EQ(cx_h264_asm_get(a, &f), EAGAIN);
 	CHECK_EQ(cx_h264_asm_missing(a, miss, 8), 1);
 	CHECK_EQ(miss[0], seq + 2);
@@ -161,12 +162,12 @@ static void test_bad_payloads(void)
 {
 	struct cx_h264_asm *a;
 	static uint8_t big[CX_H264_ASM_MAX_PAYLOAD + 1];
-	const uint8_t stap_lie[] = {24, 0, 9, 0x65, 1, 2};   /* 9 > 3 left */
-	const uint8_t stap_zero[] = {24, 0, 0};               /* empty unit */
-	const uint8_t stap_cut[] = {24, 0, 2, 0x65, 1, 0};     /* half a length */
-	const uint8_t fu_short[] = {28, 0x85};                 /* no data */
-	const uint8_t fu_se[] = {28, 0xc5, 1};                 /* start and end */
-	const uint8_t fu_b[] = {29, 0x85, 0, 0, 1};            /* interleaved only */
+	const uint8_t stap_lie[] = {24, 0, 9, 0x65, 1, 2}; /* 9 > 3 left */
+	const uint8_t stap_zero[] = {24, 0, 0};            /* empty unit */
+	const uint8_t stap_cut[] = {24, 0, 2, 0x65, 1, 0}; /* half a length */
+	const uint8_t fu_short[] = {28, 0x85};             /* no data */
+	const uint8_t fu_se[] = {28, 0xc5, 1};             /* start and end */
+	const uint8_t fu_b[] = {29, 0x85, 0, 0, 1};        /* interleaved only */
 	const uint8_t forbidden[] = {0x80 | 5, 1};
 	const uint8_t empty[1] = {0};
 
@@ -188,8 +189,8 @@ static void test_bad_payloads(void)
 	cx_h264_asm_free(&a);
 }
 
-static void fill(struct cx_picture *p, uint8_t *mem, int w, int h, uint8_t y,
-		 uint8_t u, uint8_t v)
+static void fill(struct cx_picture *p, uint8_t *mem, int w, int h, uint8_t y, uint8_t u,
+		 uint8_t v)
 {
 	*p = (struct cx_picture){
 	    .plane = {mem, mem + w * h, mem + w * h + w * h / 4},
@@ -207,8 +208,8 @@ static void fill(struct cx_picture *p, uint8_t *mem, int w, int h, uint8_t y,
 static void test_encode_decode_colour(void)
 {
 	static uint8_t mem[640 * 360 * 3 / 2], buf[512 * 1200];
-	struct cx_h264_enc_cfg cfg = {.width = 640, .height = 360, .fps = 30,
-				      .bitrate_kbps = 500};
+	struct cx_h264_enc_cfg cfg = {
+	    .width = 640, .height = 360, .fps = 30, .bitrate_kbps = 500};
 	struct cx_h264_enc *e = NULL;
 	struct cx_h264_dec *d = NULL;
 	struct cx_h264_asm *a = NULL;
@@ -231,16 +232,18 @@ static void test_encode_decode_colour(void)
 		struct cx_h264_assembled as;
 		size_t lens[512], n = 0, off = 0;
 
-		int err = cx_h264_encode(e, &in, (uint64_t)i * 3000, i == 0 || i == 6, &f);
+		int err =
+		    cx_h264_encode(e, &in, (uint64_t)i * 3000, i == 0 || i == 6, &f);
 		CHECK_EQ(err, 0);
 		if (err)
 			continue;
 		CHECK_EQ(f.keyframe, i == 0 || i == 6);
-		CHECK_EQ(cx_h264_packetize(f.data, f.len, 1100, buf, sizeof(buf), lens, 512, &n),
+		CHECK_EQ(cx_h264_packetize(f.data, f.len, 1100, buf, sizeof(buf), lens,
+					   512, &n),
 			 0);
 		for (size_t k = 0; k < n; off += lens[k++])
-			CHECK_EQ(cx_h264_asm_put(a, seq++, (uint32_t)(i * 3000), k == n - 1,
-						 buf + off, lens[k]),
+			CHECK_EQ(cx_h264_asm_put(a, seq++, (uint32_t)(i * 3000),
+						 k == n - 1, buf + off, lens[k]),
 				 0);
 		CHECK_EQ(cx_h264_asm_get(a, &as), 0);
 		CHECK_EQ(as.keyframe, f.keyframe);
