@@ -55,47 +55,6 @@ static int tier_init(struct tier *t, const struct mx_tier_cfg *c, unsigned fps)
 	return err;
 }
 
-static void tier_h264_free(struct tier_h264 **p)
-{
-	if (!*p)
-		return;
-	cx_h264_enc_free(&(*p)->enc);
-	free((*p)->hist);
-	free(*p);
-	*p = NULL;
-}
-
-/* The tier's H.264 stream, made the first time a receiver wants it; NULL
- * when it cannot be made (no H.264 encoder: logged once per tier). */
-static struct tier_h264 *tier_h264(struct tier *t, unsigned fps)
-{
-	struct cx_h264_enc_cfg ec = {
-		.width = t->w, .height = t->h, .fps = (int)fps, .bitrate_kbps = t->cur_kbps
-	};
-	struct tier_h264 *h;
-	int err;
-
-	if (t->h264 || t->h264_failed)
-		return t->h264;
-	h = calloc(1, sizeof(*h));
-	if (!h)
-		return NULL;
-	h->hist = calloc(HIST, sizeof(*h->hist));
-	err = h->hist ? cx_h264_enc_new(&h->enc, &ec) : ENOMEM;
-	if (err) {
-		cm_error("mixer", "no H.264 encoder for the %dx%d tier: %s", t->w, t->h,
-			 strerror(err));
-		t->h264_failed = true;
-		tier_h264_free(&h);
-		return NULL;
-	}
-	h->kbps = t->cur_kbps;
-	h->seq = (uint16_t)cm_random_u32();
-	h->keyframe_wanted = true;
-	t->h264 = h;
-	return h;
-}
-
 /* A receiver of codec c on tier ti wants a keyframe (its PLI, a join). */
 static void want_keyframe(struct mx_video *v, int ti, enum tp_codec c)
 {
@@ -148,7 +107,7 @@ void mx_video_free(struct mx_video **pv)
 	if (!v)
 		return;
 	for (unsigned i = 0; i < MX_VIDEO_TIERS; i++) {
-		tier_h264_free(&v->tiers[i].h264);
+		mx_video_h264_free(&v->tiers[i].h264);
 		cx_vp8_enc_free(&v->tiers[i].enc);
 		cx_vp8_pay_free(&v->tiers[i].pay);
 		free(v->tiers[i].buf);
@@ -449,7 +408,7 @@ static void dump_canvas(struct mx_video *v, unsigned ti)
 
 #define MEASURE_US 2000000
 
-static void measure(struct tier *t, uint8_t tid, size_t bytes, uint64_t now)
+void mx_video_measure(struct tier *t, uint8_t tid, size_t bytes, uint64_t now)
 {
 	if (!t->win_start_us || now - t->win_start_us > 2 * MEASURE_US) {
 		t->win_start_us = now;
@@ -483,8 +442,8 @@ double mx_video_tier_bps(const struct mx_video *v, unsigned tier, bool full, uin
 /* Stores a frame's payloads (v->frame_buf, v->frame_lens) as RTP packets
  * with the tier's sequence numbers and the timestamp in hist, for the
  * receivers and their NACKs. */
-static void store_packets(struct mx_video *v, struct hist_pkt *hist, uint16_t *seq,
-			  size_t n, uint32_t ts)
+void mx_video_store_packets(struct mx_video *v, struct hist_pkt *hist, uint16_t *seq,
+			    size_t n, uint32_t ts)
 {
 	const uint8_t *payload = v->frame_buf;
 
@@ -505,9 +464,9 @@ static void store_packets(struct mx_video *v, struct hist_pkt *hist, uint16_t *s
 /* A tier's frame of codec c (its n packets up to seq, in hist) to each of
  * the tier's receivers of that codec, and to those that join the tier at
  * this keyframe. */
-static void fan_out(struct mx_room *r, unsigned ti, enum tp_codec c,
-		    const struct hist_pkt *hist, uint16_t seq, size_t n, bool keyframe,
-		    uint8_t tid)
+void mx_video_fan_out(struct mx_room *r, unsigned ti, enum tp_codec c,
+		      const struct hist_pkt *hist, uint16_t seq, size_t n, bool keyframe,
+		      uint8_t tid)
 {
 	uint16_t first = (uint16_t)(seq - n);
 
@@ -533,7 +492,7 @@ static void fan_out(struct mx_room *r, unsigned ti, enum tp_codec c,
 }
 
 /* What a frame costs a receiver (payload, RTP, extensions, SRTP, UDP/IP). */
-static size_t wire_bytes(const struct mx_video *v, size_t n)
+size_t mx_video_wire_bytes(const struct mx_video *v, size_t n)
 {
 	size_t wire = 0;
 
@@ -572,47 +531,9 @@ static void encode_vp8(struct mx_room *r, unsigned ti, uint64_t now)
 	if (cx_vp8_packetize(t->pay, &f, MTU_PAYLOAD, v->frame_buf, MAX_FRAME_PKTS * PKT_CAP,
 			     v->frame_lens, MAX_FRAME_PKTS, &n) || !n)
 		return;
-	measure(t, f.tid, wire_bytes(v, n), now);
-	store_packets(v, t->hist, &t->seq, n, (uint32_t)f.pts);
-	fan_out(r, ti, TP_CODEC_VP8, t->hist, t->seq, n, f.keyframe, f.tid);
-}
-
-/* The same canvas through the tier's H.264 encoder, for its H.264
- * receivers: keyframes on request (rate-limited like VP8's), FU-A/STAP-A
- * packets, its own sequence numbers and history. */
-static void encode_h264(struct mx_room *r, unsigned ti, uint64_t now)
-{
-	struct mx_video *v = r->video;
-	struct tier *t = &v->tiers[ti];
-	struct tier_h264 *h = t->h264;
-	struct cx_h264_frame f;
-	bool force = h->keyframe_wanted && now - h->last_keyframe_us >= KEYFRAME_INTERVAL_US;
-	size_t n = 0;
-
-	if (h->kbps != t->cur_kbps && cx_h264_enc_set_bitrate(h->enc, t->cur_kbps) == 0)
-		h->kbps = t->cur_kbps;
-	uint64_t t0 = cm_now_us();
-	int err = cx_h264_encode(h->enc, &t->canvas, (now - v->t0_us) * 9 / 100, force, &f);
-
-	__atomic_add_fetch(&r->ctr.video_encode_us, cm_now_us() - t0, __ATOMIC_RELAXED);
-	if (err)
-		return;
-	h->last_encode_us = now;
-	__atomic_add_fetch(&r->ctr.video_encodes, 1, __ATOMIC_RELAXED);
-	if (f.keyframe) {
-		h->keyframe_wanted = false;
-		h->last_keyframe_us = now;
-		__atomic_add_fetch(&r->ctr.video_keyframes, 1, __ATOMIC_RELAXED);
-	}
-	if (cx_h264_packetize(f.data, f.len, MTU_PAYLOAD, v->frame_buf,
-			      MAX_FRAME_PKTS * PKT_CAP, v->frame_lens, MAX_FRAME_PKTS, &n) ||
-	    !n)
-		return;
-	/* The tier's figures are VP8's when it has VP8 receivers too. */
-	if (!t->used)
-		measure(t, 0, wire_bytes(v, n), now);
-	store_packets(v, h->hist, &h->seq, n, (uint32_t)f.pts);
-	fan_out(r, ti, TP_CODEC_H264, h->hist, h->seq, n, f.keyframe, 0);
+	mx_video_measure(t, f.tid, mx_video_wire_bytes(v, n), now);
+	mx_video_store_packets(v, t->hist, &t->seq, n, (uint32_t)f.pts);
+	mx_video_fan_out(r, ti, TP_CODEC_VP8, t->hist, t->seq, n, f.keyframe, f.tid);
 }
 
 /* ---- the tick --------------------------------------------------------------------- */
@@ -626,7 +547,7 @@ static void mark_used(struct mx_video *v, int ti, enum tp_codec c)
 		t->used = true;
 		return;
 	}
-	if (tier_h264(t, v->fps))
+	if (mx_video_h264_get(t, v->fps))
 		t->h264->used = true;
 }
 
@@ -690,7 +611,7 @@ void mx_video_tick(struct mx_room *r, uint64_t now)
 			encode_vp8(r, t, now);
 		if (h264 && (drew || tr->h264->keyframe_wanted ||
 			     now - tr->h264->last_encode_us >= IDLE_FRAME_US))
-			encode_h264(r, t, now);
+			mx_video_h264_encode(r, t, now);
 	}
 	for (size_t i = 0; i < r->n_parts; i++)
 		r->parts[i]->vin->new_pic = false;

@@ -112,6 +112,24 @@ struct mx_video {
 	size_t *frame_lens;
 };
 
+/* video.c, for video_h264.c: what a tier's frame costs on the wire and
+ * its measure; its packets into a history; a frame to the receivers of
+ * one codec on a tier (and those joining it at a keyframe). */
+size_t mx_video_wire_bytes(const struct mx_video *v, size_t n);
+void mx_video_measure(struct tier *t, uint8_t tid, size_t bytes, uint64_t now);
+void mx_video_store_packets(struct mx_video *v, struct hist_pkt *hist, uint16_t *seq,
+			    size_t n, uint32_t ts);
+void mx_video_fan_out(struct mx_room *r, unsigned ti, enum tp_codec c,
+		      const struct hist_pkt *hist, uint16_t seq, size_t n, bool keyframe,
+		      uint8_t tid);
+
+/* video_h264.c: a tier's H.264 stream, made on first use (NULL when no
+ * H.264 encoder can be made; logged once per tier); freed with the tier;
+ * one frame of the canvas encoded and sent to the tier's H.264 receivers. */
+struct tier_h264 *mx_video_h264_get(struct tier *t, unsigned fps);
+void mx_video_h264_free(struct tier_h264 **p);
+void mx_video_h264_encode(struct mx_room *r, unsigned ti, uint64_t now);
+
 /* video_in.c, for the tick and the layout. */
 /* The sender's negotiated codec is known (connected): H.264 senders get
  * their assembler and decoder. Returns 0 or an errno. */
