@@ -27,8 +27,7 @@ void mx_video_h264_free(struct tier_h264 **p)
 struct tier_h264 *mx_video_h264_get(struct tier *t, unsigned fps)
 {
 	struct cx_h264_enc_cfg ec = {
-		.width = t->w, .height = t->h, .fps = (int)fps, .bitrate_kbps = t->cur_kbps
-	};
+	    .width = t->w, .height = t->h, .fps = (int)fps, .bitrate_kbps = t->cur_kbps};
 	struct tier_h264 *h;
 	int err;
 
@@ -62,13 +61,15 @@ void mx_video_h264_encode(struct mx_room *r, unsigned ti, uint64_t now)
 	struct tier *t = &v->tiers[ti];
 	struct tier_h264 *h = t->h264;
 	struct cx_h264_frame f;
-	bool force = h->keyframe_wanted && now - h->last_keyframe_us >= KEYFRAME_INTERVAL_US;
+	bool force =
+	    h->keyframe_wanted && now - h->last_keyframe_us >= KEYFRAME_INTERVAL_US;
 	size_t n = 0;
 
 	if (h->kbps != t->cur_kbps && cx_h264_enc_set_bitrate(h->enc, t->cur_kbps) == 0)
 		h->kbps = t->cur_kbps;
 	uint64_t t0 = cm_now_us();
-	int err = cx_h264_encode(h->enc, &t->canvas, (now - v->t0_us) * 9 / 100, force, &f);
+	int err =
+	    cx_h264_encode(h->enc, &t->canvas, (now - v->t0_us) * 9 / 100, force, &f);
 
 	__atomic_add_fetch(&r->ctr.video_encode_us, cm_now_us() - t0, __ATOMIC_RELAXED);
 	if (err)
@@ -81,7 +82,8 @@ void mx_video_h264_encode(struct mx_room *r, unsigned ti, uint64_t now)
 		__atomic_add_fetch(&r->ctr.video_keyframes, 1, __ATOMIC_RELAXED);
 	}
 	if (cx_h264_packetize(f.data, f.len, MTU_PAYLOAD, v->frame_buf,
-			      MAX_FRAME_PKTS * PKT_CAP, v->frame_lens, MAX_FRAME_PKTS, &n) ||
+			      MAX_FRAME_PKTS * PKT_CAP, v->frame_lens, MAX_FRAME_PKTS,
+			      &n) ||
 	    !n)
 		return;
 	/* The tier's figures are VP8's when it has VP8 receivers too. */
