@@ -45,8 +45,8 @@ struct tier_h264 *mx_video_h264_get(struct tier *t, unsigned fps)
 		mx_video_h264_free(&h);
 		return NULL;
 	}
-	cm_info("mixer", "H.264 encoder (%s) for the %dx%d tier", cx_h264_encoder_name(), t->w,
-		t->h);
+	cm_info("mixer", "H.264 encoder (%s) for the %dx%d tier", cx_h264_encoder_name(),
+		t->w, t->h);
 	h->kbps = t->cur_kbps;
 	h->seq = (uint16_t)cm_random_u32();
 	h->keyframe_wanted = true;
