@@ -58,6 +58,9 @@ int cx_h264_dec_new(struct cx_h264_dec **out)
 		goto fail;
 	d->ctx->thread_count = 1;
 	d->ctx->flags |= AV_CODEC_FLAG_LOW_DELAY;
+	/* A sender's SPS may claim any size: libavcodec refuses to allocate
+	 * pictures past this before it does. */
+	d->ctx->max_pixels = CX_VP8_DEC_MAX_PIXELS;
 	/* libavcodec's default error recognition: stricter settings refuse
 	 * streams that browsers' encoders make. Damage still shows in the
 	 * frame's flags (see cx_h264_decode). */
@@ -83,9 +86,6 @@ void cx_h264_dec_free(struct cx_h264_dec **p)
 	*p = NULL;
 }
 
-/* The SPS's size, before libavcodec allocates for it, is not easy to
- * read without a bit reader; the decoder's own limit does the same job:
- * max_pixels makes it refuse bigger pictures before allocating. */
 int cx_h264_decode(struct cx_h264_dec *d, const uint8_t *au, size_t len,
 		   struct cx_picture *out)
 {
@@ -93,7 +93,6 @@ int cx_h264_decode(struct cx_h264_dec *d, const uint8_t *au, size_t len,
 
 	if (!d || !au || !len || !out || len > INT32_MAX)
 		return EINVAL;
-	d->ctx->max_pixels = CX_VP8_DEC_MAX_PIXELS;
 	av_packet_unref(d->pkt);
 	/* The assembler's buffer is not padded: the packet must not point
 	 * into it (libavcodec reads up to 64 bytes past the end). */

@@ -203,6 +203,16 @@ static void fill(struct cx_picture *p, uint8_t *mem, int w, int h, uint8_t y, ui
 	memset(p->plane[2], v, (size_t)(w * h / 4));
 }
 
+/* The access unit has an SPS of constrained baseline: profile_idc 66
+ * with constraint_set1 (what the answer's profile-level-id promises). */
+static bool constrained_baseline_sps(const uint8_t *au, size_t len)
+{
+	for (size_t i = 0; i + 6 < len; i++)
+		if (au[i] == 0 && au[i + 1] == 0 && au[i + 2] == 1 && (au[i + 3] & 0x1f) == 7)
+			return au[i + 4] == 0x42 && (au[i + 5] & 0x40);
+	return false;
+}
+
 /* The tier encoder's output, packetized, assembled and decoded, keeps its
  * colour (a saturated green: Y 145, U 54, V 34) frame after frame. */
 static void test_encode_decode_colour(void)
@@ -238,6 +248,8 @@ static void test_encode_decode_colour(void)
 		if (err)
 			continue;
 		CHECK_EQ(f.keyframe, i == 0 || i == 6);
+		if (f.keyframe)
+			CHECK(constrained_baseline_sps(f.data, f.len));
 		CHECK_EQ(cx_h264_packetize(f.data, f.len, 1100, buf, sizeof(buf), lens,
 					   512, &n),
 			 0);
