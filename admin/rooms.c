@@ -152,6 +152,11 @@ static json_t *participants_json(const struct mx_part_info *pi, size_t n)
 			json_object_set_new(pj, "network", net);
 			json_object_set_new(pj, "bandwidth", bw);
 			json_object_set_new(pj, "audio_in", ain);
+			/* null until connected, or without video */
+			json_object_set_new(pj, "video_codec",
+					    pi[i].video_codec != TP_CODEC_NONE
+						? json_string(tp_codec_name(pi[i].video_codec))
+						: json_null());
 		} else {
 			json_decref(net);
 			json_decref(bw);

@@ -1,12 +1,14 @@
 /*
  * codecs/ — the public header: Opus at 48 kHz for the audio MCU, VP8
- * (libvpx) and its RTP payload format (RFC 7741) for the video MCU.
+ * (libvpx) and H.264 (libavcodec) and their RTP payload formats (RFC 7741,
+ * RFC 6184) for the video MCU.
  *
  * Opus: a decoder per inbound participant (in-band FEC and PLC on loss), a
- * few encoders per room shared by the listeners of one tier. VP8: an
- * assembler and decoder per sender, one encoder and packetizer per quality
- * tier. Encoders and decoders are made once; encoding or decoding a frame
- * allocates nothing.
+ * few encoders per room shared by the listeners of one tier. VP8 and
+ * H.264: an assembler and decoder per sender, one encoder and packetizer
+ * per quality tier. Encoders and decoders are made once; encoding or
+ * decoding a VP8 frame allocates nothing (libavcodec, for H.264, makes
+ * small allocations of its own per frame).
  *
  * Sample counts are per channel; PCM is interleaved int16. Functions that
  * produce samples return their count, or a negative errno.
@@ -348,5 +350,150 @@ void cx_vp8_asm_drop_incomplete(struct cx_vp8_asm *a);
 bool cx_vp8_asm_need_keyframe(const struct cx_vp8_asm *a);
 
 void cx_vp8_asm_get_stats(const struct cx_vp8_asm *a, struct cx_vp8_asm_stats *st);
+
+/* ==== H.264 (libavcodec) and its RTP payload (RFC 6184) ================ */
+
+/* Constrained baseline only, packetization-mode 1 (single NAL units,
+ * STAP-A, FU-A). Frames go between the codec and the RTP payload code as
+ * Annex B byte streams (each NAL unit after a 00 00 00 01 start code). */
+
+/* ---- H.264 decoder ---------------------------------------------------- */
+
+struct cx_h264_dec;
+
+/* A one-thread, low-delay H.264 decoder (libavcodec's "h264"); pictures
+ * larger than CX_VP8_DEC_MAX_SIDE / CX_VP8_DEC_MAX_PIXELS are refused.
+ * The caller owns *out. Returns 0, ENOTSUP (no H.264 decoder in this
+ * libavcodec) or ENOMEM. */
+int cx_h264_dec_new(struct cx_h264_dec **out);
+/* Frees the decoder and sets *p to NULL; NULL is fine. */
+void cx_h264_dec_free(struct cx_h264_dec **p);
+
+/* Decodes one access unit (Annex B). On 0, *out points into the
+ * decoder's own frame, valid until the next cx_h264_decode or
+ * cx_h264_dec_free. Returns 0, EAGAIN (no picture yet), EBADMSG
+ * (corrupt, missing references, not 4:2:0, or too big: the caller asks
+ * for a keyframe) or EINVAL. */
+int cx_h264_decode(struct cx_h264_dec *d, const uint8_t *au, size_t len,
+		   struct cx_picture *out);
+
+/* ---- H.264 encoder ---------------------------------------------------- */
+
+struct cx_h264_enc;
+
+struct cx_h264_enc_cfg {
+	int width, height; /* even, 16..4096 */
+	int fps;           /* 1..120 */
+	int bitrate_kbps;  /* 16..20000 */
+};
+
+/* One encoded access unit (Annex B; SPS and PPS before every IDR). data
+ * is owned by the encoder, valid until its next cx_h264_encode or
+ * cx_h264_enc_free. */
+struct cx_h264_frame {
+	const uint8_t *data;
+	size_t len;
+	uint64_t pts; /* as given to cx_h264_encode */
+	bool keyframe; /* an IDR */
+};
+
+/* The libavcodec encoder tutti uses ("libx264", else "libopenh264"), or
+ * NULL when this libavcodec has neither. */
+const char *cx_h264_encoder_name(void);
+
+/* A realtime encoder: constrained baseline, no B-frames, zero latency
+ * (a frame in, its access unit out), one thread, keyframes only on
+ * request. cfg is copied. The caller owns *out.
+ * Returns 0, EINVAL, ENOTSUP (no H.264 encoder) or ENOMEM. */
+int cx_h264_enc_new(struct cx_h264_enc **out, const struct cx_h264_enc_cfg *cfg);
+/* Frees the encoder and sets *p to NULL; NULL is fine. */
+void cx_h264_enc_free(struct cx_h264_enc **p);
+
+/* Takes effect from the next frame. Returns 0 or EINVAL. */
+int cx_h264_enc_set_bitrate(struct cx_h264_enc *e, int bitrate_kbps);
+
+/* Encodes one picture of the configured size (read during the call
+ * only; pts in 90 kHz ticks, increasing). force_keyframe makes an IDR.
+ * Returns 0, EAGAIN (no output for this frame), EINVAL or EIO. */
+int cx_h264_encode(struct cx_h264_enc *e, const struct cx_picture *in, uint64_t pts,
+		   bool force_keyframe, struct cx_h264_frame *out);
+
+/* ---- RTP packetizer (RFC 6184 packetization-mode 1) --------------------- */
+
+/* How many payloads of at most mtu_payload bytes cx_h264_packetize makes
+ * of au; 0 when there is nothing to send or mtu_payload < 16. */
+size_t cx_h264_packet_count(const uint8_t *au, size_t len, size_t mtu_payload);
+
+/* Splits access unit au (Annex B) into RTP payloads of at most
+ * mtu_payload bytes: NAL units that fit go alone (single NAL unit
+ * packets) or, when several small ones follow each other, together in a
+ * STAP-A; a bigger one is cut into FU-A fragments. Payloads are written
+ * back to back into buf (cap bytes, the caller's): payload i is lens[i]
+ * bytes at buf + lens[0] + ... + lens[i-1]; *n their count. The caller
+ * adds the RTP headers: the marker on the last, one timestamp for all.
+ * Returns 0, EINVAL (mtu_payload < 16) or ENOSPC (nothing counted). */
+int cx_h264_packetize(const uint8_t *au, size_t len, size_t mtu_payload, uint8_t *buf,
+		      size_t cap, size_t *lens, size_t max_packets, size_t *n);
+
+/* ---- depacketizer: access units from one sender's packets -------------- */
+
+#define CX_H264_ASM_WINDOW      256
+#define CX_H264_ASM_MAX_PAYLOAD 1500
+#define CX_H264_ASM_MAX_FRAME   (1024 * 1024)
+
+struct cx_h264_asm;
+
+/* A complete access unit (Annex B): data is owned by the assembler and
+ * valid until the next cx_h264_asm_get or cx_h264_asm_free. */
+struct cx_h264_assembled {
+	const uint8_t *data;
+	size_t len;
+	uint32_t ts;
+	uint16_t first_seq, last_seq;
+	bool keyframe; /* holds an IDR slice */
+};
+
+/* The same figures as the VP8 assembler's. */
+struct cx_h264_asm_stats {
+	uint64_t frames, keyframes, duplicates, late, bad, dropped, refused;
+};
+
+/* An assembler for one sender; it starts wanting a keyframe. The caller
+ * owns *out. Returns 0, EINVAL or ENOMEM. */
+int cx_h264_asm_new(struct cx_h264_asm **out);
+/* Frees the assembler and sets *p to NULL; NULL is fine. */
+void cx_h264_asm_free(struct cx_h264_asm **p);
+/* Forgets every packet and the stats, as if new. */
+void cx_h264_asm_reset(struct cx_h264_asm *a);
+
+/* Stores one RTP packet's payload, checked and turned into Annex B at
+ * once (copied; the caller keeps its buffer). Any order within the
+ * window; the sequence number wraps. Returns 0, EALREADY (duplicate or
+ * too late), EBADMSG (an empty, reserved-type or lying payload: a
+ * STAP-A whose lengths overrun it, a truncated FU-A), EMSGSIZE or
+ * EINVAL. */
+int cx_h264_asm_put(struct cx_h264_asm *a, uint16_t seq, uint32_t ts, bool marker,
+		    const uint8_t *payload, size_t len);
+
+/* Gives the next complete access unit in order: contiguous packets of
+ * one timestamp up to the marker, whose FU-A fragments run start, middle,
+ * end. A frame starts after the packet that ended the previous one (its
+ * marker, or another timestamp) or with an SPS, so the first frame after
+ * a loss is the next keyframe. While a keyframe is wanted, complete
+ * non-IDR access units are refused. Returns 0 or EAGAIN (none ready). */
+int cx_h264_asm_get(struct cx_h264_asm *a, struct cx_h264_assembled *out);
+
+/* Missing sequence numbers between the oldest unfinished access unit
+ * and the newest packet (what to NACK), oldest first; at most cap. */
+size_t cx_h264_asm_missing(struct cx_h264_asm *a, uint16_t *seqs, size_t cap);
+
+/* Gives up the oldest incomplete access unit; from now on non-IDR ones
+ * are refused until a keyframe comes. */
+void cx_h264_asm_drop_incomplete(struct cx_h264_asm *a);
+
+/* True while the assembler waits for a keyframe. */
+bool cx_h264_asm_need_keyframe(const struct cx_h264_asm *a);
+
+void cx_h264_asm_get_stats(const struct cx_h264_asm *a, struct cx_h264_asm_stats *st);
 
 #endif

@@ -175,6 +175,7 @@ struct mx_part_info {
 	bool hand; /* raised */
 	enum mx_data_cap data_cap;
 	int video_tier; /* what it receives, -1 none yet */
+	enum tp_codec video_codec; /* negotiated for its video (both ways), or NONE */
 	uint64_t video_decodes; /* its frames decoded */
 	uint64_t video_frames_sent; /* composite frames sent to it */
 	unsigned video_fps; /* frames per second it is sent now (0: none) */

@@ -287,5 +287,7 @@ unsigned mx_rate_fps(const struct mx_room *r, const struct mx_part *p)
 {
 	if (!p->vout.started || p->vout.tier < 0)
 		return 0;
-	return p->vout.max_tid ? r->cfg.fps : (r->cfg.fps + 1) / 2;
+	/* H.264 has no temporal layers: its receivers get every frame. */
+	return p->vout.max_tid || p->vout.codec == TP_CODEC_H264 ? r->cfg.fps
+								 : (r->cfg.fps + 1) / 2;
 }

@@ -234,6 +234,7 @@ static void part_info(struct mx_room *r, struct mx_part *p, struct mx_part_info 
 	else
 		i->net.rtt_ms = -1;
 	i->video_tier = p->vout.started ? p->vout.tier : -1;
+	i->video_codec = p->sender ? tp_sender_codec(p->sender, TP_SDP_VIDEO) : TP_CODEC_NONE;
 	i->video_decodes = mx_video_decodes(p);
 	i->video_frames_sent = p->vout.frames_sent;
 	i->video_fps = mx_rate_fps(r, p);

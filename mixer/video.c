@@ -1,6 +1,7 @@
 /*
  * The video half of a room (see video.h): the layout, the canvases, one
- * encoder per tier, and what each receiver is sent; what senders send is
+ * VP8 encoder per tier (and one H.264 encoder where H.264 receivers need
+ * it), and what each receiver is sent; what senders send is
  * video_in.c. Room thread only.
  */
 #include <errno.h>
@@ -54,6 +55,20 @@ static int tier_init(struct tier *t, const struct mx_tier_cfg *c, unsigned fps)
 	return err;
 }
 
+/* A receiver of codec c on tier ti wants a keyframe (its PLI, a join). */
+static void want_keyframe(struct mx_video *v, int ti, enum tp_codec c)
+{
+	struct tier *t;
+
+	if (ti < 0 || (unsigned)ti >= v->n_tiers)
+		return;
+	t = &v->tiers[ti];
+	if (c != TP_CODEC_H264)
+		t->keyframe_wanted = true;
+	else if (t->h264)
+		t->h264->keyframe_wanted = true;
+}
+
 int mx_video_new(struct mx_video **out, const struct mx_room_cfg *cfg)
 {
 	struct mx_video *v = calloc(1, sizeof(*v));
@@ -92,6 +107,7 @@ void mx_video_free(struct mx_video **pv)
 	if (!v)
 		return;
 	for (unsigned i = 0; i < MX_VIDEO_TIERS; i++) {
+		mx_video_h264_free(&v->tiers[i].h264);
 		cx_vp8_enc_free(&v->tiers[i].enc);
 		cx_vp8_pay_free(&v->tiers[i].pay);
 		free(v->tiers[i].buf);
@@ -138,6 +154,8 @@ int mx_video_part_init(struct mx_part *p)
 	for (int i = 0; i < MX_SENT_MAP; i++)
 		p->vout.sent[i].tier = -1;
 	p->vin = in;
+	in->codec = TP_CODEC_VP8;
+	p->vout.codec = TP_CODEC_VP8;
 	p->vout.tier = -1;
 	p->vout.want = 1;
 	p->vout.max_tid = CX_VP8_MAX_LAYERS - 1;
@@ -159,6 +177,8 @@ void mx_video_part_fini(struct mx_video *v, struct mx_part *p)
 	}
 	cx_vp8_asm_free(&p->vin->asm_);
 	cx_vp8_dec_free(&p->vin->dec);
+	cx_h264_asm_free(&p->vin->h264_asm);
+	cx_h264_dec_free(&p->vin->h264_dec);
 	free(p->vin);
 	p->vin = NULL;
 	free(p->vout.sent);
@@ -298,26 +318,38 @@ static void send_to(struct mx_room *r, struct mx_part *p, const uint8_t *pkt, si
 	cm_wr16(buf + 2, rseq);
 	cm_wr32(buf + 4, rts);
 	cm_wr32(buf + 8, tp_sender_ssrc(p->sender, TP_SDP_VIDEO));
-	cx_vp8_rewrite_picture_id(buf + TP_RTP_HEADER_LEN, len - TP_RTP_HEADER_LEN, rpic, rtl0);
+	if (p->vout.codec != TP_CODEC_H264)
+		cx_vp8_rewrite_picture_id(buf + TP_RTP_HEADER_LEN, len - TP_RTP_HEADER_LEN, rpic,
+					  rtl0);
 	if (rtx)
 		tp_sender_send_rtx(p->sender, r->batch, buf, len);
 	else
 		tp_sender_send_rtp(p->sender, r->batch, buf, len);
 }
 
-/* A tier's frame (its n packets from first) to one receiver. */
-static void send_frame(struct mx_room *r, struct mx_part *p, const struct tier *t,
+/* A receiver's packet history on a tier: VP8's, or the tier's H.264
+ * stream's (NULL when it has none). */
+static const struct hist_pkt *hist_of(const struct tier *t, enum tp_codec c)
+{
+	if (c != TP_CODEC_H264)
+		return t->hist;
+	return t->h264 ? t->h264->hist : NULL;
+}
+
+/* A tier's frame (its n packets from first, in hist) to one receiver. */
+static void send_frame(struct mx_room *r, struct mx_part *p, const struct hist_pkt *hist,
 		       int ti, uint16_t first, size_t n)
 {
 	struct mx_vout *o = &p->vout;
 	uint16_t rpic = o->next_pic++ & 0x7fff;
 
 	for (size_t i = 0; i < n; i++) {
-		const struct hist_pkt *hp = &t->hist[(uint16_t)(first + i) % HIST];
-		struct cx_vp8_desc d;
+		const struct hist_pkt *hp = &hist[(uint16_t)(first + i) % HIST];
+		struct cx_vp8_desc d = { 0 };
 		if (!hp->len ||
-		    cx_vp8_parse_desc(hp->data + TP_RTP_HEADER_LEN, hp->len - TP_RTP_HEADER_LEN,
-				      &d))
+		    (o->codec != TP_CODEC_H264 &&
+		     cx_vp8_parse_desc(hp->data + TP_RTP_HEADER_LEN, hp->len - TP_RTP_HEADER_LEN,
+				       &d)))
 			continue;
 		uint16_t rseq = o->next_seq++;
 		o->last_ts = cm_rd32(hp->data + 4) + o->ts_off;
@@ -339,7 +371,8 @@ static void switch_tier(struct mx_part *p, int tier, const uint8_t *first, size_
 	struct mx_vout *o = &p->vout;
 	struct cx_vp8_desc d = { 0 };
 
-	cx_vp8_parse_desc(first + TP_RTP_HEADER_LEN, len - TP_RTP_HEADER_LEN, &d);
+	if (o->codec != TP_CODEC_H264)
+		cx_vp8_parse_desc(first + TP_RTP_HEADER_LEN, len - TP_RTP_HEADER_LEN, &d);
 	if (!o->started) {
 		o->next_seq = (uint16_t)cm_random_u32();
 		o->next_pic = (uint16_t)cm_random_u32();
@@ -375,7 +408,7 @@ static void dump_canvas(struct mx_video *v, unsigned ti)
 
 #define MEASURE_US 2000000
 
-static void measure(struct tier *t, uint8_t tid, size_t bytes, uint64_t now)
+void mx_video_measure(struct tier *t, uint8_t tid, size_t bytes, uint64_t now)
 {
 	if (!t->win_start_us || now - t->win_start_us > 2 * MEASURE_US) {
 		t->win_start_us = now;
@@ -406,7 +439,69 @@ double mx_video_tier_bps(const struct mx_video *v, unsigned tier, bool full, uin
 	return t->bps[full ? 1 : 0];
 }
 
-static void encode_and_send(struct mx_room *r, unsigned ti, uint64_t now)
+/* Stores a frame's payloads (v->frame_buf, v->frame_lens) as RTP packets
+ * with the tier's sequence numbers and the timestamp in hist, for the
+ * receivers and their NACKs. */
+void mx_video_store_packets(struct mx_video *v, struct hist_pkt *hist, uint16_t *seq,
+			    size_t n, uint32_t ts)
+{
+	const uint8_t *payload = v->frame_buf;
+
+	for (size_t i = 0; i < n; payload += v->frame_lens[i++]) {
+		struct hist_pkt *hp = &hist[*seq % HIST];
+		struct tp_rtp_hdr h = { .marker = i == n - 1, .seq = (*seq)++, .ts = ts };
+		size_t len;
+		if (tp_rtp_write(hp->data, sizeof(hp->data), &len, &h, payload,
+				 v->frame_lens[i])) {
+			hp->len = 0;
+			continue;
+		}
+		hp->seq = h.seq;
+		hp->len = (uint16_t)len;
+	}
+}
+
+/* A tier's frame of codec c (its n packets up to seq, in hist) to each of
+ * the tier's receivers of that codec, and to those that join the tier at
+ * this keyframe. */
+void mx_video_fan_out(struct mx_room *r, unsigned ti, enum tp_codec c,
+		      const struct hist_pkt *hist, uint16_t seq, size_t n, bool keyframe,
+		      uint8_t tid)
+{
+	uint16_t first = (uint16_t)(seq - n);
+
+	for (size_t k = 0; k < r->n_parts; k++) {
+		struct mx_part *p = r->parts[k];
+		if (!p->sender || p->vout.codec != c || !tp_sender_media(p->sender, TP_SDP_VIDEO))
+			continue;
+		bool mine = p->vout.started && p->vout.tier == (int)ti;
+		bool joins = p->vout.want == (int)ti && keyframe &&
+			     (!p->vout.started || p->vout.tier != (int)ti);
+		if (!mine && !joins)
+			continue;
+		/* A receiver switching tiers keeps this one until its new
+		 * tier sends a keyframe (then "joins" is true there). A
+		 * receiver held to a lower frame rate skips the frames of
+		 * the temporal layers above its own. */
+		if (!joins && !keyframe && tid > p->vout.max_tid)
+			continue;
+		if (joins)
+			switch_tier(p, (int)ti, hist[first % HIST].data, hist[first % HIST].len);
+		send_frame(r, p, hist, (int)ti, first, n);
+	}
+}
+
+/* What a frame costs a receiver (payload, RTP, extensions, SRTP, UDP/IP). */
+size_t mx_video_wire_bytes(const struct mx_video *v, size_t n)
+{
+	size_t wire = 0;
+
+	for (size_t i = 0; i < n; i++)
+		wire += v->frame_lens[i] + 12 + 8 + 16 + 28;
+	return wire;
+}
+
+static void encode_vp8(struct mx_room *r, unsigned ti, uint64_t now)
 {
 	struct mx_video *v = r->video;
 	struct tier *t = &v->tiers[ti];
@@ -433,54 +528,28 @@ static void encode_and_send(struct mx_room *r, unsigned ti, uint64_t now)
 		t->last_keyframe_us = now;
 		__atomic_add_fetch(&r->ctr.video_keyframes, 1, __ATOMIC_RELAXED);
 	}
-	uint32_t ts = (uint32_t)f.pts;
 	if (cx_vp8_packetize(t->pay, &f, MTU_PAYLOAD, v->frame_buf, MAX_FRAME_PKTS * PKT_CAP,
 			     v->frame_lens, MAX_FRAME_PKTS, &n) || !n)
 		return;
-	/* What it costs a receiver (payload, RTP, extensions, SRTP, UDP/IP). */
-	size_t wire = 0;
-	for (size_t i = 0; i < n; i++)
-		wire += v->frame_lens[i] + 12 + 8 + 16 + 28;
-	measure(t, f.tid, wire, now);
-	/* The tier's packets: header with the tier's seq and timestamp,
-	 * kept for NACKs; each receiver gets a rewritten copy. */
-	const uint8_t *payload = v->frame_buf;
-	for (size_t i = 0; i < n; payload += v->frame_lens[i++]) {
-		struct hist_pkt *hp = &t->hist[t->seq % HIST];
-		struct tp_rtp_hdr h = { .marker = i == n - 1, .seq = t->seq++, .ts = ts };
-		size_t len;
-		if (tp_rtp_write(hp->data, sizeof(hp->data), &len, &h, payload,
-				 v->frame_lens[i])) {
-			hp->len = 0;
-			continue;
-		}
-		hp->seq = h.seq;
-		hp->len = (uint16_t)len;
-	}
-	for (size_t k = 0; k < r->n_parts; k++) {
-		struct mx_part *p = r->parts[k];
-		if (!p->sender || !tp_sender_media(p->sender, TP_SDP_VIDEO))
-			continue;
-		bool mine = p->vout.started && p->vout.tier == (int)ti;
-		bool joins = p->vout.want == (int)ti && f.keyframe &&
-			     (!p->vout.started || p->vout.tier != (int)ti);
-		if (!mine && !joins)
-			continue;
-		/* A receiver switching tiers keeps this one until its new
-		 * tier sends a keyframe (then "joins" is true there). A
-		 * receiver held to a lower frame rate skips the frames of
-		 * the temporal layers above its own. */
-		uint16_t first = (uint16_t)(t->seq - n);
-		if (!joins && !f.keyframe && f.tid > p->vout.max_tid)
-			continue;
-		if (joins)
-			switch_tier(p, (int)ti, t->hist[first % HIST].data,
-				    t->hist[first % HIST].len);
-		send_frame(r, p, t, (int)ti, first, n);
-	}
+	mx_video_measure(t, f.tid, mx_video_wire_bytes(v, n), now);
+	mx_video_store_packets(v, t->hist, &t->seq, n, (uint32_t)f.pts);
+	mx_video_fan_out(r, ti, TP_CODEC_VP8, t->hist, t->seq, n, f.keyframe, f.tid);
 }
 
 /* ---- the tick --------------------------------------------------------------------- */
+
+/* A receiver of codec c is on (or joins) tier ti this frame. */
+static void mark_used(struct mx_video *v, int ti, enum tp_codec c)
+{
+	struct tier *t = &v->tiers[ti];
+
+	if (c != TP_CODEC_H264) {
+		t->used = true;
+		return;
+	}
+	if (mx_video_h264_get(t, v->fps))
+		t->h264->used = true;
+}
 
 void mx_video_tick(struct mx_room *r, uint64_t now)
 {
@@ -502,18 +571,21 @@ void mx_video_tick(struct mx_room *r, uint64_t now)
 		v->next_frame_us = now + interval; /* fell behind: no burst */
 
 	update_layout(r, now);
-	for (unsigned t = 0; t < v->n_tiers; t++)
+	for (unsigned t = 0; t < v->n_tiers; t++) {
 		v->tiers[t].used = false;
+		if (v->tiers[t].h264)
+			v->tiers[t].h264->used = false;
+	}
 	for (size_t i = 0; i < r->n_parts; i++) {
 		struct mx_vout *o = &r->parts[i]->vout;
 		if (!r->parts[i]->sender)
 			continue;
 		if (o->started && o->tier >= 0)
-			v->tiers[o->tier].used = true;
+			mark_used(v, o->tier, o->codec);
 		if (o->want >= 0 && o->want != o->tier) {
 			/* Waiting to (re)join a tier: it needs a keyframe. */
-			v->tiers[o->want].used = true;
-			v->tiers[o->want].keyframe_wanted = true;
+			mark_used(v, o->want, o->codec);
+			want_keyframe(v, o->want, o->codec);
 		}
 	}
 	if (r->rec) /* the recording takes the largest tier */
@@ -526,15 +598,20 @@ void mx_video_tick(struct mx_room *r, uint64_t now)
 		__atomic_store_n(&r->ctr.video_receivers[t], receivers[t], __ATOMIC_RELAXED);
 	for (unsigned t = 0; t < v->n_tiers; t++) {
 		struct tier *tr = &v->tiers[t];
-		if (!tr->used) {
+		bool h264 = tr->h264 && tr->h264->used;
+		if (!tr->used && !h264) {
 			tr->redraw = true; /* when used again, start clean */
 			continue;
 		}
 		uint64_t t0 = cm_now_us();
 		bool drew = compose(v, tr);
 		__atomic_add_fetch(&r->ctr.video_compose_us, cm_now_us() - t0, __ATOMIC_RELAXED);
-		if (drew || tr->keyframe_wanted || now - tr->last_encode_us >= IDLE_FRAME_US)
-			encode_and_send(r, t, now);
+		if (tr->used &&
+		    (drew || tr->keyframe_wanted || now - tr->last_encode_us >= IDLE_FRAME_US))
+			encode_vp8(r, t, now);
+		if (h264 && (drew || tr->h264->keyframe_wanted ||
+			     now - tr->h264->last_encode_us >= IDLE_FRAME_US))
+			mx_video_h264_encode(r, t, now);
 	}
 	for (size_t i = 0; i < r->n_parts; i++)
 		r->parts[i]->vin->new_pic = false;
@@ -562,7 +639,10 @@ static void retransmit(struct mx_room *r, struct mx_part *p, const struct tp_rtc
 		if (e->tier < 0 || e->rseq != seqs[i])
 			continue;
 		const struct tier *t = &r->video->tiers[(int)e->tier];
-		const struct hist_pkt *hp = &t->hist[e->tseq % HIST];
+		const struct hist_pkt *hist = hist_of(t, o->codec);
+		if (!hist)
+			continue;
+		const struct hist_pkt *hp = &hist[e->tseq % HIST];
 		if (!hp->len || hp->seq != e->tseq)
 			continue; /* too old: gone from the history */
 		uint32_t ts = cm_rd32(hp->data + 4) + o->ts_off;
@@ -587,8 +667,7 @@ void mx_video_feedback(struct mx_room *r, struct mx_part *p, const struct tp_rtc
 		return;
 	if (pk->kind == TP_RTCP_K_PLI || pk->kind == TP_RTCP_K_FIR) {
 		int t = p->vout.started ? p->vout.tier : p->vout.want;
-		if (t >= 0)
-			r->video->tiers[t].keyframe_wanted = true;
+		want_keyframe(r->video, t, p->vout.codec);
 	} else if (pk->kind == TP_RTCP_K_NACK) {
 		retransmit(r, p, pk, now);
 	}
@@ -596,8 +675,18 @@ void mx_video_feedback(struct mx_room *r, struct mx_part *p, const struct tp_rtc
 
 void mx_video_part_connected(struct mx_room *r, struct mx_part *p)
 {
-	if (p->vout.want >= 0 && (unsigned)p->vout.want < r->video->n_tiers)
-		r->video->tiers[p->vout.want].keyframe_wanted = true;
+	const struct tp_sdp_neg_media *m = tp_sender_media(p->sender, TP_SDP_VIDEO);
+	enum tp_codec in = tp_sender_codec(p->sender, TP_SDP_VIDEO);
+	int err;
+
+	/* What it sends and what it is sent are the one negotiated codec. */
+	if (m && m->codec_id == TP_CODEC_H264)
+		p->vout.codec = TP_CODEC_H264;
+	err = mx_video_in_codec(p, in);
+	if (err)
+		cm_error("mixer", "room %s: %s's H.264 video cannot be decoded: %s", r->name,
+			 p->id, strerror(err));
+	want_keyframe(r->video, p->vout.want, p->vout.codec);
 }
 
 void mx_video_set_tier_kbps(struct mx_video *v, unsigned tier, int kbps)
@@ -639,7 +728,7 @@ int mx_video_set_tier(struct mx_room *r, struct mx_part *p, int tier)
 	if (p->cap == MX_CAP_AUDIO_ONLY)
 		return 0; /* its own choice wins */
 	p->vout.want = tier;
-	r->video->tiers[tier].keyframe_wanted = true;
+	want_keyframe(r->video, tier, p->vout.codec);
 	return 0;
 }
 

@@ -1,7 +1,7 @@
 /*
  * The video half of a room (private to mixer/).
  *
- * Inbound, per sender: VP8 packets are assembled into frames (reordering,
+ * Inbound, per sender: VP8 or H.264 packets are assembled into frames (reordering,
  * NACK for what is missing within a wait budget, PLI when a frame cannot
  * be completed), and decoded only while the sender is visible in the
  * layout. A hidden sender is asked for less (REMB) and, when it becomes
@@ -13,6 +13,12 @@
  * numbers, timestamps and picture ids (offsets from its tier's), so a
  * switch of tier at a keyframe is one continuous stream to it; its NACKs
  * are answered from the tier's packet history.
+ *
+ * H.264 receivers (their offer chose H.264) get the same canvas through
+ * the tier's H.264 encoder, made the first time one of them needs that
+ * tier: its own sequence numbers and packet history, keyframes on their
+ * PLI/FIR, no picture ids and no temporal layers. A room serves VP8 and
+ * H.264 receivers at once; a VP8-only room has no H.264 encoder.
  */
 #ifndef TUTTI_MIXER_VIDEO_H
 #define TUTTI_MIXER_VIDEO_H
@@ -42,6 +48,7 @@ struct mx_sent {
  * numbers and picture ids run on without gaps whatever it is sent: a
  * switch of tier, or frames of higher temporal layers left out. */
 struct mx_vout {
+	enum tp_codec codec; /* VP8, or H.264 when its offer chose it */
 	int tier; /* what it gets now */
 	int want; /* the tier it should get: switched to at a keyframe */
 	bool started;

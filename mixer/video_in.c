@@ -1,6 +1,6 @@
 /*
- * The video half of a room, inbound: each sender's VP8 packets assembled
- * into frames, decoded only while the sender is visible; NACKs within a
+ * The video half of a room, inbound: each sender's VP8 or H.264 packets
+ * assembled into frames, decoded only while the sender is visible; NACKs within a
  * budget, keyframe requests (PLI) when a frame cannot be completed or a
  * sender becomes visible, and REMB telling hidden senders to send less.
  * Room thread only.
@@ -46,36 +46,123 @@ void mx_video_ask_keyframe(struct mx_part *p, uint64_t now)
 	}
 }
 
+int mx_video_in_codec(struct mx_part *p, enum tp_codec codec)
+{
+	struct mx_vin *in = p->vin;
+	int err = 0;
+
+	if (codec != TP_CODEC_H264 || in->codec == TP_CODEC_H264)
+		return 0;
+	if (!in->h264_asm)
+		err = cx_h264_asm_new(&in->h264_asm);
+	if (!err && !in->h264_dec)
+		err = cx_h264_dec_new(&in->h264_dec);
+	if (err) {
+		cx_h264_asm_free(&in->h264_asm);
+		cx_h264_dec_free(&in->h264_dec);
+		return err;
+	}
+	in->codec = TP_CODEC_H264;
+	return 0;
+}
+
+/* The sender's assembler, whichever its codec. */
+static bool vin_h264(const struct mx_vin *in)
+{
+	return in->codec == TP_CODEC_H264;
+}
+
+static bool vin_need_keyframe(const struct mx_vin *in)
+{
+	return vin_h264(in) ? cx_h264_asm_need_keyframe(in->h264_asm)
+			    : cx_vp8_asm_need_keyframe(in->asm_);
+}
+
+static size_t vin_missing(struct mx_vin *in, uint16_t *seqs, size_t cap)
+{
+	return vin_h264(in) ? cx_h264_asm_missing(in->h264_asm, seqs, cap)
+			    : cx_vp8_asm_missing(in->asm_, seqs, cap);
+}
+
+static void vin_drop_incomplete(struct mx_vin *in)
+{
+	if (vin_h264(in))
+		cx_h264_asm_drop_incomplete(in->h264_asm);
+	else
+		cx_vp8_asm_drop_incomplete(in->asm_);
+}
+
+/* A new sender stream: start over, from a keyframe. */
+static int vin_restart(struct mx_vin *in)
+{
+	struct cx_vp8_asm *fresh;
+
+	if (vin_h264(in)) {
+		cx_h264_asm_reset(in->h264_asm);
+		return 0;
+	}
+	if (cx_vp8_asm_new(&fresh))
+		return ENOMEM;
+	cx_vp8_asm_free(&in->asm_);
+	in->asm_ = fresh;
+	return 0;
+}
+
+/* The next complete frame of the sender: its bytes and whether it is a
+ * keyframe. Returns 0 or EAGAIN. */
+static int vin_next(struct mx_vin *in, const uint8_t **data, size_t *len, bool *key)
+{
+	if (vin_h264(in)) {
+		struct cx_h264_assembled f;
+		if (cx_h264_asm_get(in->h264_asm, &f))
+			return EAGAIN;
+		*data = f.data;
+		*len = f.len;
+		*key = f.keyframe;
+	} else {
+		struct cx_vp8_assembled f;
+		if (cx_vp8_asm_get(in->asm_, &f))
+			return EAGAIN;
+		*data = f.data;
+		*len = f.len;
+		*key = f.keyframe;
+	}
+	return 0;
+}
+
 void mx_video_input(struct mx_room *r, struct mx_part *p, const uint8_t *pkt,
 		    size_t len, const struct tp_rtp_hdr *h, uint64_t now)
 {
 	struct mx_vin *in = p->vin;
-	struct cx_vp8_assembled f;
+	const uint8_t *data;
+	size_t flen;
+	bool key;
 
 	if (h->ssrc != in->ssrc) {
-		/* A new sender stream: start over, from a keyframe. */
-		struct cx_vp8_asm *fresh;
-		if (cx_vp8_asm_new(&fresh))
+		if (vin_restart(in))
 			return;
-		cx_vp8_asm_free(&in->asm_);
-		in->asm_ = fresh;
 		in->ssrc = h->ssrc;
 		in->last_pli_us = 0;
 		mx_video_ask_keyframe(p, now);
 	}
-	cx_vp8_asm_put(in->asm_, h->seq, h->ts, h->marker, pkt + h->hdr_len,
-		       h->payload_len);
-	while (cx_vp8_asm_get(in->asm_, &f) == 0) {
+	if (vin_h264(in))
+		cx_h264_asm_put(in->h264_asm, h->seq, h->ts, h->marker, pkt + h->hdr_len,
+				h->payload_len);
+	else
+		cx_vp8_asm_put(in->asm_, h->seq, h->ts, h->marker, pkt + h->hdr_len,
+			       h->payload_len);
+	while (vin_next(in, &data, &flen, &key) == 0) {
 		/* Hidden senders are not decoded; the next time they are
 		 * shown, they start from a keyframe. */
 		if (!in->visible) {
 			in->need_keyframe = true;
 			continue;
 		}
-		if (in->need_keyframe && !f.keyframe)
+		if (in->need_keyframe && !key)
 			continue;
 		uint64_t t0 = cm_now_us();
-		int derr = cx_vp8_decode(in->dec, f.data, f.len, &in->pic);
+		int derr = vin_h264(in) ? cx_h264_decode(in->h264_dec, data, flen, &in->pic)
+					: cx_vp8_decode(in->dec, data, flen, &in->pic);
 		__atomic_add_fetch(&r->ctr.video_decode_us, cm_now_us() - t0, __ATOMIC_RELAXED);
 		if (derr == 0) {
 			in->need_keyframe = false;
@@ -83,7 +170,7 @@ void mx_video_input(struct mx_room *r, struct mx_part *p, const uint8_t *pkt,
 			in->new_pic = true;
 			__atomic_add_fetch(&in->decodes, 1, __ATOMIC_RELAXED);
 			__atomic_add_fetch(&r->ctr.video_decodes, 1, __ATOMIC_RELAXED);
-		} else {
+		} else if (derr != EAGAIN || !vin_h264(in)) {
 			mx_video_ask_keyframe(p, now);
 		}
 	}
@@ -99,9 +186,9 @@ void mx_video_repair(struct mx_part *p, uint64_t now)
 
 	if (!in->ssrc || !p->sender)
 		return;
-	if (in->visible && cx_vp8_asm_need_keyframe(in->asm_))
+	if (in->visible && vin_need_keyframe(in))
 		mx_video_ask_keyframe(p, now);
-	n = cx_vp8_asm_missing(in->asm_, seqs, CM_ARRAY_SIZE(seqs));
+	n = vin_missing(in, seqs, CM_ARRAY_SIZE(seqs));
 	if (!n) {
 		in->gap_since_us = 0;
 		return;
@@ -109,7 +196,7 @@ void mx_video_repair(struct mx_part *p, uint64_t now)
 	if (!in->gap_since_us)
 		in->gap_since_us = now;
 	if (now - in->gap_since_us > NACK_BUDGET_US) {
-		cx_vp8_asm_drop_incomplete(in->asm_);
+		vin_drop_incomplete(in);
 		in->gap_since_us = 0;
 		mx_video_ask_keyframe(p, now);
 		return;

@@ -22,10 +22,14 @@
 #define BORDER_U 16
 #define BORDER_V 146
 
-/* What a sender sends, as the room sees it. */
+/* What a sender sends, as the room sees it: VP8, or H.264 when its offer
+ * chose it (the H.264 assembler and decoder are made only then). */
 struct mx_vin {
+	enum tp_codec codec;
 	struct cx_vp8_asm *asm_;
 	struct cx_vp8_dec *dec;
+	struct cx_h264_asm *h264_asm;
+	struct cx_h264_dec *h264_dec;
 	uint32_t ssrc;
 	bool visible;
 	bool has_pic;
@@ -43,6 +47,19 @@ struct hist_pkt {
 	uint16_t seq; /* tier seq */
 	uint16_t len; /* 0: empty */
 	uint8_t data[PKT_CAP];
+};
+
+/* A tier's H.264 stream: made when a receiver of the tier first wants
+ * H.264 (a VP8-only room has none), encoded from the same canvas. */
+struct tier_h264 {
+	struct cx_h264_enc *enc;
+	int kbps; /* what the encoder was asked for */
+	uint16_t seq;
+	uint64_t last_keyframe_us;
+	bool keyframe_wanted;
+	uint64_t last_encode_us;
+	struct hist_pkt *hist;
+	bool used; /* has receivers this frame */
 };
 
 struct tier {
@@ -65,7 +82,9 @@ struct tier {
 	bool keyframe_wanted;
 	uint64_t last_encode_us;
 	struct hist_pkt *hist;
-	bool used; /* has receivers this frame */
+	bool used; /* has VP8 receivers this frame */
+	struct tier_h264 *h264; /* NULL until an H.264 receiver wants this tier */
+	bool h264_failed; /* no H.264 encoder could be made: not tried again */
 };
 
 struct mx_video {
@@ -93,7 +112,28 @@ struct mx_video {
 	size_t *frame_lens;
 };
 
+/* video.c, for video_h264.c: what a tier's frame costs on the wire and
+ * its measure; its packets into a history; a frame to the receivers of
+ * one codec on a tier (and those joining it at a keyframe). */
+size_t mx_video_wire_bytes(const struct mx_video *v, size_t n);
+void mx_video_measure(struct tier *t, uint8_t tid, size_t bytes, uint64_t now);
+void mx_video_store_packets(struct mx_video *v, struct hist_pkt *hist, uint16_t *seq,
+			    size_t n, uint32_t ts);
+void mx_video_fan_out(struct mx_room *r, unsigned ti, enum tp_codec c,
+		      const struct hist_pkt *hist, uint16_t seq, size_t n, bool keyframe,
+		      uint8_t tid);
+
+/* video_h264.c: a tier's H.264 stream, made on first use (NULL when no
+ * H.264 encoder can be made; logged once per tier); freed with the tier;
+ * one frame of the canvas encoded and sent to the tier's H.264 receivers. */
+struct tier_h264 *mx_video_h264_get(struct tier *t, unsigned fps);
+void mx_video_h264_free(struct tier_h264 **p);
+void mx_video_h264_encode(struct mx_room *r, unsigned ti, uint64_t now);
+
 /* video_in.c, for the tick and the layout. */
+/* The sender's negotiated codec is known (connected): H.264 senders get
+ * their assembler and decoder. Returns 0 or an errno. */
+int mx_video_in_codec(struct mx_part *p, enum tp_codec codec);
 void mx_video_ask_keyframe(struct mx_part *p, uint64_t now);
 /* NACKs for what is missing, within a budget; then a keyframe. */
 void mx_video_repair(struct mx_part *p, uint64_t now);

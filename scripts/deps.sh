@@ -11,7 +11,8 @@ build_pkgs=(build-essential cmake pkg-config
   libmicrohttpd-dev libjansson-dev libsqlite3-dev)
 test_pkgs=(clang libclang-rt-14-dev chromium
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
-  gstreamer1.0-plugins-bad gstreamer1.0-nice gir1.2-gstreamer-1.0
+  gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
+  gstreamer1.0-nice gir1.2-gstreamer-1.0
   gir1.2-gst-plugins-base-1.0 gir1.2-gst-plugins-bad-1.0
   python3-gi python3-numpy iproute2 iptables util-linux openssl curl ffmpeg)
 # perf/run: the peers tutti is measured against (Janus AudioBridge, a

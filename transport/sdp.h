@@ -84,12 +84,22 @@ struct tp_sdp {
 int tp_sdp_parse(struct tp_sdp *s, const char *text, size_t len, char *err,
 		 size_t errlen);
 
+/* The codecs tutti speaks. */
+enum tp_codec { TP_CODEC_NONE, TP_CODEC_OPUS, TP_CODEC_VP8, TP_CODEC_H264 };
+
+/* "opus", "VP8", "H264"; "" for TP_CODEC_NONE. */
+const char *tp_codec_name(enum tp_codec c);
+
 /* What tutti takes from one offered m-line. */
 struct tp_sdp_neg_media {
 	bool accepted; /* false: answered with port 0 */
 	enum tp_sdp_kind kind;
-	int pt; /* chosen codec (Opus 48000/2 for audio, VP8 for video) */
+	int pt; /* chosen codec (Opus 48000/2 for audio, VP8 or H.264 for video) */
 	const struct tp_sdp_codec *codec; /* points into the offer */
+	enum tp_codec codec_id;
+	/* H.264: the profile-level-id answered (the offered one, constrained
+	 * baseline preferred; "42e01f" when the offer had none). */
+	char h264_profile[7];
 	/* Extension ids (0 = not offered): answered under the offer's ids. */
 	uint8_t ext_audio_level, ext_abs_send_time, ext_twcc;
 	bool fb_nack, fb_pli, fb_fir, fb_remb, fb_twcc;
@@ -116,7 +126,11 @@ struct tp_sdp_neg {
 /* Decides what tutti answers. Requires: ICE ufrag and pwd, a sha-256
  * fingerprint, setup actpass or active, rtcp-mux on every accepted
  * m-line, BUNDLE covering them when there are several, and at least one
- * audio m-line with Opus or video m-line with VP8 on UDP/TLS/RTP/SAVPF.
+ * audio m-line with Opus or video m-line with VP8 or H.264 on
+ * UDP/TLS/RTP/SAVPF. Video takes whichever of VP8 and H.264 comes first
+ * in the offer; H.264 must be packetization-mode=1 and baseline
+ * (profile_idc 66; constrained baseline, e.g. 42e01f, preferred among
+ * several H.264 payload types).
  * Only the first audio and first video m-lines are accepted; others
  * (data channels, extra tracks) are rejected (port 0).
  * Returns 0, or EPROTO with the reason in err (for a 400/422 body). */
@@ -142,7 +156,8 @@ struct tp_sdp_local {
  * fingerprint, one host candidate per accepted m-line and
  * a=end-of-candidates, the chosen codec with its rtcp-fb lines (nack,
  * nack pli, ccm fir, goog-remb, transport-cc as offered), Opus fmtp
- * "minptime=10;useinbandfec=1;usedtx=1", the offered extensions tutti
+ * "minptime=10;useinbandfec=1;usedtx=1", H.264 fmtp
+ * "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=...", the offered extensions tutti
  * supports under the offer's ids, rtcp-mux, rtcp-rsize if offered,
  * a=msid and a=ssrc cname for what tutti sends, and BUNDLE.
  * Returns 0 and *outlen, or ENOSPC. */

@@ -1,6 +1,6 @@
 /*
- * SDP negotiation and answer (see sdp.h): picks Opus 48000/2 and VP8
- * from a parsed offer, checks what ICE-lite + DTLS passive + BUNDLE +
+ * SDP negotiation and answer (see sdp.h): picks Opus 48000/2 and VP8 or
+ * H.264 (whichever the offer lists first) from a parsed offer, checks what ICE-lite + DTLS passive + BUNDLE +
  * rtcp-mux need, and prints a JSEP answer into a caller's buffer. An
  * offer tutti cannot serve is refused whole, with the reason.
  */
@@ -41,15 +41,86 @@ static bool is_vp8(const struct tp_sdp_codec *c)
 	return !strcasecmp(c->name, "VP8") && c->clock == 90000;
 }
 
-/* The offerer's first Opus (audio) or VP8 (video), in its order. */
+const char *tp_codec_name(enum tp_codec c)
+{
+	switch (c) {
+	case TP_CODEC_OPUS:
+		return "opus";
+	case TP_CODEC_VP8:
+		return "VP8";
+	case TP_CODEC_H264:
+		return "H264";
+	default:
+		return "";
+	}
+}
+
+/* The value of one "key=value" parameter of an fmtp line into val (cap
+ * bytes); false when absent or too long. */
+static bool fmtp_param(const char *fmtp, const char *key, char *val, size_t cap)
+{
+	size_t klen = strlen(key);
+
+	for (const char *p = fmtp; p && *p;) {
+		p += strspn(p, " \t;");
+		if (!strncasecmp(p, key, klen) && p[klen] == '=') {
+			size_t n = strcspn(p + klen + 1, "; \t");
+			if (n >= cap)
+				return false;
+			memcpy(val, p + klen + 1, n);
+			val[n] = '\0';
+			return true;
+		}
+		p = strchr(p, ';');
+	}
+	return false;
+}
+
+/* How well tutti serves an H.264 payload type: 0 not at all (another
+ * packetization mode or profile), 1 baseline, 2 constrained baseline.
+ * profile-level-id is 3 hex bytes: profile_idc 0x42 (baseline), then
+ * the constraint flags (constraint_set1, 0x40, makes it constrained). */
+static int h264_fit(const struct tp_sdp_codec *c)
+{
+	char v[16];
+	unsigned prof, cons;
+
+	if (strcasecmp(c->name, "H264") || c->clock != 90000)
+		return 0;
+	if (!fmtp_param(c->fmtp, "packetization-mode", v, sizeof(v)) || strcmp(v, "1"))
+		return 0;
+	if (!fmtp_param(c->fmtp, "profile-level-id", v, sizeof(v)))
+		return 1; /* RFC 6184: absent means 420010, baseline */
+	if (strlen(v) != 6 || sscanf(v, "%2x%2x", &prof, &cons) != 2 ||
+	    strspn(v, "0123456789abcdefABCDEF") != 6 || prof != 0x42)
+		return 0;
+	return cons & 0x40 ? 2 : 1;
+}
+
+/* The offerer's first Opus (audio) or VP8 or H.264 (video), in its order;
+ * among H.264 payload types, the first constrained baseline one. */
 static const struct tp_sdp_codec *pick_codec(const struct tp_sdp_media *m)
 {
+	const struct tp_sdp_codec *best = NULL;
+	int fit = 0;
+
 	for (size_t i = 0; i < m->n_codecs; i++) {
 		const struct tp_sdp_codec *c = &m->codecs[i];
 
 		if ((m->kind == TP_SDP_AUDIO && is_opus(c)) ||
 		    (m->kind == TP_SDP_VIDEO && is_vp8(c)))
 			return c;
+		if (m->kind != TP_SDP_VIDEO || !h264_fit(c))
+			continue;
+		/* H.264 comes first: the best of its payload types. */
+		for (size_t j = i; j < m->n_codecs; j++) {
+			int f = h264_fit(&m->codecs[j]);
+			if (f > fit) {
+				fit = f;
+				best = &m->codecs[j];
+			}
+		}
+		return best;
 	}
 	return NULL;
 }
@@ -90,6 +161,13 @@ static void take_media(struct tp_sdp_neg_media *nm, const struct tp_sdp_media *m
 	nm->accepted = true;
 	nm->pt = c->pt;
 	nm->codec = c;
+	nm->codec_id = m->kind == TP_SDP_AUDIO ? TP_CODEC_OPUS
+		       : is_vp8(c)	       ? TP_CODEC_VP8
+					       : TP_CODEC_H264;
+	if (nm->codec_id == TP_CODEC_H264 &&
+	    !fmtp_param(c->fmtp, "profile-level-id", nm->h264_profile,
+			sizeof(nm->h264_profile)))
+		strcpy(nm->h264_profile, "42e01f");
 	nm->fb_twcc = c->fb_twcc;
 	if (m->kind == TP_SDP_VIDEO) {
 		nm->fb_nack = c->fb_nack;
@@ -196,7 +274,10 @@ int tp_sdp_negotiate(const struct tp_sdp *offer, struct tp_sdp_neg *neg, char *e
 		if (!c) {
 			snprintf(why, sizeof(why), "; %s m-line %zu offers no %s",
 				 m->kind_name, i,
-				 m->kind == TP_SDP_AUDIO ? "opus/48000/2" : "VP8/90000");
+				 m->kind == TP_SDP_AUDIO
+				     ? "opus/48000/2"
+				     : "VP8/90000 or H264/90000 (packetization-mode=1, "
+				       "baseline)");
 			continue;
 		}
 		ret = check_transport(m, i, first, err, errlen);
@@ -211,7 +292,7 @@ int tp_sdp_negotiate(const struct tp_sdp *offer, struct tp_sdp_neg *neg, char *e
 	if (!first)
 		return refuse(
 		    err, errlen,
-		    "nothing tutti can serve: it needs Opus 48000/2 audio or VP8 video "
+		    "nothing tutti can serve: it needs Opus 48000/2 audio or VP8 or H.264 video "
 		    "over " PROTO_SAVPF "%s",
 		    why);
 	for (size_t i = 0; i < offer->n_media && n_acc > 1; i++) {
@@ -291,6 +372,11 @@ static void put_codec(struct wbuf *w, const struct tp_sdp_neg_media *nm)
 		put(w, "a=rtcp-fb:%d nack pli\r\n", nm->pt);
 	if (nm->kind == TP_SDP_AUDIO)
 		put(w, "a=fmtp:%d minptime=10;useinbandfec=1;usedtx=1\r\n", nm->pt);
+	if (nm->codec_id == TP_CODEC_H264)
+		put(w,
+		    "a=fmtp:%d level-asymmetry-allowed=1;packetization-mode=1;"
+		    "profile-level-id=%s\r\n",
+		    nm->pt, nm->h264_profile);
 	if (nm->rtx_pt > 0) {
 		put(w, "a=rtpmap:%d rtx/%u\r\n", nm->rtx_pt, c->clock);
 		put(w, "a=fmtp:%d apt=%d\r\n", nm->rtx_pt, nm->pt);

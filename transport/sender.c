@@ -144,6 +144,13 @@ const struct tp_sdp_neg_media *tp_sender_media(const struct tp_sender *s,
 		       : NULL;
 }
 
+enum tp_codec tp_sender_codec(const struct tp_sender *s, enum tp_sdp_kind kind)
+{
+	int k = kind_index(kind);
+
+	return k >= 0 && s->has[k] ? s->media[k].codec_id : TP_CODEC_NONE;
+}
+
 uint32_t tp_sender_ssrc(const struct tp_sender *s, enum tp_sdp_kind kind)
 {
 	int k = kind_index(kind);

@@ -138,6 +138,9 @@ const char *tp_sender_id(const struct tp_sender *s);
 const struct tp_sdp_neg_media *tp_sender_media(const struct tp_sender *s,
 					       enum tp_sdp_kind kind);
 uint32_t tp_sender_ssrc(const struct tp_sender *s, enum tp_sdp_kind kind);
+/* The codec negotiated for kind, whichever way media flows (a WHIP
+ * encoder's recvonly video too); TP_CODEC_NONE when not negotiated. */
+enum tp_codec tp_sender_codec(const struct tp_sender *s, enum tp_sdp_kind kind);
 
 /* What the peer's receiver reports say of what tutti sends it. */
 struct tp_sender_stats {

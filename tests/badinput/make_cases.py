@@ -151,6 +151,42 @@ put('vp8_rtp', 'interframe-first', vp8rec(3, 1, b'\x10\x01\x02\x03' + b'\x44' * 
 put('vp8_rtp', 'seq-backwards-repeats', b''.join(vp8rec(1 | (i % 2) * 2, -3 if i % 3 else 1, b'\x10' + key_header(32, 32, 30) + b'\7' * 30) for i in range(40)))
 put('vp8_rtp', 'bad-start-code', vp8rec(3, 1, b'\x10' + b'\x50\x00\x00' + b'\x9d\x01\x2b' + b'\x40\0\x40\0' + b'\0' * 30))
 
+# ---- H.264 RTP (records: [flags][seq step][len16][payload]; flags 1 marker, 2 next ts) ----
+def h264rec(flags, step, payload):
+    return bytes([flags, step & 0xff]) + struct.pack('!H', len(payload)) + payload
+
+
+SPS = b'\x67\x42\xc0\x1f\xda\x01\x40\x16\xe8\x06\xd0\xa1\x35'
+PPS = b'\x68\xce\x06\xe2'
+
+
+def stap_a(*nals):
+    return b'\x18' + b''.join(struct.pack('!H', len(n)) + n for n in nals)
+
+
+put('h264_rtp', 'fu-a-truncated', h264rec(2, 1, stap_a(SPS, PPS)) +
+    h264rec(0, 1, b'\x7c\x85') + h264rec(1, 1, b'\x7c'))
+put('h264_rtp', 'fu-a-without-start', h264rec(2, 1, stap_a(SPS, PPS)) +
+    h264rec(0, 1, b'\x7c\x05' + b'\x11' * 200) + h264rec(1, 1, b'\x7c\x45' + b'\x22' * 50))
+put('h264_rtp', 'fu-a-start-and-end', h264rec(3, 1, b'\x7c\xc5' + b'\x33' * 40))
+put('h264_rtp', 'fu-a-two-starts', h264rec(2, 1, b'\x7c\x85' + b'\x44' * 100) +
+    h264rec(0, 1, b'\x7c\x85' + b'\x55' * 100) + h264rec(1, 1, b'\x7c\x45' + b'\x66' * 10))
+put('h264_rtp', 'stap-a-length-lies', h264rec(3, 1, b'\x18\x00\x0d' + SPS + b'\xff\xf0' + PPS))
+put('h264_rtp', 'stap-a-zero-length', h264rec(3, 1, b'\x18\x00\x00\x00\x04' + PPS))
+put('h264_rtp', 'stap-a-half-length', h264rec(3, 1, stap_a(SPS) + b'\x00'))
+put('h264_rtp', 'stap-a-nested', h264rec(3, 1, stap_a(stap_a(SPS, PPS))))
+put('h264_rtp', 'payload-over-mtu', h264rec(3, 1, b'\x65' + b'\x77' * 4000))
+put('h264_rtp', 'huge-nal', h264rec(2, 1, stap_a(SPS, PPS)) + h264rec(0, 1, b'\x7c\x85' + b'\x88' * 1400) +
+    b''.join(h264rec(0, 1, b'\x7c\x05' + bytes([1 + i % 250]) * 1400) for i in range(300)) +
+    h264rec(1, 1, b'\x7c\x45' + b'\x99' * 1400))
+put('h264_rtp', 'sps-huge-picture', h264rec(3, 1, stap_a(b'\x67\x42\xc0\x33\xff\xff\xff\xff\xff\xf0', PPS,
+                                                      b'\x65\x88\x84' + b'\x00\x11' * 30)))
+put('h264_rtp', 'reserved-types', b''.join(h264rec(3, 1, bytes([t]) + b'\x01\x02\x03') for t in (0, 25, 26, 27, 29, 30, 31)))
+put('h264_rtp', 'forbidden-bit', h264rec(3, 1, b'\xe5\x01\x02'))
+put('h264_rtp', 'seq-backwards-repeats', b''.join(
+    h264rec(1 | (i % 2) * 2, -3 if i % 3 else 1, stap_a(SPS, PPS, b'\x65\x88' + bytes([i]) * 30))
+    for i in range(40)))
+
 # ---- Opus through the jitter buffer (records: [flags][seq][ts][arr][level][len][payload])
 def arec(flags, dseq, dts, darr, level, payload):
     return bytes([flags, dseq & 0xff, dts & 0xff, darr & 0xff, level, len(payload)]) + payload

@@ -24,6 +24,15 @@ import gstpeer as gp  # noqa: E402
 from gstpeer import OPUS_CAPS, T0, CheckFailed, Gst, log, np  # noqa: E402
 
 VP8_CAPS = "application/x-rtp,media=video,encoding-name=VP8,payload=96,clock-rate=90000"
+# H.264 constrained baseline, packetization-mode 1 (webrtcbin turns the
+# string fields into the offer's fmtp). A sender's profile-level-id is the
+# one rtph264pay reads from x264enc's SPS (42c00c at 160x120).
+H264_SEND_CAPS = ("application/x-rtp,media=video,encoding-name=H264,payload=102,"
+                  "clock-rate=90000,packetization-mode=(string)1")
+H264_CAPS = H264_SEND_CAPS + ",profile-level-id=(string)42e01f"
+# What an H.264 peer needs besides: x264enc (gstreamer1.0-plugins-ugly),
+# rtph264pay/depay (-good), avdec_h264 (gstreamer1.0-libav).
+H264_ELEMENTS = ("x264enc", "rtph264pay", "rtph264depay", "avdec_h264", "h264parse")
 NEEDED_ELEMENTS = ("webrtcbin", "nicesrc", "opusenc", "rtpopuspay", "vp8enc", "vp8dec",
                    "rtpvp8pay", "rtpvp8depay", "audiotestsrc", "videotestsrc", "appsink",
                    "videoconvert", "fakesink")
@@ -76,10 +85,12 @@ class VPeer(gp.WebRTCPeer):
     moving_src()), or None to send no video (a recvonly video transceiver).
     tone: send a loud 440 Hz sine instead of silence.
     decode: decode the received video (else it goes to a fakesink).
-    keep: how many decoded frames to keep (the latest)."""
+    keep: how many decoded frames to keep (the latest).
+    codec: "VP8", or "H264": its offer has ONLY H.264 (x264enc constrained
+    baseline, rtph264pay), and it decodes what it gets with avdec_h264."""
 
-    def __init__(self, hub, room, name, video, tone=False, decode=True, keep=4):
-        self.tone, self.decode = tone, decode
+    def __init__(self, hub, room, name, video, tone=False, decode=True, keep=4, codec="VP8"):
+        self.tone, self.decode, self.codec = tone, decode, codec
         self.lock = threading.Lock()
         self.frames = collections.deque(maxlen=keep)   # (t, w, h, Y, U, V)
         self.frame_times = []                          # arrival of every decoded frame
@@ -93,14 +104,35 @@ class VPeer(gp.WebRTCPeer):
         desc = ["webrtcbin name=webrtc bundle-policy=max-bundle",
                 f"{audio} ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1 "
                 f"! opusenc bitrate=32000 ! rtpopuspay pt=111 ! queue ! {OPUS_CAPS} ! webrtc."]
-        if video:
+        if video and codec == "H264":
+            desc.append(f"{video} ! videoconvert ! x264enc name=venc tune=zerolatency "
+                        f"speed-preset=ultrafast bitrate=300 key-int-max=3000 "
+                        f"! video/x-h264,profile=constrained-baseline "
+                        f"! rtph264pay pt=102 config-interval=-1 aggregate-mode=zero-latency "
+                        f"! queue ! {H264_SEND_CAPS} ! webrtc.")
+        elif video:
             desc.append(f"{video} ! videoconvert ! vp8enc name=venc deadline=1 "
                         f"! rtpvp8pay pt=96 picture-id-mode=15-bit ! queue ! {VP8_CAPS} ! webrtc.")
         super().__init__(hub, room, name, gp.launch("\n".join(desc), name))
         self.pipe.get_bus().connect("message::warning", self._on_warning)
+        # Keyframe requests that reach the encoder (the server's PLI/FIR,
+        # turned by webrtcbin's RTP session into upstream force-key-unit
+        # events).
+        self.key_requests = 0
+        venc = self.pipe.get_by_name("venc")
+        if venc is not None:
+            venc.get_static_pad("src").add_probe(Gst.PadProbeType.EVENT_UPSTREAM,
+                                                 self._on_upstream_event)
         self.sendrecv(2 if video else 1)
         if not video:
-            self.recvonly(VP8_CAPS)
+            self.recvonly(H264_CAPS if codec == "H264" else VP8_CAPS)
+
+    def _on_upstream_event(self, _pad, info):
+        ev = info.get_event()
+        st = ev.get_structure() if ev is not None else None
+        if st is not None and st.get_name() == "GstForceKeyUnit":
+            self.key_requests += 1
+        return Gst.PadProbeReturn.OK
 
     def pipeline_error(self, src, text):
         self.messages.append((time.monotonic(), "ERROR", src, text))
@@ -119,7 +151,12 @@ class VPeer(gp.WebRTCPeer):
         caps = pad.get_current_caps() or pad.query_caps(None)
         media = caps.get_structure(0).get_string("media") if caps else None
         if media == "video" and self.decode:
-            names = ("rtpvp8depay", "vp8dec", "videoconvert", "capsfilter")
+            enc = caps.get_structure(0).get_string("encoding-name") if caps else None
+            self.rx_encoding = enc
+            if enc == "H264":
+                names = ("rtph264depay", "avdec_h264", "videoconvert", "capsfilter")
+            else:
+                names = ("rtpvp8depay", "vp8dec", "videoconvert", "capsfilter")
             elems = [Gst.ElementFactory.make(n, f"{self.name}-rx-{n}") for n in names]
             elems[3].set_property("caps", Gst.Caps.from_string("video/x-raw,format=I420"))
             elems.append(gp.appsink(self._on_sample, f"{self.name}-rx-appsink"))

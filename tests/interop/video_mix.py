@@ -21,6 +21,12 @@ CASE is one of:
                 tier 2: no gap over 1.5 s in its decoded frames, the frame
                 size follows (640x360 -> 320x180 -> 1280x720), no ERROR or
                 WARNING from its depayloader or decoder.
+  h264          a participant whose offer has ONLY H.264 (x264enc, red) and
+                two VP8 ones (blue, green), layout grid: the H.264 one
+                decodes the composite as H.264 and sees blue and green in
+                their tiles; the VP8 ones see red in its tile; the API says
+                video_codec H264 / VP8, the server decodes the H.264
+                sender's frames, and its PLI reached the H.264 encoder.
 
 Env: TUTTI_URL (from run_with_server.sh), TUTTI_ADMIN_KEY (the server's
 too), TUTTI_TEST_CANVAS_DIR (quality; the server's too). Exit status: 0
@@ -230,6 +236,101 @@ def check_grid(peers, lay, by_id, palette):
             if not ok:
                 problems.append(f"{p.name}: tile of {peers[i].name} shows {fmt_yuv(c)} (nearest: "
                                 f"{COLOURS[k][0]}), expected {fmt_yuv(palette[i])}")
+        report.append(f"{p.name} receives {f[1]}x{f[2]}: " + " ".join(cells))
+    return problems, report
+
+
+# ------------------------------------------------------------------ h264 ----
+H264_COLOURS = [("red", 0xFFFF0000), ("blue", 0xFF0000FF), ("green", 0xFF00FF00)]
+
+
+def case_h264(hub):
+    missing = gv.gp.missing_elements(gv.H264_ELEMENTS)
+    if missing:
+        raise SetupError("GStreamer elements missing for H.264: " + ", ".join(missing) +
+                         " (scripts/deps.sh --test installs them)")
+    room = "vh264"
+    hub.create_room(room, max_participants=10, layout="grid")
+    palette = [gv.argb_to_yuv(c) for _n, c in H264_COLOURS]
+    peers = [hub.add(gv.VPeer(hub, room, f"p{i}-{name}-{'h264' if i == 0 else 'vp8'}",
+                              gv.solid_src(argb), keep=8, codec="H264" if i == 0 else "VP8"))
+             for i, (name, argb) in enumerate(H264_COLOURS)]
+    hub.start_all()
+    by_id = {p.id: i for i, p in enumerate(peers)}
+    pin_tier1(hub, peers, timeout=20.0)
+    wait_frames(hub, peers, 10, 15.0)
+    h264 = peers[0]
+    if getattr(h264, "rx_encoding", None) != "H264":
+        raise CheckFailed(f"{h264.name} receives {getattr(h264, 'rx_encoding', None)}, "
+                          "expected H264")
+    for p in peers[1:]:
+        if getattr(p, "rx_encoding", None) != "VP8":
+            raise CheckFailed(f"{p.name} receives {getattr(p, 'rx_encoding', None)}, "
+                              "expected VP8")
+    deadline = time.monotonic() + 12.0
+    while True:
+        j = hub.room(room)
+        lay = j["layout"]
+        problems, report = check_grid_colours(peers, lay, by_id, palette, H264_COLOURS)
+        if not problems or time.monotonic() > deadline:
+            break
+        hub.run_for(0.5)
+    for line in report:
+        log(line)
+    plist = {q["id"]: q for q in j["participant_list"]}
+    for i, p in enumerate(peers):
+        q = plist.get(p.id, {})
+        want = "H264" if i == 0 else "VP8"
+        log(f"{p.name}: video_codec {q.get('video_codec')}, video_decodes "
+            f"{q.get('video_decodes')}")
+        if q.get("video_codec") != want:
+            problems.append(f"{p.name}: the API says video_codec {q.get('video_codec')}, "
+                            f"expected {want}")
+        if not q.get("video_decodes"):
+            problems.append(f"{p.name}: the server decoded none of its frames")
+    # The H.264 sender's encoder makes keyframes only when asked (its
+    # key-int-max is minutes): the server's PLI must have reached it.
+    log(f"{h264.name}: {h264.key_requests} keyframe requests reached its encoder")
+    if h264.key_requests < 1:
+        problems.append(f"{h264.name}: no keyframe request (PLI) from the server reached "
+                        "its H.264 encoder")
+    msgs = [m for p in peers for m in p.messages if "-rx-" in m[2]]
+    for m in msgs:
+        log(f"receiver message: {m}")
+    if any(m[1] == "ERROR" for m in msgs):
+        problems.append("ERROR messages from a receiving chain (above)")
+    if problems:
+        raise CheckFailed("h264: " + "; ".join(problems))
+    log("h264: PASS: the H.264 receiver sees the VP8 senders' colours, the VP8 receivers "
+        "the H.264 sender's")
+
+
+def check_grid_colours(peers, lay, by_id, palette, names):
+    """Every receiver's latest frame: each tile's centre is its
+    participant's colour (nearest in palette, within COLOUR_TOL)."""
+    problems, report = [], []
+    tiles = lay["tiles"]
+    if len(tiles) != len(peers):
+        problems.append(f"layout has {len(tiles)} tiles, expected {len(peers)}")
+    for p in peers:
+        f = p.latest()
+        if f is None:
+            problems.append(f"{p.name}: no decoded frame")
+            continue
+        cells = []
+        for t in tiles:
+            i = by_id.get(t["participant"])
+            if i is None:
+                problems.append(f"{p.name}: tile of unknown participant {t['participant']}")
+                continue
+            c = gv.region_mean(f, *gv.tile_centre(t, lay, f[1], f[2]))
+            k, _d = nearest(c, palette)
+            d = gv.yuv_dist(c, palette[i])
+            ok = k == i and d <= COLOUR_TOL
+            cells.append(f"{names[i][0]}={fmt_yuv(c)} d={d:.0f}{'' if ok else ' BAD'}")
+            if not ok:
+                problems.append(f"{p.name}: tile of {peers[i].name} shows {fmt_yuv(c)} "
+                                f"(nearest: {names[k][0]}), expected {fmt_yuv(palette[i])}")
         report.append(f"{p.name} receives {f[1]}x{f[2]}: " + " ".join(cells))
     return problems, report
 
@@ -488,7 +589,7 @@ def case_tier(hub):
 
 
 CASES = {"grid": case_grid, "quality": case_quality, "visible": case_visible,
-         "tier": case_tier}
+         "tier": case_tier, "h264": case_h264}
 
 
 def main():

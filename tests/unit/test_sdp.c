@@ -1,6 +1,7 @@
 /*
  * SDP: real offers from Chrome, Firefox and GStreamer webrtcbin parse and
- * negotiate to Opus + VP8 with their own payload types and extension ids;
+ * negotiate to Opus + VP8 with their own payload types and extension ids
+ * (H.264 when the offer lists it first or alone);
  * tutti's answer has what browsers need and parses again with tutti's
  * own parser; bad and oversized offers are refused with a reason that
  * names the problem.
@@ -412,7 +413,7 @@ static void bad_offers_are_refused_with_a_reason(void)
 	expect_refused("bad-no-rtcp-mux.sdp", EPROTO, "rtcp-mux");
 	expect_refused("bad-no-ice.sdp", EPROTO, "ice-ufrag");
 	expect_refused("bad-no-bundle.sdp", EPROTO, "BUNDLE");
-	expect_refused("bad-h264-only.sdp", EPROTO, "VP8");
+	expect_refused("bad-h264-mode0.sdp", EPROTO, "packetization-mode=1");
 	expect_refused("bad-garbage.sdp", EBADMSG, "v=0");
 	CHECK_EQ(tp_sdp_parse(&offer, "", 0, err, sizeof(err)), EBADMSG);
 	CHECK_EQ(tp_sdp_parse(&offer, NULL, 0, err, sizeof(err)), EBADMSG);
@@ -506,6 +507,46 @@ static void oversized_offers_are_refused(void)
 	CHECK_EQ(tp_sdp_parse(&offer, big, strlen(big), err, sizeof(err)), EBADMSG);
 	CHECK(strstr(err, "more than 8 m-lines"));
 	free(big);
+	free(text);
+}
+
+/* H.264 is chosen when the offer lists it before VP8 or alone: the
+ * constrained baseline payload type with packetization-mode=1, its RTX,
+ * and an fmtp that echoes its profile-level-id. */
+static void h264_first_or_only_is_chosen(void)
+{
+	size_t len;
+	char *text = load("chrome-offer.sdp", &len), *h264_first;
+
+	CHECK(text);
+	if (!text)
+		return;
+	/* The m-line's payload types with H.264's ahead of VP8's. */
+	h264_first = edit(text, "SAVPF 96 97 102 103 104 107 108", "SAVPF 102 103 104 107 108 96 97");
+	CHECK(strcmp(h264_first, text));
+	CHECK_EQ(run_text(h264_first, strlen(h264_first)), 0);
+	CHECK_EQ(neg.media[1].codec_id, TP_CODEC_H264);
+	CHECK_EQ(neg.media[1].pt, 108); /* 42e01f mode 1, not 102 (42001f) */
+	CHECK_EQ(neg.media[1].rtx_pt, 109);
+	CHECK(strstr(answer, "a=rtpmap:108 H264/90000\r\n"));
+	CHECK(strstr(answer, "a=fmtp:108 level-asymmetry-allowed=1;packetization-mode=1;"
+			     "profile-level-id=42e01f\r\n"));
+	CHECK(strstr(answer, "a=rtpmap:109 rtx/90000\r\na=fmtp:109 apt=108\r\n"));
+	CHECK(strstr(answer, "a=rtcp-fb:108 nack pli\r\n"));
+	CHECK(!strstr(answer, "VP8"));
+	CHECK_EQ(neg.media[0].codec_id, TP_CODEC_OPUS);
+	/* As the offer has it, VP8 first: VP8. */
+	CHECK_EQ(run_text(text, strlen(text)), 0);
+	CHECK_EQ(neg.media[1].codec_id, TP_CODEC_VP8);
+	CHECK(!strstr(answer, "H264"));
+	/* H.264 alone (baseline 42001f): that one, echoed. */
+	CHECK_EQ(run_file("h264-only.sdp"), 0);
+	CHECK_EQ(neg.media[0].codec_id, TP_CODEC_H264);
+	CHECK_EQ(neg.media[0].pt, 102);
+	CHECK(strstr(answer, "a=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;"
+			     "profile-level-id=42001f\r\n"));
+	CHECK(strstr(answer, "a=fmtp:103 apt=102\r\n"));
+	free(h264_first);
 	free(text);
 }
 
@@ -620,6 +661,7 @@ int main(void)
 	RUN(edited_offers_are_refused);
 	RUN(oversized_offers_are_refused);
 	RUN(codecs_beyond_the_max_are_ignored);
+	RUN(h264_first_or_only_is_chosen);
 	RUN(sha256_is_chosen_among_fingerprints);
 	RUN(ipv6_candidate_uses_ip6_lines);
 	RUN(answer_never_overflows);
