@@ -54,15 +54,18 @@ static void snapshot(struct stream *st)
 	if (mx_room_layout(st->s->mx, st->room, &li) == 0) {
 		json_t *tiles = json_array();
 		for (size_t i = 0; i < li.n && tiles; i++)
-			json_array_append_new(tiles, json_pack("{s:s,s:b}", "participant",
+			json_array_append_new(tiles, json_pack("{s:s,s:b,s:b}", "participant",
 							       li.tiles[i].id, "large",
-							       li.tiles[i].large));
+							       li.tiles[i].large, "screen",
+							       li.tiles[i].screen));
 		struct mx_room_stats rs;
 		bool rec = mx_room_stats(st->s->mx, st->room, &rs) == 0 && rs.recording;
 		/* The room-wide state rides on the layout event: everyone
 		 * sees that the room is being recorded. */
-		lj = json_pack("{s:s,s:o,s:b}", "kind", mx_layout_name(li.kind), "tiles", tiles,
-			       "recording", rec);
+		/* ... and who shares a screen (null: nobody). */
+		lj = json_pack("{s:s,s:o,s:b,s:o}", "kind", mx_layout_name(li.kind), "tiles",
+			       tiles, "recording", rec, "screen",
+			       li.screen_by[0] ? json_string(li.screen_by) : json_null());
 	}
 	if (parts) {
 		/* The roster, not the media counters (they move every frame). */

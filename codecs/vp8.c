@@ -270,6 +270,27 @@ int cx_vp8_enc_set_bitrate(struct cx_vp8_enc *e, int bitrate_kbps)
 	return vpx_codec_enc_config_set(&e->ctx, &e->cfg) ? EIO : 0;
 }
 
+/* See codecs.h. The figures were chosen with tests/unit/test_screen.c
+ * (a text slide scaled into the 1280x720 canvas, PSNR of what decodes). */
+#define SCREEN_MAX_Q 40
+#define SCREEN_STATIC_THRESHOLD 100
+#define SCREEN_SHARPNESS 5
+
+int cx_vp8_enc_set_content(struct cx_vp8_enc *e, enum cx_vp8_content content)
+{
+	bool screen = content == CX_VP8_SCREEN;
+
+	if (!e || (content != CX_VP8_CAMERA && content != CX_VP8_SCREEN))
+		return EINVAL;
+	if (vpx_codec_control(&e->ctx, VP8E_SET_SCREEN_CONTENT_MODE, screen ? 1 : 0) ||
+	    vpx_codec_control(&e->ctx, VP8E_SET_STATIC_THRESHOLD,
+			      screen ? SCREEN_STATIC_THRESHOLD : 1) ||
+	    vpx_codec_control(&e->ctx, VP8E_SET_SHARPNESS, screen ? SCREEN_SHARPNESS : 0))
+		return EIO;
+	e->cfg.rc_max_quantizer = screen ? SCREEN_MAX_Q : 63;
+	return vpx_codec_enc_config_set(&e->ctx, &e->cfg) ? EIO : 0;
+}
+
 /* Layer sync (RFC 7741 Y): every buffer the frame refers to holds a
  * base-layer frame, so a receiver can start forwarding this layer here. */
 static bool refs_only_base(const struct cx_vp8_enc *e, vpx_enc_frame_flags_t f)
