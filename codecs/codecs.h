@@ -207,9 +207,8 @@ int cx_vp8_enc_set_bitrate(struct cx_vp8_enc *e, int bitrate_kbps);
 /* What the encoder is tuned for: camera pictures (the default) or screen
  * content (slides, text): libvpx's screen-content mode, a finer
  * quantizer ceiling (sharper text; a static picture costs few bits
- * anyway, a slide change briefly more), a sharper loop filter and a
- * static threshold that leaves unchanged blocks alone. Takes effect from
- * the next frame. Returns 0, EINVAL or EIO. */
+ * anyway, a slide change briefly more) and a sharper loop filter. Takes
+ * effect from the next frame. Returns 0, EINVAL or EIO. */
 enum cx_vp8_content { CX_VP8_CAMERA, CX_VP8_SCREEN };
 int cx_vp8_enc_set_content(struct cx_vp8_enc *e, enum cx_vp8_content content);
 
