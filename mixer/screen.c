@@ -67,6 +67,10 @@ int mx_screen_set(struct mx_room *r, struct mx_part *p, bool on, bool by_self)
 		if (r->sharer)
 			stop(r, "taken over");
 		r->sharer = p;
+		/* Not the last picture of an earlier share: black until the
+		 * keyframe that becoming visible asks for. */
+		p->screen->has_pic = false;
+		p->screen->need_keyframe = true;
 		/* Its media has this long to start (or to go on). */
 		p->screen_rx_us = cm_now_us();
 		cm_info("mixer", "room %s: %s shares its screen", r->name, p->id);

@@ -24,6 +24,8 @@ import gstpeer as gp  # noqa: E402
 from gstpeer import OPUS_CAPS, T0, CheckFailed, Gst, log, np  # noqa: E402
 
 VP8_CAPS = "application/x-rtp,media=video,encoding-name=VP8,payload=96,clock-rate=90000"
+# A shared screen's m-line (VPeer(screen=...)): its own payload type.
+SCREEN_CAPS = "application/x-rtp,media=video,encoding-name=VP8,payload=98,clock-rate=90000"
 NEEDED_ELEMENTS = ("webrtcbin", "nicesrc", "opusenc", "rtpopuspay", "vp8enc", "vp8dec",
                    "rtpvp8pay", "rtpvp8depay", "audiotestsrc", "videotestsrc", "appsink",
                    "videoconvert", "fakesink")
@@ -76,9 +78,11 @@ class VPeer(gp.WebRTCPeer):
     moving_src()), or None to send no video (a recvonly video transceiver).
     tone: send a loud 440 Hz sine instead of silence.
     decode: decode the received video (else it goes to a fakesink).
-    keep: how many decoded frames to keep (the latest)."""
+    keep: how many decoded frames to keep (the latest).
+    screen: like video, a shared screen sent on a second video m-line
+    (sendonly, payload type 98; needs video); None: no such m-line."""
 
-    def __init__(self, hub, room, name, video, tone=False, decode=True, keep=4):
+    def __init__(self, hub, room, name, video, tone=False, decode=True, keep=4, screen=None):
         self.tone, self.decode = tone, decode
         self.lock = threading.Lock()
         self.frames = collections.deque(maxlen=keep)   # (t, w, h, Y, U, V)
@@ -96,9 +100,16 @@ class VPeer(gp.WebRTCPeer):
         if video:
             desc.append(f"{video} ! videoconvert ! vp8enc name=venc deadline=1 "
                         f"! rtpvp8pay pt=96 picture-id-mode=15-bit ! queue ! {VP8_CAPS} ! webrtc.")
+        if video and screen:
+            desc.append(f"{screen} ! videoconvert ! vp8enc name=senc deadline=1 "
+                        f"! rtpvp8pay pt=98 picture-id-mode=15-bit ! queue ! {SCREEN_CAPS} "
+                        f"! webrtc.")
         super().__init__(hub, room, name, gp.launch("\n".join(desc), name))
         self.pipe.get_bus().connect("message::warning", self._on_warning)
         self.sendrecv(2 if video else 1)
+        if video and screen:
+            tr = self.webrtc.emit("get-transceiver", 2)
+            tr.set_property("direction", gp.GstWebRTC.WebRTCRTPTransceiverDirection.SENDONLY)
         if not video:
             self.recvonly(VP8_CAPS)
 
