@@ -138,6 +138,8 @@ struct mx_room {
 	struct mx_part *active_speaker; /* the loudest of the K, or NULL */
 	struct mx_part *spotlight; /* set by an admin or presenter, or NULL */
 	struct mx_part *sharer; /* shares its screen (screen.c), or NULL */
+	uint64_t share_since_us; /* when that share started */
+	bool share_shown; /* its first picture was composed */
 	/* Links of participants that left. Messages pushed before the
 	 * transport let go of a link may still sit in the inbox, so a link
 	 * retired during one drain is freed after the next one. */

@@ -73,6 +73,8 @@ int mx_screen_set(struct mx_room *r, struct mx_part *p, bool on, bool by_self)
 		p->screen->need_keyframe = true;
 		/* Its media has this long to start (or to go on). */
 		p->screen_rx_us = cm_now_us();
+		r->share_since_us = p->screen_rx_us;
+		r->share_shown = false;
 		cm_info("mixer", "room %s: %s shares its screen", r->name, p->id);
 	}
 	return 0;
@@ -149,8 +151,15 @@ void mx_video_content_mode(struct mx_room *r, bool screen, uint64_t now)
 	struct mx_video *v = r->video;
 	struct tier *top = &v->tiers[v->n_tiers - 1];
 
-	if (screen && r->sharer && r->sharer->screen)
+	if (screen && r->sharer && r->sharer->screen) {
 		watch_screen(v, r->sharer->screen, now);
+		if (!r->share_shown && r->sharer->screen->has_pic) {
+			r->share_shown = true;
+			cm_info("mixer", "room %s: %s's screen shown %llu ms after the share started",
+				r->name, r->sharer->id,
+				(unsigned long long)(now - CM_MIN(now, r->share_since_us)) / 1000);
+		}
+	}
 	if (screen == v->content_mode)
 		return;
 	if (cx_vp8_enc_set_content(top->enc, screen ? CX_VP8_SCREEN : CX_VP8_CAMERA) == 0) {

@@ -96,6 +96,8 @@ void mx_vin_input(struct mx_room *r, struct mx_part *p, struct mx_vin *in,
 		in->asm_ = fresh;
 		in->ssrc = h->ssrc;
 		in->last_pli_us = 0;
+		cm_info("mixer", "participant %s: new %s stream, ssrc %u", p->id,
+			 in == p->vin ? "camera" : "screen", (unsigned)h->ssrc);
 		mx_video_ask_keyframe(p, in, now);
 	}
 	cx_vp8_asm_put(in->asm_, h->seq, h->ts, h->marker, pkt + h->hdr_len,

@@ -18,7 +18,9 @@
   const btn = $('screen-btn');
   const badge = $('screen-badge');
   const canShare = !!(navigator.mediaDevices && navigator.mediaDevices.getDisplayMedia);
-  const S = T.screen = { sharing: false, by: null, policy: 'presenters', track: null };
+  // times: wall-clock stamps of the last start and stop (click, the
+  // screen's track in hand, the server told), for tests and diagnostics.
+  const S = T.screen = { sharing: false, by: null, policy: 'presenters', track: null, times: {} };
 
   function allowed() {
     return canShare && (S.policy === 'everyone' || (S.policy === 'presenters' && T.role === 'presenter'));
@@ -73,6 +75,7 @@
 
   async function start() {
     if (!T.screenTx) { T.caption('This connection cannot share a screen.'); return; }
+    S.times = { click: Date.now() };
     let stream;
     try {
       stream = await navigator.mediaDevices.getDisplayMedia({
@@ -85,15 +88,19 @@
     }
     const track = stream.getVideoTracks()[0];
     if (!track) return;
+    S.times.track = Date.now();
     if ('contentHint' in track) track.contentHint = 'text';
     track.addEventListener('ended', () => { if (S.track === track) stop(true); });
     S.track = track;
     S.sharing = true;
     render();
     try {
-      await T.screenTx.sender.replaceTrack(track);
-      await tune(T.screenTx.sender);
-      await T.patchSelf({ screen: true });
+      // The media and the server's word at once: the server shows the
+      // screen from its first keyframe.
+      await Promise.all([
+        T.screenTx.sender.replaceTrack(track).then(() => tune(T.screenTx.sender)),
+        T.patchSelf({ screen: true }).then(() => { S.times.told = Date.now(); }),
+      ]);
     } catch (e) {
       await stop(false);
       T.caption(e.code === 'screen_not_allowed' ? 'You may not share your screen in this room.'
@@ -107,10 +114,15 @@
     const track = S.track;
     S.track = null;
     S.sharing = false;
+    S.times = { click: Date.now() };
     render();
+    // The server first: everyone's composite follows its word, not the
+    // end of the media.
+    const told = tell ? T.patchSelf({ screen: false }).then(() => { S.times.told = Date.now(); })
+      .catch(() => { /* gone */ }) : null;
     if (T.screenTx) { try { await T.screenTx.sender.replaceTrack(null); } catch (e) { /* closed */ } }
     if (track) track.stop();
-    if (tell) { try { await T.patchSelf({ screen: false }); } catch (e) { /* gone */ } }
+    await told;
   }
 
   btn.addEventListener('click', () => { if (S.sharing) stop(true); else start(); });
