@@ -87,6 +87,7 @@ struct mx_part {
 	struct mx_vin *vin; /* what it sends */
 	struct mx_vin *screen; /* its shared screen: made at its first packet */
 	uint64_t screen_rx_us; /* when that screen's last packet came */
+	uint64_t screen_refused_us; /* its screen packets were last dropped (not allowed) */
 	struct mx_vout vout; /* what it receives */
 	struct mx_rate rate;
 };

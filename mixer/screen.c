@@ -24,6 +24,7 @@
 #define SCREEN_MEDIA_TIMEOUT_US 10000000ull /* no screen packet for this long: the share ends */
 #define STATIC_AFTER_US 1000000ull /* unchanged this long: the screen is static */
 #define STATIC_FRAME_DIV 3 /* a static screen: every 3rd frame (5 fps of 15) */
+#define REFUSED_RECHECK_US 1000000ull
 
 static bool allowed(struct mx_room *r, const struct mx_part *p)
 {
@@ -90,9 +91,16 @@ void mx_screen_input(struct mx_room *r, struct mx_part *p, const uint8_t *pkt, s
 		     const struct tp_rtp_hdr *h, uint64_t now)
 {
 	/* Kept ready (SSRC, assembler) for whoever may share, so that a
-	 * share shows at the first keyframe; others' screens are dropped. */
-	if (!p->screen && (!allowed(r, p) || mx_vin_new(&p->screen)))
-		return;
+	 * share shows at the first keyframe; others' screens are dropped
+	 * (the setting is looked at again at most once a second). */
+	if (!p->screen) {
+		if (p->screen_refused_us && now - p->screen_refused_us < REFUSED_RECHECK_US)
+			return;
+		if (!allowed(r, p) || mx_vin_new(&p->screen)) {
+			p->screen_refused_us = now ? now : 1;
+			return;
+		}
+	}
 	p->screen_rx_us = now;
 	mx_vin_input(r, p, p->screen, pkt, len, h, now);
 }
