@@ -7,7 +7,9 @@
  * One participant shares at a time: r->sharer, set by mx_set_screen (the
  * participant's PATCH {"screen": true}) as the room's screen_share
  * allows. While a screen is shared every layout shows it large, with
- * the sharer's camera small beside it (layout.c); the largest tier's
+ * the sharer's camera small beside it (layout.c), from the screen's first
+ * decoded picture (the layout stays as it was while the browser starts
+ * its capture; black after SCREEN_WAIT_US without one); the largest tier's
  * encoder is tuned for text (codecs: CX_VP8_SCREEN) and, while the
  * screen's picture does not change, encodes fewer frames. A share ends
  * with PATCH {"screen": false}, when the sharer leaves, when the room's
@@ -25,6 +27,7 @@
 #define STATIC_AFTER_US 1000000ull /* unchanged this long: the screen is static */
 #define STATIC_FRAME_DIV 3 /* a static screen: every 3rd frame (5 fps of 15) */
 #define REFUSED_RECHECK_US 1000000ull
+#define SCREEN_WAIT_US 3000000ull /* a share shows black after this long without a picture */
 
 static bool allowed(struct mx_room *r, const struct mx_part *p)
 {
@@ -111,6 +114,14 @@ void mx_screen_tick(struct mx_room *r, uint64_t now)
 
 	if (p && now > p->screen_rx_us && now - p->screen_rx_us > SCREEN_MEDIA_TIMEOUT_US)
 		stop(r, "its screen's media stopped");
+}
+
+bool mx_screen_ready(struct mx_room *r, uint64_t now)
+{
+	const struct mx_part *p = r->sharer;
+
+	return p && p->screen &&
+	       (p->screen->has_pic || now - CM_MIN(now, r->share_since_us) >= SCREEN_WAIT_US);
 }
 
 void mx_screen_part_gone(struct mx_room *r, struct mx_part *p)

@@ -192,10 +192,13 @@ static void update_layout(struct mx_room *r, uint64_t now)
 	}
 	for (size_t i = 0; i < n; i++)
 		v->src_in[i] = v->src[i]->vin;
-	/* A shared screen is one more source, after the cameras; shown
-	 * from the moment the share starts (black until its first
-	 * picture). */
-	if (r->sharer && r->sharer->screen) {
+	/* A shared screen is one more source, after the cameras, from its
+	 * first picture (mx_screen_ready): the layout does not go black
+	 * while the sharer's browser starts its capture. */
+	struct mx_vin *pending = NULL;
+	if (r->sharer && r->sharer->screen && !mx_screen_ready(r, now))
+		pending = r->sharer->screen;
+	else if (r->sharer && r->sharer->screen) {
 		li.sharing = true;
 		li.screen = (int)n;
 		li.sharer = -1;
@@ -243,6 +246,13 @@ static void update_layout(struct mx_room *r, uint64_t now)
 			if (!in->has_pic || in->need_keyframe)
 				mx_video_ask_keyframe(p, in, now);
 		}
+	}
+	/* A screen about to be shown is decoded already (and asked for a
+	 * keyframe), so that it has a picture to show. */
+	if (pending) {
+		pending->visible = true;
+		if (!pending->has_pic || pending->need_keyframe)
+			mx_video_ask_keyframe(r->sharer, pending, now);
 	}
 	mx_video_content_mode(r, li.sharing, now);
 	/* A change of who is where, of their picture size, or of the

@@ -111,6 +111,9 @@ struct mx_video {
  * (a static screen needs fewer frames). */
 void mx_video_content_mode(struct mx_room *r, bool screen, uint64_t now);
 bool mx_video_screen_skip(struct mx_room *r, unsigned t, uint64_t now);
+/* Whether the share's screen goes into the layout: from its first
+ * picture, or after SCREEN_WAIT_US without one (then black). */
+bool mx_screen_ready(struct mx_room *r, uint64_t now);
 
 /* video_in.c, for the tick and the layout; in is p's camera (p->vin) or
  * its shared screen (p->screen). */

@@ -194,6 +194,11 @@ def section_presenters_only(ev):
     check("events_layout_names_the_sharer_within_1s",
           got is not None and time.monotonic() - t0 < 1.0 and got.get("screen_share") == "presenters",
           f"{got} after {time.monotonic() - t0:.2f} s")
+    # Its tile comes with the screen's first picture; these participants
+    # send none, so after the 3 s the server waits for one (black then).
+    end = time.monotonic() + 5.0
+    while time.monotonic() < end and not any(t.get("screen") for t in layout(room).get("tiles", [])):
+        time.sleep(0.1)
     lay = layout(room)
     scr = [t for t in lay.get("tiles", []) if t.get("screen")]
     check("room_layout_has_the_screen_tile_large",
