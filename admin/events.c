@@ -3,7 +3,8 @@
  * Each change of the room that others see (roster: joins, leaves, mute,
  * hands, roles, who speaks; the layout) bumps the room's version; the
  * stream then sends the parts that changed as "roster" and "layout"
- * events (the layout event also says who shares a screen, and who may) (full JSON state, so a client that missed one is not lost), a
+ * events (full JSON state, so a client that missed one is not lost; the
+ * layout event also says who shares a screen, and who may), a
  * comment every 15 s to keep proxies from closing it, and "ended" when
  * the room ends. libmicrohttpd runs each connection in its own thread, so
  * the reader waits for changes in place.

@@ -23,11 +23,16 @@
 #include "common/common.h"
 #include "mixer/video_priv.h"
 
-#define SCREEN_MEDIA_TIMEOUT_US 10000000ull /* no screen packet for this long: the share ends */
-#define STATIC_AFTER_US 1000000ull /* unchanged this long: the screen is static */
-#define STATIC_FRAME_DIV 3 /* a static screen: every 3rd frame (5 fps of 15) */
+/* No screen packet for this long: the share ends. */
+#define SCREEN_MEDIA_TIMEOUT_US 10000000ull
+/* A share shows black after this long without a picture. */
+#define SCREEN_WAIT_US 3000000ull
+/* Unchanged this long, the screen is static: every 3rd frame (5 fps of 15). */
+#define STATIC_AFTER_US  1000000ull
+#define STATIC_FRAME_DIV 3
+/* Screen packets of someone who may not share: the setting is read again
+ * after this long. */
 #define REFUSED_RECHECK_US 1000000ull
-#define SCREEN_WAIT_US 3000000ull /* a share shows black after this long without a picture */
 
 static bool allowed(struct mx_room *r, const struct mx_part *p)
 {
@@ -44,8 +49,8 @@ static void stop(struct mx_room *r, const char *why)
 {
 	if (!r->sharer)
 		return;
-	cm_info("mixer", "room %s: %s stops sharing its screen (%s)", r->name, r->sharer->id,
-		why);
+	cm_info("mixer", "room %s: %s stops sharing its screen (%s)", r->name,
+		r->sharer->id, why);
 	r->sharer = NULL;
 	r->changed = true;
 }
@@ -97,7 +102,8 @@ void mx_screen_input(struct mx_room *r, struct mx_part *p, const uint8_t *pkt, s
 	 * share shows at the first keyframe; others' screens are dropped
 	 * (the setting is looked at again at most once a second). */
 	if (!p->screen) {
-		if (p->screen_refused_us && now - p->screen_refused_us < REFUSED_RECHECK_US)
+		if (p->screen_refused_us &&
+		    now - p->screen_refused_us < REFUSED_RECHECK_US)
 			return;
 		if (!allowed(r, p) || mx_vin_new(&p->screen)) {
 			p->screen_refused_us = now ? now : 1;
@@ -121,7 +127,8 @@ bool mx_screen_ready(struct mx_room *r, uint64_t now)
 	const struct mx_part *p = r->sharer;
 
 	return p && p->screen &&
-	       (p->screen->has_pic || now - CM_MIN(now, r->share_since_us) >= SCREEN_WAIT_US);
+	       (p->screen->has_pic ||
+		now - CM_MIN(now, r->share_since_us) >= SCREEN_WAIT_US);
 }
 
 void mx_screen_part_gone(struct mx_room *r, struct mx_part *p)
@@ -174,14 +181,18 @@ void mx_video_content_mode(struct mx_room *r, bool screen, uint64_t now)
 		watch_screen(v, r->sharer->screen, now);
 		if (!r->share_shown && r->sharer->screen->has_pic) {
 			r->share_shown = true;
-			cm_info("mixer", "room %s: %s's screen shown %llu ms after the share started",
-				r->name, r->sharer->id,
-				(unsigned long long)(now - CM_MIN(now, r->share_since_us)) / 1000);
+			cm_info(
+			    "mixer",
+			    "room %s: %s's screen shown %llu ms after the share started",
+			    r->name, r->sharer->id,
+			    (unsigned long long)(now - CM_MIN(now, r->share_since_us)) /
+				1000);
 		}
 	}
 	if (screen == v->content_mode)
 		return;
-	if (cx_vp8_enc_set_content(top->enc, screen ? CX_VP8_SCREEN : CX_VP8_CAMERA) == 0) {
+	if (cx_vp8_enc_set_content(top->enc, screen ? CX_VP8_SCREEN : CX_VP8_CAMERA) ==
+	    0) {
 		v->content_mode = screen;
 		v->screen_changed_us = now;
 		cm_info("mixer", "room %s: largest tier tuned for %s", r->name,
@@ -193,7 +204,8 @@ bool mx_video_screen_skip(struct mx_room *r, unsigned t, uint64_t now)
 {
 	struct mx_video *v = r->video;
 
-	if (!v->content_mode || t != v->n_tiers - 1 || now - v->screen_changed_us < STATIC_AFTER_US)
+	if (!v->content_mode || t != v->n_tiers - 1 ||
+	    now - v->screen_changed_us < STATIC_AFTER_US)
 		return false;
 	return v->frame_no % STATIC_FRAME_DIV != 0;
 }

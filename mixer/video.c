@@ -700,7 +700,8 @@ void mx_video_layout_info(struct mx_room *r, struct mx_layout_info *out)
 	for (size_t k = 0; k < t->n_tiles && k < v->n_shown; k++) {
 		if (!v->shown[k])
 			continue;
-		out->tiles[out->n].screen = v->shown_in[k] && v->shown_in[k] != v->shown[k]->vin;
+		out->tiles[out->n].screen =
+			v->shown_in[k] && v->shown_in[k] != v->shown[k]->vin;
 		memcpy(out->tiles[out->n].id, v->shown[k]->id, sizeof(out->tiles[0].id));
 		out->tiles[out->n].x = t->tiles[k].pic.x;
 		out->tiles[out->n].y = t->tiles[k].pic.y;

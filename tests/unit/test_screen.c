@@ -27,16 +27,16 @@
 #include "mixer/dsp/video.h"
 #include "tests/unit/check.h"
 
-#define W 1280
-#define H 720
-#define FPS 15
+#define W      1280
+#define H      720
+#define FPS    15
 #define FRAMES 60
-#define KBPS 1500
+#define KBPS   1500
 /* The screen tile of the screen layout at 1280x720 (mixer/layout.c). */
-#define SX 0
-#define SY 60
-#define SW 1068
-#define SH 600
+#define SX    0
+#define SY    60
+#define SW    1068
+#define SH    600
 #define CAM_X 1068
 #define CAM_Y 300
 #define CAM_W 212
@@ -47,9 +47,9 @@
  * settings 31.5 (27.4) and 37.7 (33.7). The bars sit below the screen
  * figures with a margin for other libvpx builds, and above the camera
  * figures at the slide change (where text smears first). */
-#define CHANGE_MIN_DB 37.0
-#define CHANGE_MIN_BLOCK_DB 33.0
-#define SETTLED_MIN_DB 40.0
+#define CHANGE_MIN_DB        37.0
+#define CHANGE_MIN_BLOCK_DB  33.0
+#define SETTLED_MIN_DB       40.0
 #define SETTLED_MIN_BLOCK_DB 36.0
 
 struct frame {
@@ -63,10 +63,10 @@ static void frame_alloc(struct frame *f, int w, int h)
 
 	f->buf = malloc(ysz * 3 / 2);
 	f->pic = (struct cx_picture){
-		.plane = { f->buf, f->buf + ysz, f->buf + ysz + ysz / 4 },
-		.stride = { w, w / 2, w / 2 },
-		.width = w,
-		.height = h,
+	    .plane = {f->buf, f->buf + ysz, f->buf + ysz + ysz / 4},
+	    .stride = {w, w / 2, w / 2},
+	    .width = w,
+	    .height = h,
 	};
 }
 
@@ -108,16 +108,17 @@ static void make_slide(struct frame *s)
 static void draw_camera(const struct mx_video_dsp *dsp, struct frame *c, int n)
 {
 	static uint8_t cam[CAM_W * CAM_H], cu[CAM_W * CAM_H / 4], cv[CAM_W * CAM_H / 4];
-	const uint8_t *src[3] = { cam, cu, cv };
-	const int ss[3] = { CAM_W, CAM_W / 2, CAM_W / 2 };
+	const uint8_t *src[3] = {cam, cu, cv};
+	const int ss[3] = {CAM_W, CAM_W / 2, CAM_W / 2};
 
 	for (int r = 0; r < CAM_H; r++)
 		for (int x = 0; x < CAM_W; x++)
-			cam[r * CAM_W + x] = (uint8_t)(60 + ((x * 3 + r * 2 + n * 9) & 127));
+			cam[r * CAM_W + x] =
+			    (uint8_t)(60 + ((x * 3 + r * 2 + n * 9) & 127));
 	memset(cu, 110, sizeof(cu));
 	memset(cv, 150, sizeof(cv));
-	mx_video_scale_i420(dsp, c->pic.plane, c->pic.stride, CAM_X, CAM_Y, CAM_W, CAM_H, src,
-			    ss, CAM_W, CAM_H);
+	mx_video_scale_i420(dsp, c->pic.plane, c->pic.stride, CAM_X, CAM_Y, CAM_W, CAM_H,
+			    src, ss, CAM_W, CAM_H);
 }
 
 static double psnr(double mse)
@@ -169,10 +170,10 @@ static void dump(const char *name, const struct cx_picture *p)
 }
 
 struct figures {
-	double change_db, change_block_db; /* the first frame of the second slide */
+	double change_db, change_block_db;   /* the first frame of the second slide */
 	double settled_db, settled_block_db; /* the last frame */
-	size_t change_bytes; /* the frame that brings the second slide */
-	size_t bytes; /* all frames */
+	size_t change_bytes;                 /* the frame that brings the second slide */
+	size_t bytes;                        /* all frames */
 };
 
 /* Slide 1 for FRAMES / 2 frames, then slide 2 (another text): the
@@ -184,7 +185,7 @@ static void run(enum cx_vp8_content content, struct figures *fg)
 	struct cx_vp8_enc *enc = NULL;
 	struct cx_vp8_dec *dec = NULL;
 	struct cx_vp8_enc_cfg ec;
-	struct cx_picture out = { 0 };
+	struct cx_picture out = {0};
 	bool have = false;
 
 	memset(fg, 0, sizeof(*fg));
@@ -208,8 +209,9 @@ static void run(enum cx_vp8_content content, struct figures *fg)
 		struct cx_vp8_frame f;
 		if (n == 0 || n == FRAMES / 2) {
 			make_slide(&slide);
-			mx_video_scale_i420(&dsp, canvas.pic.plane, canvas.pic.stride, SX, SY,
-					    SW, SH, (const uint8_t *const *)slide.pic.plane,
+			mx_video_scale_i420(&dsp, canvas.pic.plane, canvas.pic.stride, SX,
+					    SY, SW, SH,
+					    (const uint8_t *const *)slide.pic.plane,
 					    slide.pic.stride, W, H);
 		}
 		draw_camera(&dsp, &canvas, n);
@@ -221,9 +223,11 @@ static void run(enum cx_vp8_content content, struct figures *fg)
 		if (n == FRAMES / 2) {
 			fg->change_bytes = f.len;
 			if (have)
-				compare(&out, &canvas.pic, &fg->change_db, &fg->change_block_db);
+				compare(&out, &canvas.pic, &fg->change_db,
+					&fg->change_block_db);
 			if (have)
-				dump(content == CX_VP8_SCREEN ? "change-screen" : "change-camera",
+				dump(content == CX_VP8_SCREEN ? "change-screen"
+							      : "change-camera",
 				     &out);
 			dump("source", &canvas.pic);
 		}
@@ -251,8 +255,9 @@ static void slide_text_stays_readable_at_720p(void)
 
 	run(CX_VP8_CAMERA, &cam);
 	run(CX_VP8_SCREEN, &scr);
-	printf("screen rectangle %dx%d of a %dx%d canvas at %d kbit/s, %d frames, PSNR-Y:\n",
-	       SW, SH, W, H, KBPS, FRAMES);
+	printf(
+	    "screen rectangle %dx%d of a %dx%d canvas at %d kbit/s, %d frames, PSNR-Y:\n",
+	    SW, SH, W, H, KBPS, FRAMES);
 	print("camera settings", &cam);
 	print("screen settings", &scr);
 	CHECK(scr.change_db >= CHANGE_MIN_DB);
