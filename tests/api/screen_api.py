@@ -22,6 +22,7 @@ import http.client
 import json
 import os
 import queue
+import socket
 import sys
 import threading
 import time
@@ -138,6 +139,12 @@ class Events:
         return None
 
     def close(self):
+        # Shut the socket down: the reader thread still holds it, and the
+        # server would see the end only at its next keep-alive (15 s).
+        try:
+            self.conn.sock.shutdown(socket.SHUT_RDWR)
+        except (OSError, AttributeError):
+            pass
         self.conn.close()
 
 
