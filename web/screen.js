@@ -78,8 +78,10 @@
     S.times = { click: Date.now() };
     let stream;
     try {
+      // No bigger than the largest tier (the screen is shown at most
+      // 1068x600 there): fewer bits for the same picture, a faster start.
       stream = await navigator.mediaDevices.getDisplayMedia({
-        video: { width: { max: 1920 }, height: { max: 1080 }, frameRate: { max: 15 } },
+        video: { width: { max: 1280 }, height: { max: 720 }, frameRate: { max: 15 } },
         audio: false,
       });
     } catch (e) {

@@ -11,10 +11,10 @@
 // page that shows the change (stamped in that page,
 // requestVideoFrameCallback): for the start from the presenter's first
 // encoded screen frame (its page polls getStats; before that the browser
-// starts its capture: Chromium's fake screen takes 0.5-1.5 s here, a real
+// starts its capture: Chromium's fake screen takes 0.8-2 s here, a real
 // user spends longer in the picker), for the stop from the click (stamped
-// here); the time from the click, and its parts, are printed too. All
-// stamps are the same machine's wall clock.
+// by the page's click handler); the time from the click, and its parts,
+// are printed too. All stamps are the same machine's wall clock.
 // Screenshots: screen-*.png in the e2e out dir.
 //
 //   TUTTI_ADMIN_KEY=... tests/interop/run_with_server.sh build/server/tutti -- node tests/e2e/screen.mjs
@@ -153,11 +153,15 @@ await t.run(async () => {
     const tm = await prof.page.evaluate(() => window.tutti.screen.times);
     const sent = await prof.page.evaluate(() => window.__sent.first);
     t.log(`screen on: follow ${on.t - sent} ms from the presenter's first encoded screen ` +
-          `frame; from the click ${on.t - tShare} ms (getDisplayMedia ${tm.track - tShare} ms, ` +
-          `the server told ${tm.told - tShare} ms, the first screen frame encoded ` +
-          `${sent - tShare} ms after the click) (frame ${JSON.stringify(on)})`);
+          `frame; from the click ${on.t - tm.click} ms (getDisplayMedia ${tm.track - tm.click} ms, ` +
+          `the server told ${tm.told - tm.click} ms, the first screen frame encoded ` +
+          `${sent - tm.click} ms after the click) (frame ${JSON.stringify(on)})`);
     if (!sent || on.t - sent > FOLLOW_MS)
       t.fail(`screen on took ${on.t - sent} ms from the first encoded screen frame (> ${FOLLOW_MS})`);
+    // The whole of it, the browser's capture start included (0.6-0.9 s
+    // measured here): a looser bar, for a client that would wait.
+    if (on.t - tm.click > 3 * FOLLOW_MS)
+      t.fail(`screen on took ${on.t - tm.click} ms from the click (> ${3 * FOLLOW_MS})`);
   }
   const shown = await until(3000, async () => {
     const [a, b] = await Promise.all([prof.page, stud.page].map((pg) => pg.evaluate(
@@ -183,10 +187,13 @@ await t.run(async () => {
   if (!off) {
     t.fail(`the composite is not back within 8 s of stop: ${JSON.stringify(await latest(stud.page))}`);
   } else {
+    // From the click as the page saw it (Playwright's click itself takes
+    // 0.1-0.4 s here before the page gets it).
     const tm = await prof.page.evaluate(() => window.tutti.screen.times);
-    t.log(`screen off: follow ${off.t - tStop} ms from the click; the server told after ` +
-          `${tm.told - tStop} ms (frame ${JSON.stringify(off)})`);
-    if (off.t - tStop > FOLLOW_MS) t.fail(`screen off took ${off.t - tStop} ms (> ${FOLLOW_MS})`);
+    t.log(`screen off: follow ${off.t - tm.click} ms from the click; the server told after ` +
+          `${tm.told - tm.click} ms; Playwright's click reached the page after ` +
+          `${tm.click - tStop} ms (frame ${JSON.stringify(off)})`);
+    if (off.t - tm.click > FOLLOW_MS) t.fail(`screen off took ${off.t - tm.click} ms (> ${FOLLOW_MS})`);
   }
   const gone = await until(3000, () => stud.page.evaluate(
     () => window.tutti.screen.by === null && document.getElementById('screen-badge').hidden));
