@@ -13,7 +13,8 @@ and a participant's PATCH {"screen": true|false}.
     screen_busy); a presenter takes the screen over from an attendee;
   - off (PATCH on the room): the share in progress ends;
   - screen false from someone not sharing is 200 and changes nothing;
-    leaving ends a share.
+    a share whose screen sends no media ends after 10 s; leaving ends a
+    share.
 
 Env: TUTTI_URL (run_with_server.sh), TUTTI_ADMIN_KEY. Plain python3.
 """
@@ -124,7 +125,7 @@ class Events:
                     ev = line[6:].strip()
                 elif line.startswith("data:"):
                     data.append(line[5:].lstrip())
-        except (OSError, ValueError, http.client.HTTPException):
+        except Exception:  # noqa: BLE001 (the socket shut down under it: the end)
             pass
 
     def wait(self, pred, timeout=5.0):
@@ -137,6 +138,11 @@ class Events:
             if pred(ev, d):
                 return d
         return None
+
+    def drain(self):
+        """Forgets what came so far."""
+        while not self.q.empty():
+            self.q.get_nowait()
 
     def close(self):
         # Shut the socket down: the reader thread still holds it, and the
@@ -251,6 +257,17 @@ def section_presenters_only(ev):
     st, _h, j = call("PATCH", pres, {"screen": True})
     check("a_presenter_takes_the_screen_over", st == 200 and layout(room).get("screen") == pid(pres)
           and me(att).get("screen") is False, f"{st} {layout(room).get('screen')}")
+    # A share whose screen sends nothing (these participants send no
+    # media at all) ends after 10 s: a client gone without a word.
+    time.sleep(0.2)
+    ev_room.drain()
+    t0 = time.monotonic()
+    got = ev_room.wait(lambda e, d: e == "layout" and d.get("screen") is None, timeout=14.0)
+    waited = time.monotonic() - t0
+    check("a_share_without_screen_media_ends_after_10s",
+          got is not None and 8.0 <= waited <= 12.5 and me(pres).get("screen") is False,
+          f"ended after {waited:.1f} s" if got else "still shared after 14 s")
+    call("PATCH", pres, {"screen": True})
     st, _h, _j = call("DELETE", pres)
     check("sharer_leaves_204", st == 204, f"{st}")
     got = ev_room.wait(lambda e, d: e == "layout" and d.get("screen") is None)

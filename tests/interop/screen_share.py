@@ -17,7 +17,10 @@ For each of the layouts grid and presenter:
      the sharer's camera small beside it (orange in the column); the
      room's layout (GET) says so: the screen tile is large and "screen",
      over 10 times the area of the sharer's camera tile;
-  3. PATCH {"screen": false}: within 1 s the composite is back as in 1.
+  3. while the (static) screen is shown, the viewer decodes at most 60 %
+     of the frame rate it had before (the tier encodes every 3rd frame of
+     a static screen; at least 2 fps stay);
+  4. PATCH {"screen": false}: within 1 s the composite is back as in 1.
 The times from each PATCH to the first decoded frame that shows the new
 composite are printed ("follow ... ms").
 
@@ -102,6 +105,23 @@ def follow(hub, watch, pred, what, patch):
     return ms
 
 
+def frame_rate(hub, peer, seconds=2.0):
+    """Frames per second the peer decodes over the next seconds."""
+    n0 = peer.n_frames
+    t0 = time.monotonic()
+    hub.run_for(seconds)
+    return (peer.n_frames - n0) / (time.monotonic() - t0)
+
+
+def check_fps(fps, kind):
+    before, during = fps[f"{kind} before"], fps[f"{kind} sharing"]
+    log(f"{kind}: the viewer decodes {before:.1f} fps before the share, "
+        f"{during:.1f} fps while the static screen is shown")
+    if not (during <= 0.6 * before and during >= 2.0):
+        raise CheckFailed(f"{kind}: a static screen should make the 1280x720 tier send about a "
+                          f"third of the frames: {before:.1f} fps before, {during:.1f} while shared")
+
+
 def check_layout(hub, sharer):
     lay = hub.room(ROOM)["layout"]
     tiles = lay["tiles"]
@@ -140,7 +160,7 @@ def run_case(hub):
     hub.set_tier(viewer, 2)
     if not hub.run_until(lambda: (viewer.latest() or (0, 0))[1] == 1280, 20.0):
         raise CheckFailed("the viewer did not get the 1280x720 tier within 20 s")
-    times = {}
+    times, fps = {}, {}
     for kind in ("grid", "presenter"):
         if kind != "grid":
             hub.set_layout(ROOM, kind)
@@ -148,6 +168,7 @@ def run_case(hub):
         watch.arm(cameras_shown(kind))
         if not hub.run_until(lambda: watch.hit is not None, 10.0):
             raise CheckFailed(f"{kind}: before sharing, the composite is not the cameras'")
+        fps[f"{kind} before"] = frame_rate(hub, viewer)
         # 2. share
         times[f"{kind} start"] = follow(
             hub, watch, sharing_shown, f"{kind}: screen on",
@@ -156,7 +177,11 @@ def run_case(hub):
         j = hub.patch_participant(sharer, screen=True)   # again: no change
         if j.get("screen") is not True:
             raise CheckFailed(f"the sharer's resource does not say screen: true: {j}")
-        hub.run_for(1.0)
+        # A static screen: the 1280x720 tier sends fewer frames (after 1 s
+        # unchanged, every 3rd), though the cameras beside it send 15 fps.
+        hub.run_for(1.5)
+        fps[f"{kind} sharing"] = frame_rate(hub, viewer)
+        check_fps(fps, kind)
         # 3. stop
         times[f"{kind} stop"] = follow(
             hub, watch, cameras_shown(kind), f"{kind}: screen off",
