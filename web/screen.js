@@ -32,6 +32,7 @@
     btn.textContent = S.sharing ? 'Stop sharing' : 'Share screen';
     const p = S.by && T.roster.find((x) => x.id === S.by);
     badge.hidden = !S.by;
+    document.body.classList.toggle('screen-shown', !!S.by);
     badge.textContent = !S.by ? ''
       : S.by === T.participantId ? 'You are sharing your screen'
         : (p ? (p.name || 'Guest') : 'Someone') + ' is sharing a screen';
