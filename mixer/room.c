@@ -396,6 +396,8 @@ static void handle(struct mx_room *r, struct mx_msg *m)
 			/* In a lecture, being made presenter gives the floor. */
 			if (p->role == MX_ROLE_PRESENTER)
 				p->muted = false;
+			/* No longer a presenter: a share only they may make ends. */
+			mx_screen_policy(r);
 		} else {
 			result = ENOENT;
 		}

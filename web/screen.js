@@ -20,10 +20,12 @@
   const canShare = !!(navigator.mediaDevices && navigator.mediaDevices.getDisplayMedia);
   // times: wall-clock stamps of the last start and stop (click, the
   // screen's track in hand, the server told), for tests and diagnostics.
-  const S = T.screen = { sharing: false, by: null, policy: 'presenters', track: null, times: {} };
+  const S = T.screen = { sharing: false, by: null, policy: 'presenters', track: null, times: {},
+                        usable: false };
 
   function allowed() {
-    return canShare && (S.policy === 'everyone' || (S.policy === 'presenters' && T.role === 'presenter'));
+    return canShare && S.usable &&
+      (S.policy === 'everyone' || (S.policy === 'presenters' && T.role === 'presenter'));
   }
 
   function render() {
@@ -53,8 +55,11 @@
     T.screenTx = tx;
   });
 
-  // A (re)join: a share under way goes on over the new connection.
+  // A (re)join: was the screen's m-line accepted (a server that refused it
+  // answers it inactive)? A share under way goes on over the new connection.
   T.onJoined.push(async () => {
+    S.usable = !!(T.screenTx && T.screenTx.currentDirection === 'sendonly');
+    render();
     if (!S.sharing || !S.track || !T.screenTx) return;
     try {
       await T.screenTx.sender.replaceTrack(S.track);

@@ -11,7 +11,8 @@ and a participant's PATCH {"screen": true|false}.
     the room's layout and the events stream name the sharer;
   - everyone: an attendee may share, but not while a presenter does (409
     screen_busy); a presenter takes the screen over from an attendee;
-  - off (PATCH on the room): the share in progress ends;
+  - off (PATCH on the room): the share in progress ends; so does a
+    presenters-only share whose sharer is made an attendee;
   - screen false from someone not sharing is 200 and changes nothing;
     a share whose screen sends no media ends after 10 s; leaving ends a
     share.
@@ -229,6 +230,14 @@ def section_presenters_only(ev):
     check("events_layout_screen_null_after_stop", got is not None, str(got))
     check("room_layout_has_no_screen_after_stop",
           not any(t.get("screen") for t in layout(room).get("tiles", [])), str(layout(room)))
+
+    # The sharer is made an attendee: a presenters-only share ends.
+    call("PATCH", pres, {"screen": True})
+    st, _h, j = call("PATCH", pres.split("?")[0], {"role": "attendee"}, auth=KEY)
+    check("sharer_made_attendee_loses_the_screen",
+          st == 200 and layout(room).get("screen") is None and j.get("screen") is False,
+          f"{st} {layout(room).get('screen')}")
+    call("PATCH", pres.split("?")[0], {"role": "presenter"}, auth=KEY)
 
     # The room's setting changes under a share: "off" ends it.
     call("PATCH", pres, {"screen": True})
