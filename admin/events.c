@@ -3,7 +3,8 @@
  * Each change of the room that others see (roster: joins, leaves, mute,
  * hands, roles, who speaks; the layout) bumps the room's version; the
  * stream then sends the parts that changed as "roster" and "layout"
- * events (full JSON state, so a client that missed one is not lost), a
+ * events (full JSON state, so a client that missed one is not lost; the
+ * layout event also says who shares a screen, and who may), a
  * comment every 15 s to keep proxies from closing it, and "ended" when
  * the room ends. libmicrohttpd runs each connection in its own thread, so
  * the reader waits for changes in place.
@@ -54,15 +55,23 @@ static void snapshot(struct stream *st)
 	if (mx_room_layout(st->s->mx, st->room, &li) == 0) {
 		json_t *tiles = json_array();
 		for (size_t i = 0; i < li.n && tiles; i++)
-			json_array_append_new(tiles, json_pack("{s:s,s:b}", "participant",
+			json_array_append_new(tiles, json_pack("{s:s,s:b,s:b}", "participant",
 							       li.tiles[i].id, "large",
-							       li.tiles[i].large));
+							       li.tiles[i].large, "screen",
+							       li.tiles[i].screen));
 		struct mx_room_stats rs;
 		bool rec = mx_room_stats(st->s->mx, st->room, &rs) == 0 && rs.recording;
 		/* The room-wide state rides on the layout event: everyone
 		 * sees that the room is being recorded. */
-		lj = json_pack("{s:s,s:o,s:b}", "kind", mx_layout_name(li.kind), "tiles", tiles,
-			       "recording", rec);
+		/* ... who shares a screen (null: nobody), and who may. */
+		struct mx_room_cfg cfg;
+		enum mx_screen_share pol = mx_room_get_cfg(st->s->mx, st->room, &cfg) == 0
+						   ? cfg.screen_share
+						   : MX_SCREEN_PRESENTERS;
+		lj = json_pack("{s:s,s:o,s:b,s:o,s:s}", "kind", mx_layout_name(li.kind), "tiles",
+			       tiles, "recording", rec, "screen",
+			       li.screen_by[0] ? json_string(li.screen_by) : json_null(),
+			       "screen_share", mx_screen_share_name(pol));
 	}
 	if (parts) {
 		/* The roster, not the media counters (they move every frame). */

@@ -131,10 +131,11 @@ int ad_room_from_json(json_t *j, bool create, struct mx_room_cfg *cfg,
 {
 	static const char *const create_keys[] = {
 		"name", "mode", "layout", "access", "locked", "max_participants",
-		"speakers", "max_tiles", "fps", "tiers", NULL,
+		"speakers", "max_tiles", "fps", "tiers", "screen_share", NULL,
 	};
 	static const char *const patch_keys[] = {
-		"layout", "access", "locked", "max_participants", "tiers", "presenter", NULL,
+		"layout", "access", "locked", "max_participants", "tiers", "presenter",
+		"screen_share", NULL,
 	};
 	const char *str;
 	json_t *v;
@@ -142,9 +143,9 @@ int ad_room_from_json(json_t *j, bool create, struct mx_room_cfg *cfg,
 	*why = NULL;
 	if (ad_json_unknown_key(j, create ? create_keys : patch_keys)) {
 		*why = create ? "unknown field (name, mode, layout, access, locked, "
-				"max_participants, speakers, max_tiles, fps, tiers)"
+				"max_participants, speakers, max_tiles, fps, tiers, screen_share)"
 			      : "unknown field (layout, access, locked, max_participants, tiers, "
-				"presenter)";
+				"presenter, screen_share)";
 		return EINVAL;
 	}
 	if (create) {
@@ -176,6 +177,9 @@ int ad_room_from_json(json_t *j, bool create, struct mx_room_cfg *cfg,
 		else
 			*why = "access: open or token";
 	}
+	if (!*why && (v = json_object_get(j, "screen_share")) &&
+	    mx_screen_share_parse(json_string_value(v), &cfg->screen_share))
+		*why = "screen_share: presenters, everyone or off";
 	if (!*why && !get_bool(j, "locked", &cfg->locked))
 		*why = "locked: true or false";
 	if (!*why && !get_uint(j, "max_participants", 1, 10000, &cfg->max_participants))
@@ -206,10 +210,11 @@ json_t *ad_room_to_json(const char *name, const struct mx_room_cfg *cfg)
 						       cfg->tiers[i].width, "height",
 						       cfg->tiers[i].height, "kbps",
 						       cfg->tiers[i].kbps));
-	return json_pack("{s:s,s:s,s:s,s:s,s:b,s:i,s:i,s:i,s:i,s:o}", "name", name, "mode",
+	return json_pack("{s:s,s:s,s:s,s:s,s:b,s:i,s:i,s:i,s:i,s:o,s:s}", "name", name, "mode",
 			 cfg->mode == MX_MODE_LECTURE ? "lecture" : "meeting", "layout",
 			 mx_layout_name(cfg->layout), "access", cfg->open ? "open" : "token",
 			 "locked", cfg->locked, "max_participants", (int)cfg->max_participants,
 			 "speakers", (int)cfg->speakers, "max_tiles", (int)cfg->max_tiles,
-			 "fps", (int)cfg->fps, "tiers", tiers);
+			 "fps", (int)cfg->fps, "tiers", tiers, "screen_share",
+			 mx_screen_share_name(cfg->screen_share));
 }

@@ -30,11 +30,11 @@ enum MHD_Result ad_patch_participant(struct ad_server *s, struct MHD_Connection 
 				     const struct ad_body *b)
 {
 	static const char *const allowed[] = { "muted", "tier", "role", "spotlight", "hand",
-					       "data_cap", NULL };
+					       "data_cap", "screen", NULL };
 	enum MHD_Result ret;
 	enum mx_role role = MX_ROLE_DEFAULT;
 	enum mx_data_cap cap = MX_CAP_AUTO;
-	json_t *j, *muted, *tier, *rl, *spot, *hand, *dc;
+	json_t *j, *muted, *tier, *rl, *spot, *hand, *dc, *screen;
 	const char *why = NULL;
 	int err = 0;
 
@@ -46,8 +46,9 @@ enum MHD_Result ad_patch_participant(struct ad_server *s, struct MHD_Connection 
 	spot = json_object_get(j, "spotlight");
 	hand = json_object_get(j, "hand");
 	dc = json_object_get(j, "data_cap");
-	/* A participant changes its own hand and data cap through its own
-	 * URL (its ?s= secret is the credential, as for DELETE); the rest is
+	screen = json_object_get(j, "screen");
+	/* A participant changes its own hand, data cap and screen share
+	 * through its own URL (its ?s= secret is the credential, as for DELETE); the rest is
 	 * for admins and the room's presenters. */
 	const char *secret = NULL;
 	if ((muted || tier || rl || spot) ? !ad_check_presenter(s, c, room, &ret)
@@ -56,11 +57,13 @@ enum MHD_Result ad_patch_participant(struct ad_server *s, struct MHD_Connection 
 		return ret;
 	}
 	if (ad_json_unknown_key(j, allowed))
-		why = "unknown field (muted, tier, role, spotlight, hand, data_cap)";
-	else if (!muted && !tier && !rl && !spot && !hand && !dc)
-		why = "nothing to change (muted, tier, role, spotlight, hand, data_cap)";
+		why = "unknown field (muted, tier, role, spotlight, hand, data_cap, screen)";
+	else if (!muted && !tier && !rl && !spot && !hand && !dc && !screen)
+		why = "nothing to change (muted, tier, role, spotlight, hand, data_cap, screen)";
 	else if (hand && !json_is_boolean(hand))
 		why = "hand: true or false";
+	else if (screen && !json_is_boolean(screen))
+		why = "screen: true or false";
 	else if (dc && (!json_is_string(dc) ||
 			(strcmp(json_string_value(dc), "auto") &&
 			 strcmp(json_string_value(dc), "low") &&
@@ -101,7 +104,16 @@ enum MHD_Result ad_patch_participant(struct ad_server *s, struct MHD_Connection 
 	}
 	if (!err && dc)
 		err = mx_set_data_cap(s->mx, room, id, secret, cap);
+	if (!err && screen)
+		err = mx_set_screen(s->mx, room, id, secret, json_is_true(screen));
 	json_decref(j);
+	if (err == EPERM)
+		return ad_reply_error(c, MHD_HTTP_FORBIDDEN, "screen_not_allowed",
+				      "this room's screen_share does not let this participant "
+				      "share a screen");
+	if (err == EBUSY)
+		return ad_reply_error(c, MHD_HTTP_CONFLICT, "screen_busy",
+				      "another participant is sharing a screen");
 	if (err == EINVAL)
 		return ad_reply_error(c, MHD_HTTP_BAD_REQUEST, "bad_field",
 				      "the room has no such tier");

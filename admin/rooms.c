@@ -162,6 +162,8 @@ static json_t *participants_json(const struct mx_part_info *pi, size_t n)
 			json_decref(bw);
 			json_decref(ain);
 		}
+		if (pj)
+			json_object_set_new(pj, "screen", json_boolean(pi[i].screen));
 		json_array_append_new(a, pj);
 	}
 	return a;
@@ -172,13 +174,15 @@ static json_t *layout_json(const struct mx_layout_info *li)
 	json_t *tiles = json_array();
 
 	for (size_t i = 0; i < li->n && tiles; i++)
-		json_array_append_new(tiles, json_pack("{s:s,s:i,s:i,s:i,s:i,s:b}", "participant",
-						       li->tiles[i].id, "x", li->tiles[i].x,
-						       "y", li->tiles[i].y, "w", li->tiles[i].w,
-						       "h", li->tiles[i].h, "large",
-						       li->tiles[i].large));
-	return json_pack("{s:s,s:i,s:i,s:o}", "kind", mx_layout_name(li->kind), "width",
-			 li->width, "height", li->height, "tiles", tiles);
+		json_array_append_new(tiles, json_pack("{s:s,s:i,s:i,s:i,s:i,s:b,s:b}",
+						       "participant", li->tiles[i].id, "x",
+						       li->tiles[i].x, "y", li->tiles[i].y, "w",
+						       li->tiles[i].w, "h", li->tiles[i].h, "large",
+						       li->tiles[i].large, "screen",
+						       li->tiles[i].screen));
+	return json_pack("{s:s,s:i,s:i,s:o,s:o}", "kind", mx_layout_name(li->kind), "width",
+			 li->width, "height", li->height, "tiles", tiles, "screen",
+			 li->screen_by[0] ? json_string(li->screen_by) : json_null());
 }
 
 /* The participants of a room, or NULL (no such room). */

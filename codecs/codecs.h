@@ -206,6 +206,14 @@ void cx_vp8_enc_free(struct cx_vp8_enc **p);
 /* Takes effect from the next frame. Returns 0, EINVAL or EIO. */
 int cx_vp8_enc_set_bitrate(struct cx_vp8_enc *e, int bitrate_kbps);
 
+/* What the encoder is tuned for: camera pictures (the default) or screen
+ * content (slides, text): libvpx's screen-content mode, a finer
+ * quantizer ceiling (sharper text; a static picture costs few bits
+ * anyway, a slide change briefly more) and a sharper loop filter. Takes
+ * effect from the next frame. Returns 0, EINVAL or EIO. */
+enum cx_vp8_content { CX_VP8_CAMERA, CX_VP8_SCREEN };
+int cx_vp8_enc_set_content(struct cx_vp8_enc *e, enum cx_vp8_content content);
+
 /* Encodes one picture of the configured size (the caller keeps owning
  * it; it is read during the call only). pts is in 90 kHz ticks (the RTP
  * video clock) and increases. force_keyframe makes a keyframe, which

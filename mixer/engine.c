@@ -80,6 +80,8 @@ int mx_room_cfg_check(const struct mx_room_cfg *c, const char **why)
 		w = "layout: grid, speaker or presenter";
 	else if (c->max_tiles < 1 || c->max_tiles > MX_MAX_TILES)
 		w = "max_tiles: 1 to 25";
+	else if (c->screen_share > MX_SCREEN_OFF)
+		w = "screen_share: presenters, everyone or off";
 	else if (c->fps < 1 || c->fps > 30)
 		w = "fps: 1 to 30";
 	else if (c->n_tiers < 1 || c->n_tiers > MX_VIDEO_TIERS)
@@ -382,6 +384,13 @@ int mx_room_wait_change(struct mx_engine *e, const char *room, uint64_t seen,
 	return err;
 }
 
+static int nothing_offline(struct mx_room *r, struct mx_msg *m)
+{
+	(void)r;
+	(void)m;
+	return 0;
+}
+
 int mx_room_get_cfg(struct mx_engine *e, const char *name, struct mx_room_cfg *out)
 {
 	struct mx_room *r;
@@ -431,8 +440,14 @@ int mx_room_reconfigure(struct mx_engine *e, const char *name,
 		r->cfg.max_participants = cfg->max_participants;
 		r->cfg.locked = cfg->locked;
 		r->cfg.open = cfg->open;
+		r->cfg.screen_share = cfg->screen_share;
 	}
 	pthread_mutex_unlock(&e->lock);
+	/* A share the new setting does not allow ends now. */
+	if (!err) {
+		struct mx_msg m = { .kind = MX_MSG_SCREEN_POLICY };
+		command(e, name, &m, nothing_offline);
+	}
 	return err;
 }
 
@@ -478,6 +493,33 @@ int mx_set_hand(struct mx_engine *e, const char *room, const char *id, const cha
 		bool raised)
 {
 	return part_command(e, room, MX_MSG_SET_HAND, id, secret, raised);
+}
+
+int mx_set_screen(struct mx_engine *e, const char *room, const char *id, const char *secret,
+		  bool on)
+{
+	return part_command(e, room, MX_MSG_SET_SCREEN, id, secret, on);
+}
+
+static const char *const screen_names[] = {
+	[MX_SCREEN_PRESENTERS] = "presenters",
+	[MX_SCREEN_EVERYONE] = "everyone",
+	[MX_SCREEN_OFF] = "off",
+};
+
+const char *mx_screen_share_name(enum mx_screen_share s)
+{
+	return (unsigned)s < CM_ARRAY_SIZE(screen_names) ? screen_names[s] : "presenters";
+}
+
+int mx_screen_share_parse(const char *name, enum mx_screen_share *out)
+{
+	for (size_t i = 0; name && i < CM_ARRAY_SIZE(screen_names); i++)
+		if (!strcmp(name, screen_names[i])) {
+			*out = (enum mx_screen_share)i;
+			return 0;
+		}
+	return EINVAL;
 }
 
 int mx_set_data_cap(struct mx_engine *e, const char *room, const char *id,

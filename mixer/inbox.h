@@ -19,7 +19,8 @@
 #define MX_MSG_DATA 1500
 
 enum mx_msg_kind {
-	MX_MSG_RTP, /* link, media, data: a decrypted RTP packet */
+	MX_MSG_RTP, /* link, media, data: a decrypted RTP packet; flag 1: of
+		     * the participant's shared screen */
 	MX_MSG_RTCP, /* link, data: a decrypted (compound) RTCP packet */
 	MX_MSG_ADD, /* link: a new participant (its transport peer exists) */
 	MX_MSG_CONNECTED, /* link, sender: DTLS done */
@@ -31,6 +32,8 @@ enum mx_msg_kind {
 	MX_MSG_SPOTLIGHT, /* id ("" = nobody) (reply) */
 	MX_MSG_SET_HAND, /* id, flag (reply) */
 	MX_MSG_SET_CAP, /* id, flag = enum mx_data_cap (reply) */
+	MX_MSG_SET_SCREEN, /* id, secret, flag: share or stop (reply) */
+	MX_MSG_SCREEN_POLICY, /* the room's screen_share changed (reply) */
 	MX_MSG_SET_LAYOUT, /* flag = kind (reply) */
 	MX_MSG_PARTICIPANTS, /* out = struct mx_part_info[cap], n (reply) */
 	MX_MSG_LAYOUT, /* out = struct mx_layout_info (reply) */

@@ -85,6 +85,9 @@ struct mx_part {
 	/* video */
 	uint64_t join_seq; /* order of arrival: the layout's order */
 	struct mx_vin *vin; /* what it sends */
+	struct mx_vin *screen; /* its shared screen: made at its first packet */
+	uint64_t screen_rx_us; /* when that screen's last packet came */
+	uint64_t screen_refused_us; /* its screen packets were last dropped (not allowed) */
 	struct mx_vout vout; /* what it receives */
 	struct mx_rate rate;
 };
@@ -135,6 +138,9 @@ struct mx_room {
 	uint64_t next_join_seq;
 	struct mx_part *active_speaker; /* the loudest of the K, or NULL */
 	struct mx_part *spotlight; /* set by an admin or presenter, or NULL */
+	struct mx_part *sharer; /* shares its screen (screen.c), or NULL */
+	uint64_t share_since_us; /* when that share started */
+	bool share_shown; /* its first picture was composed */
 	/* Links of participants that left. Messages pushed before the
 	 * transport let go of a link may still sit in the inbox, so a link
 	 * retired during one drain is freed after the next one. */
@@ -182,6 +188,18 @@ void mx_rate_apply(struct mx_room *r, struct mx_part *p, uint64_t now);
 bool mx_rate_rtx_allowed(struct mx_part *p, size_t len, uint64_t now);
 /* Frames per second p is sent now (0: none). */
 unsigned mx_rate_fps(const struct mx_room *r, const struct mx_part *p);
+
+/* screen.c: who shares a screen (one at a time, as the room's
+ * screen_share allows), and the screen's packets. */
+int mx_screen_set(struct mx_room *r, struct mx_part *p, bool on, bool by_self);
+/* The room's screen_share changed: a share it no longer allows ends. */
+void mx_screen_policy(struct mx_room *r);
+void mx_screen_input(struct mx_room *r, struct mx_part *p, const uint8_t *pkt, size_t len,
+		     const struct tp_rtp_hdr *h, uint64_t now);
+/* Once per tick: a share whose media stopped for long ends. */
+void mx_screen_tick(struct mx_room *r, uint64_t now);
+/* p leaves: its share ends. */
+void mx_screen_part_gone(struct mx_room *r, struct mx_part *p);
 
 /* audio.c: the audio half of a tick. */
 int mx_audio_new(struct mx_audio **out, const struct mx_room_cfg *cfg);

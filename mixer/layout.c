@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "mixer/layout.h"
+#include "common/common.h"
 #include "mixer/mixer.h"
 
 #define STRIP_MAX 6 /* small tiles in a speaker/presenter strip */
@@ -94,6 +95,35 @@ static size_t large_and_strip(int cw, int ch, const struct mx_layout_in *in, int
 	return n;
 }
 
+/* A shared screen: as large as the canvas allows beside a column of
+ * small 16:9 tiles on the right (the sharer's camera on top, then the
+ * others in order), so that the whole slide stays visible (nothing is
+ * laid over it). Without cameras the screen takes the whole canvas. */
+static size_t screen_and_column(int cw, int ch, const struct mx_layout_in *in,
+				struct mx_tile *tiles)
+{
+	int col_w = even(cw / 6), tile_h = even(col_w * 9 / 16);
+	int rows = tile_h > 0 ? CM_MIN(ch / tile_h, STRIP_MAX) : 0;
+	int others[STRIP_MAX];
+	size_t n_others = 0, n = 1;
+
+	if (in->sharer >= 0 && (size_t)in->sharer < in->n && in->sharer != in->screen)
+		others[n_others++] = in->sharer;
+	for (size_t i = 0; i < in->n && (int)n_others < rows; i++)
+		if ((int)i != in->screen && (int)i != in->sharer)
+			others[n_others++] = (int)i;
+	if (!n_others)
+		col_w = 0;
+	put(&tiles[0], in, in->screen, (struct mx_rect){ 0, 0, even(cw - col_w), even(ch) },
+	    true);
+	int y0 = even((ch - tile_h * (int)n_others) / 2);
+	for (size_t i = 0; i < n_others; i++)
+		put(&tiles[n++], in, others[i],
+		    (struct mx_rect){ even(cw - col_w), y0 + (int)i * tile_h, col_w, tile_h },
+		    false);
+	return n;
+}
+
 size_t mx_layout_compute(enum mx_layout_kind kind, int cw, int ch,
 			 const struct mx_layout_in *in, struct mx_tile *tiles)
 {
@@ -104,6 +134,8 @@ size_t mx_layout_compute(enum mx_layout_kind kind, int cw, int ch,
 		return 0;
 	if (max > MX_LAYOUT_MAX_TILES)
 		max = MX_LAYOUT_MAX_TILES;
+	if (in->sharing && in->screen >= 0 && (size_t)in->screen < in->n)
+		return screen_and_column(cw, ch, in, tiles);
 	if (kind == MX_LAYOUT_SPEAKER && in->n > 1) {
 		int big = in->speaker >= 0 && (size_t)in->speaker < in->n ? in->speaker : 0;
 		return large_and_strip(cw, ch, in, big, true, tiles);

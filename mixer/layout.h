@@ -34,6 +34,11 @@ struct mx_layout_in {
 	int presenter; /* the presenter's index, or -1 */
 	unsigned max_tiles; /* 1..MX_LAYOUT_MAX_TILES */
 	bool strip; /* presenter layout: show the others in a strip */
+	/* A shared screen (source `screen`) is shown large, whatever the
+	 * kind, with its sharer's camera (source `sharer`, or -1) first in
+	 * a column beside it, then the others. */
+	bool sharing;
+	int screen, sharer;
 };
 
 /* Fills tiles (room for MX_LAYOUT_MAX_TILES) for a canvas of cw x ch and

@@ -41,6 +41,10 @@ enum mx_layout_kind {
 	MX_LAYOUT_PRESENTER, /* the presenter large, others in a strip or hidden */
 };
 
+/* Who may share a screen (a second video source on the same connection,
+ * shown large while shared): the presenters (default), everyone, nobody. */
+enum mx_screen_share { MX_SCREEN_PRESENTERS, MX_SCREEN_EVERYONE, MX_SCREEN_OFF };
+
 #define MX_VIDEO_TIERS 3
 #define MX_MAX_TILES 25
 
@@ -60,6 +64,7 @@ struct mx_room_cfg {
 	struct mx_tier_cfg tiers[MX_VIDEO_TIERS];
 	bool open; /* anyone with the link may join; else a join token is needed */
 	bool locked; /* no new joins */
+	enum mx_screen_share screen_share;
 };
 /* meeting, 100 participants, 3 speakers, grid of up to 25, 15 fps,
  * 320x180@150, 640x360@500, 1280x720@1500 kbit/s. */
@@ -85,7 +90,8 @@ int mx_room_remove(struct mx_engine *e, const char *name);
 /* The room's configuration now. Returns 0 or ENOENT. */
 int mx_room_get_cfg(struct mx_engine *e, const char *name, struct mx_room_cfg *out);
 /* Changes what may change while a room lives: max_participants (not below
- * who is in it), locked, open; a layout change goes to mx_set_layout.
+ * who is in it), locked, open, screen_share (a share that the new setting
+ * does not allow ends); a layout change goes to mx_set_layout.
  * Mode, speakers, max_tiles, fps and tiers are fixed at creation.
  * Returns 0, ENOENT, or EINVAL with the reason in *why. */
 int mx_room_reconfigure(struct mx_engine *e, const char *name,
@@ -149,6 +155,19 @@ int mx_set_data_cap(struct mx_engine *e, const char *room, const char *id,
  * no longer moves it until the participant sets a data cap again.
  * Returns 0, ENOENT or EINVAL. */
 int mx_set_tier(struct mx_engine *e, const char *room, const char *id, int tier);
+/* Starts or stops a participant's screen share (its second video m-line;
+ * see mx_screen_share). secret: the participant's own, or NULL for an
+ * admin or presenter. One share at a time: starting takes the screen
+ * from whoever shared (a presenter may take over a share). Stopping
+ * someone who does not share is not an error. Returns 0, ENOENT, EPERM
+ * (the room's screen_share does not allow it for this participant) or
+ * EBUSY (another participant shares and the caller may not take over). */
+int mx_set_screen(struct mx_engine *e, const char *room, const char *id, const char *secret,
+		  bool on);
+const char *mx_screen_share_name(enum mx_screen_share s);
+/* "presenters", "everyone", "off". Returns 0 or EINVAL. */
+int mx_screen_share_parse(const char *name, enum mx_screen_share *out);
+
 /* The room's layout, at run time. Returns 0 or ENOENT. */
 int mx_set_layout(struct mx_engine *e, const char *room, enum mx_layout_kind kind);
 const char *mx_layout_name(enum mx_layout_kind kind);
@@ -173,6 +192,7 @@ struct mx_part_info {
 	bool video_visible; /* in the layout now */
 	bool spotlight;
 	bool hand; /* raised */
+	bool screen; /* shares its screen now */
 	enum mx_data_cap data_cap;
 	int video_tier; /* what it receives, -1 none yet */
 	enum tp_codec video_codec; /* negotiated for its video (both ways), or NONE */
@@ -194,15 +214,18 @@ struct mx_part_info {
 int mx_room_participants(struct mx_engine *e, const char *room,
 			 struct mx_part_info *out, size_t cap, size_t *n);
 
-/* Where each participant is on the largest tier's canvas. */
+/* Where each participant is on the largest tier's canvas. A shared
+ * screen is a tile of its own (screen set, id its sharer's). */
 struct mx_layout_info {
 	enum mx_layout_kind kind;
 	int width, height; /* the largest tier */
+	char screen_by[TP_PEER_ID_LEN + 1]; /* who shares a screen, "" nobody */
 	size_t n;
 	struct {
 		char id[TP_PEER_ID_LEN + 1];
 		int x, y, w, h; /* the picture's rectangle */
 		bool large;
+		bool screen;
 	} tiles[MX_MAX_TILES];
 };
 int mx_room_layout(struct mx_engine *e, const char *room, struct mx_layout_info *out);

@@ -39,7 +39,7 @@
 /* ---- the I/O thread's side: events into the inbox ---------------------- */
 
 static void post_media(struct mx_link *l, enum mx_msg_kind kind,
-		       enum tp_sdp_kind media, const uint8_t *pkt, size_t len)
+		       enum tp_sdp_kind media, int flag, const uint8_t *pkt, size_t len)
 {
 	struct mx_msg *m;
 
@@ -51,6 +51,7 @@ static void post_media(struct mx_link *l, enum mx_msg_kind kind,
 	m->kind = kind;
 	m->link = l;
 	m->media = media;
+	m->flag = flag;
 	m->arrival_us = cm_now_us();
 	m->len = len;
 	memcpy(m->data, pkt, len);
@@ -80,17 +81,24 @@ static void ev_state(void *arg, struct tp_peer *p, enum tp_peer_state st)
 static void ev_rtp(void *arg, struct tp_peer *p, enum tp_sdp_kind kind, uint8_t *pkt,
 		   size_t len, const struct tp_rtp_hdr *h)
 {
-	post_media(arg, MX_MSG_RTP, kind, pkt, len);
+	post_media(arg, MX_MSG_RTP, kind, 0, pkt, len);
+}
+
+static void ev_screen_rtp(void *arg, struct tp_peer *p, uint8_t *pkt, size_t len,
+			  const struct tp_rtp_hdr *h)
+{
+	post_media(arg, MX_MSG_RTP, TP_SDP_VIDEO, 1, pkt, len);
 }
 
 static void ev_rtcp(void *arg, struct tp_peer *p, const uint8_t *pkt, size_t len)
 {
-	post_media(arg, MX_MSG_RTCP, TP_SDP_OTHER, pkt, len);
+	post_media(arg, MX_MSG_RTCP, TP_SDP_OTHER, 0, pkt, len);
 }
 
 const struct tp_peer_events mx_room_events = {
 	.on_state = ev_state,
 	.on_rtp = ev_rtp,
+	.on_screen_rtp = ev_screen_rtp,
 	.on_rtcp = ev_rtcp,
 };
 
@@ -182,6 +190,7 @@ static void drop_part(struct mx_room *r, struct mx_part *p)
 			break;
 		}
 	}
+	mx_screen_part_gone(r, p);
 	mx_audio_part_fini(r->audio, p);
 	mx_video_part_fini(r->video, p);
 	if (r->active_speaker == p)
@@ -228,6 +237,7 @@ static void part_info(struct mx_room *r, struct mx_part *p, struct mx_part_info 
 	i->video_visible = mx_video_visible(p);
 	i->spotlight = r->spotlight == p;
 	i->hand = p->hand;
+	i->screen = r->sharer == p;
 	i->data_cap = p->cap;
 	if (p->sender)
 		tp_sender_get_stats(p->sender, &i->net);
@@ -335,7 +345,9 @@ static void handle(struct mx_room *r, struct mx_msg *m)
 	case MX_MSG_RTP:
 		if (!p || tp_rtp_parse(&h, m->data, m->len))
 			break;
-		if (m->media == TP_SDP_AUDIO)
+		if (m->flag)
+			mx_screen_input(r, p, m->data, m->len, &h, m->arrival_us);
+		else if (m->media == TP_SDP_AUDIO)
 			mx_audio_input(p, m->data, m->len, &h, m->arrival_us);
 		else if (m->media == TP_SDP_VIDEO)
 			mx_video_input(r, p, m->data, m->len, &h, m->arrival_us);
@@ -385,6 +397,8 @@ static void handle(struct mx_room *r, struct mx_msg *m)
 			/* In a lecture, being made presenter gives the floor. */
 			if (p->role == MX_ROLE_PRESENTER)
 				p->muted = false;
+			/* No longer a presenter: a share only they may make ends. */
+			mx_screen_policy(r);
 		} else {
 			result = ENOENT;
 		}
@@ -412,6 +426,13 @@ static void handle(struct mx_room *r, struct mx_msg *m)
 		p->cap = (enum mx_data_cap)m->flag;
 		p->rate.pinned = false; /* its own choice; a ceiling for the estimate */
 		mx_rate_apply(r, p, cm_now_us());
+		break;
+	case MX_MSG_SET_SCREEN:
+		p = find_part(r, m);
+		result = p ? mx_screen_set(r, p, m->flag, m->secret[0] != '\0') : ENOENT;
+		break;
+	case MX_MSG_SCREEN_POLICY:
+		mx_screen_policy(r);
 		break;
 	case MX_MSG_SPOTLIGHT:
 		p = m->id[0] ? find_part(r, m) : NULL;
@@ -581,6 +602,7 @@ static void *room_main(void *arg)
 		drain(r);
 		mx_rate_tick(r, cm_now_us()); /* the clock: feedback carries it */
 		mx_audio_tick(r, now);
+		mx_screen_tick(r, now);
 		if (!behind)
 			mx_video_tick(r, now);
 		else

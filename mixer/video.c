@@ -83,12 +83,15 @@ int mx_video_new(struct mx_video **out, const struct mx_room_cfg *cfg)
 	v->max_tiles = cfg->max_tiles;
 	v->layout = cfg->layout;
 	v->cap = cfg->max_participants;
-	v->src = calloc(v->cap, sizeof(*v->src));
-	v->src_w = calloc(v->cap, sizeof(int));
-	v->src_h = calloc(v->cap, sizeof(int));
+	/* One more source than participants: a shared screen. */
+	v->src = calloc(v->cap + 1, sizeof(*v->src));
+	v->src_in = calloc(v->cap + 1, sizeof(*v->src_in));
+	v->src_w = calloc(v->cap + 1, sizeof(int));
+	v->src_h = calloc(v->cap + 1, sizeof(int));
 	v->frame_buf = malloc(MAX_FRAME_PKTS * PKT_CAP);
 	v->frame_lens = malloc(MAX_FRAME_PKTS * sizeof(size_t));
-	if (!v->src || !v->src_w || !v->src_h || !v->frame_buf || !v->frame_lens)
+	if (!v->src || !v->src_in || !v->src_w || !v->src_h || !v->frame_buf ||
+	    !v->frame_lens)
 		err = ENOMEM;
 	for (unsigned i = 0; i < v->n_tiers && !err; i++)
 		err = tier_init(&v->tiers[i], &cfg->tiers[i], cfg->fps);
@@ -114,6 +117,8 @@ void mx_video_free(struct mx_video **pv)
 		free(v->tiers[i].hist);
 	}
 	free(v->src);
+	free(v->src_in);
+	free(v->screen_copy);
 	free(v->src_w);
 	free(v->src_h);
 	free(v->frame_buf);
@@ -130,25 +135,14 @@ void mx_video_set_layout(struct mx_video *v, enum mx_layout_kind kind)
 
 int mx_video_part_init(struct mx_part *p)
 {
-	struct mx_vin *in = calloc(1, sizeof(*in));
-	int err;
+	struct mx_vin *in;
+	int err = mx_vin_new(&in);
 
-	if (!in)
-		return ENOMEM;
-	err = cx_vp8_asm_new(&in->asm_);
-	if (!err)
-		err = cx_vp8_dec_new(&in->dec);
-	if (err) {
-		cx_vp8_asm_free(&in->asm_);
-		free(in);
+	if (err)
 		return err;
-	}
-	in->need_keyframe = true;
 	p->vout.sent = malloc(MX_SENT_MAP * sizeof(*p->vout.sent));
 	if (!p->vout.sent) {
-		cx_vp8_asm_free(&in->asm_);
-		cx_vp8_dec_free(&in->dec);
-		free(in);
+		mx_vin_free(&in);
 		return ENOMEM;
 	}
 	for (int i = 0; i < MX_SENT_MAP; i++)
@@ -170,17 +164,14 @@ void mx_video_part_fini(struct mx_video *v, struct mx_part *p)
 		for (size_t i = 0; i < v->n_shown; i++)
 			if (v->shown[i] == p) {
 				v->shown[i] = NULL;
+				v->shown_in[i] = NULL;
 				v->layout_changed = true;
 			}
 		if (v->highlight == p)
 			v->highlight = NULL;
 	}
-	cx_vp8_asm_free(&p->vin->asm_);
-	cx_vp8_dec_free(&p->vin->dec);
-	cx_h264_asm_free(&p->vin->h264_asm);
-	cx_h264_dec_free(&p->vin->h264_dec);
-	free(p->vin);
-	p->vin = NULL;
+	mx_vin_free(&p->vin);
+	mx_vin_free(&p->screen);
 	free(p->vout.sent);
 	p->vout.sent = NULL;
 }
@@ -202,6 +193,7 @@ static void update_layout(struct mx_room *r, uint64_t now)
 	struct mx_layout_in li = { .speaker = -1, .presenter = -1, .max_tiles = v->max_tiles,
 				   .strip = true };
 	struct mx_part *pres = presenter_of(r), *shown[MX_LAYOUT_MAX_TILES];
+	struct mx_vin *shown_in[MX_LAYOUT_MAX_TILES];
 	size_t n = 0, n_shown = 0;
 
 	for (size_t i = 0; i < r->n_parts; i++) {
@@ -216,10 +208,31 @@ static void update_layout(struct mx_room *r, uint64_t now)
 		}
 		v->src[j] = p;
 	}
+	for (size_t i = 0; i < n; i++)
+		v->src_in[i] = v->src[i]->vin;
+	/* A shared screen is one more source, after the cameras, from its
+	 * first picture (mx_screen_ready): the layout does not go black
+	 * while the sharer's browser starts its capture. */
+	struct mx_vin *pending = NULL;
+	if (r->sharer && r->sharer->screen && !mx_screen_ready(r, now))
+		pending = r->sharer->screen;
+	else if (r->sharer && r->sharer->screen) {
+		li.sharing = true;
+		li.screen = (int)n;
+		li.sharer = -1;
+		for (size_t i = 0; i < n; i++)
+			if (v->src[i] == r->sharer)
+				li.sharer = (int)i;
+		v->src[n] = r->sharer;
+		v->src_in[n++] = r->sharer->screen;
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct mx_part *p = v->src[i];
-		v->src_w[i] = p->vin->has_pic ? p->vin->pic.width : 0;
-		v->src_h[i] = p->vin->has_pic ? p->vin->pic.height : 0;
+		const struct mx_vin *in = v->src_in[i];
+		v->src_w[i] = in->has_pic ? in->pic.width : 0;
+		v->src_h[i] = in->has_pic ? in->pic.height : 0;
+		if (in != p->vin)
+			continue;
 		/* A spotlight overrides both the loudest voice and the
 		 * presenter for the large tile. */
 		if (p == (r->spotlight ? r->spotlight : r->active_speaker))
@@ -236,28 +249,44 @@ static void update_layout(struct mx_room *r, uint64_t now)
 	}
 	/* Which sources are visible (same on every tier). */
 	for (size_t i = 0; i < n; i++)
-		v->src[i]->vin->visible = false;
+		v->src_in[i]->visible = false;
+	for (size_t i = 0; i < r->n_parts; i++)
+		if (r->parts[i]->screen)
+			r->parts[i]->screen->visible = false;
 	for (size_t k = 0; k < v->tiers[0].n_tiles; k++) {
-		struct mx_part *p = v->src[v->tiers[0].tiles[k].source];
+		int si = v->tiers[0].tiles[k].source;
+		struct mx_part *p = v->src[si];
+		struct mx_vin *in = v->src_in[si];
+		shown_in[n_shown] = in;
 		shown[n_shown++] = p;
-		if (!p->vin->visible) {
-			p->vin->visible = true;
-			if (!p->vin->has_pic || p->vin->need_keyframe)
-				mx_video_ask_keyframe(p, now);
+		if (!in->visible) {
+			in->visible = true;
+			if (!in->has_pic || in->need_keyframe)
+				mx_video_ask_keyframe(p, in, now);
 		}
 	}
+	/* A screen about to be shown is decoded already (and asked for a
+	 * keyframe), so that it has a picture to show. */
+	if (pending) {
+		pending->visible = true;
+		if (!pending->has_pic || pending->need_keyframe)
+			mx_video_ask_keyframe(r->sharer, pending, now);
+	}
+	mx_video_content_mode(r, li.sharing, now);
 	/* A change of who is where, of their picture size, or of the
 	 * highlight redraws the whole canvas. */
 	struct mx_part *hl = v->layout == MX_LAYOUT_GRID ? r->active_speaker : NULL;
 	if (hl && !hl->vin->visible)
 		hl = NULL;
 	bool changed = v->layout_changed || n_shown != v->n_shown || hl != v->highlight ||
-		       memcmp(shown, v->shown, n_shown * sizeof(*shown));
+		       memcmp(shown, v->shown, n_shown * sizeof(*shown)) ||
+		       memcmp(shown_in, v->shown_in, n_shown * sizeof(*shown_in));
 	if (changed) {
 		r->changed = true; /* the layout others see moved */
 		for (unsigned t = 0; t < v->n_tiers; t++)
 			v->tiers[t].redraw = true;
 		memcpy(v->shown, shown, n_shown * sizeof(*shown));
+		memcpy(v->shown_in, shown_in, n_shown * sizeof(*shown_in));
 		v->n_shown = n_shown;
 		v->highlight = hl;
 		v->layout_changed = false;
@@ -280,14 +309,15 @@ static bool compose(struct mx_video *v, struct tier *t)
 	}
 	for (size_t k = 0; k < t->n_tiles; k++) {
 		struct mx_part *p = v->shown[k];
+		const struct mx_vin *in = v->shown_in[k];
 		const struct mx_tile *tl = &t->tiles[k];
-		if (!p || !p->vin->has_pic || (!t->redraw && !p->vin->new_pic))
+		if (!p || !in || !in->has_pic || (!t->redraw && !in->new_pic))
 			continue;
-		const struct cx_picture *s = &p->vin->pic;
+		const struct cx_picture *s = &in->pic;
 		mx_video_scale_i420(&v->dsp, c->plane, c->stride, tl->pic.x, tl->pic.y,
 				    tl->pic.w, tl->pic.h, (const uint8_t *const *)s->plane,
 				    s->stride, s->width, s->height);
-		if (p == v->highlight) {
+		if (p == v->highlight && in == p->vin) {
 			int th = CM_MAX(2, c->height / 90) & ~1;
 			v->dsp.border(c->plane[0] + tl->cell.y * c->stride[0] + tl->cell.x,
 				      c->stride[0], tl->cell.w, tl->cell.h, th, BORDER_Y);
@@ -561,8 +591,11 @@ void mx_video_tick(struct mx_room *r, uint64_t now)
 		v->next_frame_us = now;
 	}
 	for (size_t i = 0; i < r->n_parts; i++) {
-		mx_video_repair(r->parts[i], now);
-		mx_video_remb(v, r->parts[i], now);
+		struct mx_part *p = r->parts[i];
+		mx_video_repair(p, p->vin, now);
+		if (p->screen)
+			mx_video_repair(p, p->screen, now);
+		mx_video_remb(v, p, now);
 	}
 	if (now < v->next_frame_us)
 		return;
@@ -606,15 +639,26 @@ void mx_video_tick(struct mx_room *r, uint64_t now)
 		uint64_t t0 = cm_now_us();
 		bool drew = compose(v, tr);
 		__atomic_add_fetch(&r->ctr.video_compose_us, cm_now_us() - t0, __ATOMIC_RELAXED);
+		/* New content goes to every encoder of the tier at once (a
+		 * static screen leaves frames out); keyframes and the idle
+		 * refresh each encoder by itself. */
+		tr->pending |= drew;
+		bool fresh = tr->pending && !mx_video_screen_skip(r, t, now);
+		if (fresh)
+			tr->pending = false;
 		if (tr->used &&
-		    (drew || tr->keyframe_wanted || now - tr->last_encode_us >= IDLE_FRAME_US))
+		    (fresh || tr->keyframe_wanted || now - tr->last_encode_us >= IDLE_FRAME_US))
 			encode_vp8(r, t, now);
-		if (h264 && (drew || tr->h264->keyframe_wanted ||
+		if (h264 && (fresh || tr->h264->keyframe_wanted ||
 			     now - tr->h264->last_encode_us >= IDLE_FRAME_US))
 			mx_video_h264_encode(r, t, now);
 	}
-	for (size_t i = 0; i < r->n_parts; i++)
+	v->frame_no++;
+	for (size_t i = 0; i < r->n_parts; i++) {
 		r->parts[i]->vin->new_pic = false;
+		if (r->parts[i]->screen)
+			r->parts[i]->screen->new_pic = false;
+	}
 }
 
 /* ---- feedback from receivers -------------------------------------------------------- */
@@ -741,9 +785,13 @@ void mx_video_layout_info(struct mx_room *r, struct mx_layout_info *out)
 	out->kind = v->layout;
 	out->width = t->w;
 	out->height = t->h;
+	if (r->sharer)
+		memcpy(out->screen_by, r->sharer->id, sizeof(out->screen_by));
 	for (size_t k = 0; k < t->n_tiles && k < v->n_shown; k++) {
 		if (!v->shown[k])
 			continue;
+		out->tiles[out->n].screen =
+			v->shown_in[k] && v->shown_in[k] != v->shown[k]->vin;
 		memcpy(out->tiles[out->n].id, v->shown[k]->id, sizeof(out->tiles[0].id));
 		out->tiles[out->n].x = t->tiles[k].pic.x;
 		out->tiles[out->n].y = t->tiles[k].pic.y;

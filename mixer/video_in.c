@@ -30,9 +30,42 @@ static void send_rtcp(struct mx_part *p, const uint8_t *buf, size_t len)
 		tp_sender_post_rtcp(p->sender, buf, len);
 }
 
-void mx_video_ask_keyframe(struct mx_part *p, uint64_t now)
+int mx_vin_new(struct mx_vin **out)
 {
-	struct mx_vin *in = p->vin;
+	struct mx_vin *in = calloc(1, sizeof(*in));
+	int err;
+
+	if (!in)
+		return ENOMEM;
+	err = cx_vp8_asm_new(&in->asm_);
+	if (!err)
+		err = cx_vp8_dec_new(&in->dec);
+	if (err) {
+		mx_vin_free(&in);
+		return err;
+	}
+	in->need_keyframe = true;
+	in->codec = TP_CODEC_VP8;
+	*out = in;
+	return 0;
+}
+
+void mx_vin_free(struct mx_vin **pin)
+{
+	struct mx_vin *in = pin ? *pin : NULL;
+
+	if (!in)
+		return;
+	cx_vp8_asm_free(&in->asm_);
+	cx_vp8_dec_free(&in->dec);
+	cx_h264_asm_free(&in->h264_asm);
+	cx_h264_dec_free(&in->h264_dec);
+	free(in);
+	*pin = NULL;
+}
+
+void mx_video_ask_keyframe(struct mx_part *p, struct mx_vin *in, uint64_t now)
+{
 	uint8_t buf[32];
 	size_t len;
 
@@ -46,12 +79,11 @@ void mx_video_ask_keyframe(struct mx_part *p, uint64_t now)
 	}
 }
 
-int mx_video_in_codec(struct mx_part *p, enum tp_codec codec)
+static int vin_codec(struct mx_vin *in, enum tp_codec codec)
 {
-	struct mx_vin *in = p->vin;
 	int err = 0;
 
-	if (codec != TP_CODEC_H264 || in->codec == TP_CODEC_H264)
+	if (!in || codec != TP_CODEC_H264 || in->codec == TP_CODEC_H264)
 		return 0;
 	if (!in->h264_asm)
 		err = cx_h264_asm_new(&in->h264_asm);
@@ -64,6 +96,14 @@ int mx_video_in_codec(struct mx_part *p, enum tp_codec codec)
 	}
 	in->codec = TP_CODEC_H264;
 	return 0;
+}
+
+/* The codec is the connection's: a shared screen has the camera's. */
+int mx_video_in_codec(struct mx_part *p, enum tp_codec codec)
+{
+	int err = vin_codec(p->vin, codec);
+
+	return err ? err : vin_codec(p->screen, codec);
 }
 
 /* The sender's assembler, whichever its codec. */
@@ -133,7 +173,12 @@ static int vin_next(struct mx_vin *in, const uint8_t **data, size_t *len, bool *
 void mx_video_input(struct mx_room *r, struct mx_part *p, const uint8_t *pkt,
 		    size_t len, const struct tp_rtp_hdr *h, uint64_t now)
 {
-	struct mx_vin *in = p->vin;
+	mx_vin_input(r, p, p->vin, pkt, len, h, now);
+}
+
+void mx_vin_input(struct mx_room *r, struct mx_part *p, struct mx_vin *in,
+		  const uint8_t *pkt, size_t len, const struct tp_rtp_hdr *h, uint64_t now)
+{
 	const uint8_t *data;
 	size_t flen;
 	bool key;
@@ -143,7 +188,9 @@ void mx_video_input(struct mx_room *r, struct mx_part *p, const uint8_t *pkt,
 			return;
 		in->ssrc = h->ssrc;
 		in->last_pli_us = 0;
-		mx_video_ask_keyframe(p, now);
+		cm_info("mixer", "participant %s: new %s stream, ssrc %u", p->id,
+			in == p->vin ? "camera" : "screen", (unsigned)h->ssrc);
+		mx_video_ask_keyframe(p, in, now);
 	}
 	if (vin_h264(in))
 		cx_h264_asm_put(in->h264_asm, h->seq, h->ts, h->marker, pkt + h->hdr_len,
@@ -171,15 +218,14 @@ void mx_video_input(struct mx_room *r, struct mx_part *p, const uint8_t *pkt,
 			__atomic_add_fetch(&in->decodes, 1, __ATOMIC_RELAXED);
 			__atomic_add_fetch(&r->ctr.video_decodes, 1, __ATOMIC_RELAXED);
 		} else if (derr != EAGAIN || !vin_h264(in)) {
-			mx_video_ask_keyframe(p, now);
+			mx_video_ask_keyframe(p, in, now);
 		}
 	}
 }
 
 /* NACKs for what is missing, within a budget; then a keyframe. */
-void mx_video_repair(struct mx_part *p, uint64_t now)
+void mx_video_repair(struct mx_part *p, struct mx_vin *in, uint64_t now)
 {
-	struct mx_vin *in = p->vin;
 	uint16_t seqs[64];
 	uint8_t buf[512];
 	size_t n, len;
@@ -187,7 +233,7 @@ void mx_video_repair(struct mx_part *p, uint64_t now)
 	if (!in->ssrc || !p->sender)
 		return;
 	if (in->visible && vin_need_keyframe(in))
-		mx_video_ask_keyframe(p, now);
+		mx_video_ask_keyframe(p, in, now);
 	n = vin_missing(in, seqs, CM_ARRAY_SIZE(seqs));
 	if (!n) {
 		in->gap_since_us = 0;
@@ -198,7 +244,7 @@ void mx_video_repair(struct mx_part *p, uint64_t now)
 	if (now - in->gap_since_us > NACK_BUDGET_US) {
 		vin_drop_incomplete(in);
 		in->gap_since_us = 0;
-		mx_video_ask_keyframe(p, now);
+		mx_video_ask_keyframe(p, in, now);
 		return;
 	}
 	if (now - in->last_nack_us < NACK_INTERVAL_US)
@@ -212,20 +258,31 @@ void mx_video_repair(struct mx_part *p, uint64_t now)
 }
 
 /* Tells each sender how much to send: visible ones up to the top tier's
- * rate and a half, hidden ones little. */
+ * rate and a half, hidden ones little. REMB is what the sender may send
+ * in all: a shared screen's share is added, and both SSRCs named. */
 void mx_video_remb(struct mx_video *v, struct mx_part *p, uint64_t now)
 {
 	struct mx_vin *in = p->vin;
+	uint64_t top = (uint64_t)v->tiers[v->n_tiers - 1].kbps * 1500;
+	uint32_t ssrcs[2];
+	size_t n = 0;
 	uint8_t buf[64];
 	size_t len;
-	uint64_t bps = in->visible ? (uint64_t)v->tiers[v->n_tiers - 1].kbps * 1500
-				   : REMB_HIDDEN_BPS;
+	uint64_t bps = 0;
 
-	if (!in->ssrc || !p->sender || now - in->last_remb_us < REMB_INTERVAL_US)
+	if (in->ssrc) {
+		ssrcs[n++] = in->ssrc;
+		bps += in->visible ? top : REMB_HIDDEN_BPS;
+	}
+	if (p->screen && p->screen->ssrc) {
+		ssrcs[n++] = p->screen->ssrc;
+		bps += p->screen->visible ? top : REMB_HIDDEN_BPS;
+	}
+	if (!n || !p->sender || now - in->last_remb_us < REMB_INTERVAL_US)
 		return;
 	if (tp_rtcp_write_remb(buf, sizeof(buf), &len,
-			       tp_sender_ssrc(p->sender, TP_SDP_VIDEO), bps, &in->ssrc,
-			       1) == 0) {
+			       tp_sender_ssrc(p->sender, TP_SDP_VIDEO), bps, ssrcs,
+			       n) == 0) {
 		send_rtcp(p, buf, len);
 		in->last_remb_us = now;
 	}

@@ -83,6 +83,7 @@ struct tier {
 	uint64_t last_encode_us;
 	struct hist_pkt *hist;
 	bool used; /* has VP8 receivers this frame */
+	bool pending; /* drawn on since its last encode */
 	struct tier_h264 *h264; /* NULL until an H.264 receiver wants this tier */
 	bool h264_failed; /* no H.264 encoder could be made: not tried again */
 };
@@ -99,15 +100,27 @@ struct mx_video {
 	enum mx_layout_kind layout;
 	struct tier tiers[MX_VIDEO_TIERS];
 	uint64_t t0_us, next_frame_us;
-	/* The current layout's sources (in tile order) and highlight. */
+	/* The current layout's sources (in tile order: the participant and
+	 * which of its pictures, camera or screen) and highlight. */
 	struct mx_part *shown[MX_LAYOUT_MAX_TILES];
+	struct mx_vin *shown_in[MX_LAYOUT_MAX_TILES];
 	size_t n_shown;
 	struct mx_part *highlight;
 	bool layout_changed;
 	/* Scratch, sized for the room. */
 	size_t cap;
 	struct mx_part **src;
+	struct mx_vin **src_in;
 	int *src_w, *src_h;
+	/* While a screen is shown (see screen.c): the largest tier encodes
+	 * with settings for text, and at a lower frame rate while the
+	 * screen's picture stays the same. */
+	bool content_mode;
+	uint8_t *screen_copy; /* the screen's last luma, to see it is static */
+	size_t screen_copy_cap;
+	int screen_copy_w, screen_copy_h;
+	uint64_t screen_changed_us;
+	unsigned frame_no;
 	uint8_t *frame_buf; /* the packetizer's output: payloads back to back */
 	size_t *frame_lens;
 };
@@ -130,13 +143,27 @@ struct tier_h264 *mx_video_h264_get(struct tier *t, unsigned fps);
 void mx_video_h264_free(struct tier_h264 **p);
 void mx_video_h264_encode(struct mx_room *r, unsigned ti, uint64_t now);
 
-/* video_in.c, for the tick and the layout. */
+/* screen.c, for the tick: the largest tier's encoder settings follow
+ * whether a screen is shown; and whether tier t leaves this frame out
+ * (a static screen needs fewer frames). */
+void mx_video_content_mode(struct mx_room *r, bool screen, uint64_t now);
+bool mx_video_screen_skip(struct mx_room *r, unsigned t, uint64_t now);
+/* Whether the share's screen goes into the layout: from its first
+ * picture, or after SCREEN_WAIT_US without one (then black). */
+bool mx_screen_ready(struct mx_room *r, uint64_t now);
+
+/* video_in.c, for the tick and the layout; in is p's camera (p->vin) or
+ * its shared screen (p->screen). */
+int mx_vin_new(struct mx_vin **out);
+void mx_vin_free(struct mx_vin **in);
+void mx_vin_input(struct mx_room *r, struct mx_part *p, struct mx_vin *in,
+		  const uint8_t *pkt, size_t len, const struct tp_rtp_hdr *h, uint64_t now);
+void mx_video_ask_keyframe(struct mx_part *p, struct mx_vin *in, uint64_t now);
 /* The sender's negotiated codec is known (connected): H.264 senders get
- * their assembler and decoder. Returns 0 or an errno. */
+ * their assembler and decoder (camera and screen). Returns 0 or an errno. */
 int mx_video_in_codec(struct mx_part *p, enum tp_codec codec);
-void mx_video_ask_keyframe(struct mx_part *p, uint64_t now);
 /* NACKs for what is missing, within a budget; then a keyframe. */
-void mx_video_repair(struct mx_part *p, uint64_t now);
+void mx_video_repair(struct mx_part *p, struct mx_vin *in, uint64_t now);
 /* How much the sender may send: visible ones a lot, hidden ones little. */
 void mx_video_remb(struct mx_video *v, struct mx_part *p, uint64_t now);
 

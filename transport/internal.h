@@ -15,7 +15,7 @@
 #include "transport/transport.h"
 
 #define TP_MAX_ADDRS 4 /* validated ICE addresses per peer */
-#define TP_MAX_IN_STREAMS 4 /* inbound SSRCs tracked for receiver reports */
+#define TP_MAX_IN_STREAMS 6 /* inbound SSRCs tracked for receiver reports */
 #define TP_PKT_CAP 1600 /* a datagram buffer: MTU plus the SRTP trailer */
 #define TP_CONSENT_TIMEOUT_US (30 * 1000000ull)
 #define TP_RTCP_INTERVAL_US 1000000ull
@@ -105,12 +105,14 @@ struct tp_peer {
 	char remote_ufrag[257];
 	char fp_alg[16];
 	char fp[160];
-	struct tp_sdp_neg_media media[2]; /* [0] audio, [1] video */
-	bool has[2];
+	/* [0] audio, [1] video, [2] a shared screen (a second video m-line,
+	 * recvonly; its SSRCs are always announced). */
+	struct tp_sdp_neg_media media[3];
+	bool has[3];
 	/* Without a=ssrc in the offer, the first SSRC seen per kind is the
 	 * only one accepted from then on. */
-	bool latched[2];
-	uint32_t latch_ssrc[2];
+	bool latched[3];
+	uint32_t latch_ssrc[3];
 	struct tp_peer_events ev;
 	void *arg;
 
@@ -126,6 +128,7 @@ struct tp_peer {
 	uint32_t ssrc[2]; /* what tutti sends with: [0] audio, [1] video */
 	uint32_t rtx_ssrc; /* video retransmissions, when RTX was negotiated */
 	uint32_t video_in_ssrc; /* the peer's video SSRC, for its RTX packets */
+	uint32_t screen_in_ssrc; /* the same for its screen */
 	bool connected;
 	struct tp_in_stream in[TP_MAX_IN_STREAMS];
 	uint64_t next_rtcp_us;

@@ -12,6 +12,7 @@
 
 #define IDX_AUDIO 0
 #define IDX_VIDEO 1
+#define IDX_SCREEN 2
 
 static int kind_index(enum tp_sdp_kind k)
 {
@@ -72,7 +73,7 @@ int tp_peer_create(struct tp_peer **out, struct tp_server *s,
 	strcpy(p->fp, neg->fp);
 	for (size_t i = 0; i < neg->n_media; i++) {
 		const struct tp_sdp_neg_media *m = &neg->media[i];
-		int k = kind_index(m->kind);
+		int k = m->screen ? IDX_SCREEN : kind_index(m->kind);
 		if (!m->accepted || k < 0 || p->has[k])
 			continue;
 		p->media[k] = *m;
@@ -265,16 +266,20 @@ void tp_peer_on_dtls(struct tp_peer *p, struct tp_addr_entry *from,
 
 /* SSRCs are bound to the participant that announced them (a=ssrc, RTX
  * included); a sender that announced none is held to the first it used. */
+static bool announced(const struct tp_sdp_neg_media *m, uint32_t ssrc)
+{
+	for (size_t i = 0; i < m->n_remote_ssrc && i < TP_SDP_MAX_SSRC; i++)
+		if (m->remote_ssrc[i] == ssrc)
+			return true;
+	return false;
+}
+
 static bool ssrc_allowed(struct tp_peer *p, int k, uint32_t ssrc)
 {
 	const struct tp_sdp_neg_media *m = &p->media[k];
 
-	if (m->n_remote_ssrc) {
-		for (size_t i = 0; i < m->n_remote_ssrc && i < TP_SDP_MAX_SSRC; i++)
-			if (m->remote_ssrc[i] == ssrc)
-				return true;
-		return false;
-	}
+	if (m->n_remote_ssrc)
+		return announced(m, ssrc);
 	if (!p->latched[k]) {
 		p->latched[k] = true;
 		p->latch_ssrc[k] = ssrc;
@@ -334,20 +339,22 @@ static void count_rtp(struct tp_in_stream *s, const struct tp_rtp_hdr *h,
  * the header moves 2 bytes on over the original sequence number, which,
  * with the media payload type and SSRC, it takes back. False when there
  * is nothing to repeat (padding only) or no video stream to repeat. */
-static bool unwrap_rtx(struct tp_peer *p, uint8_t **buf, size_t *n, struct tp_rtp_hdr *h)
+static bool unwrap_rtx(struct tp_peer *p, int k, uint8_t **buf, size_t *n,
+		       struct tp_rtp_hdr *h)
 {
+	uint32_t media_ssrc = k == IDX_SCREEN ? p->screen_in_ssrc : p->video_in_ssrc;
 	uint8_t *b = *buf;
 	uint16_t osn;
 
-	if (h->payload_len < 2 || !p->video_in_ssrc)
+	if (h->payload_len < 2 || !media_ssrc)
 		return false;
 	osn = cm_rd16(b + h->hdr_len);
 	memmove(b + 2, b, h->hdr_len);
 	b += 2;
 	*n -= 2;
-	b[1] = (uint8_t)((b[1] & 0x80) | (p->media[IDX_VIDEO].pt & 0x7f));
+	b[1] = (uint8_t)((b[1] & 0x80) | (p->media[k].pt & 0x7f));
 	cm_wr16(b + 2, osn);
-	cm_wr32(b + 8, p->video_in_ssrc);
+	cm_wr32(b + 8, media_ssrc);
 	*buf = b;
 	return tp_rtp_parse(h, b, *n) == 0;
 }
@@ -444,16 +451,21 @@ void tp_peer_on_srtp(struct tp_peer *p, uint8_t *buf, size_t len, uint64_t now)
 		tp_server_drop(p->srv, TP_DROP_RTP_MALFORMED);
 		return;
 	}
-	if (p->has[IDX_VIDEO] && p->media[IDX_VIDEO].rtx_pt > 0 &&
-	    h.pt == p->media[IDX_VIDEO].rtx_pt) {
-		if (!unwrap_rtx(p, &buf, &n, &h))
+	/* The screen's packets are known by its announced SSRCs (its payload
+	 * types may be the camera's), RTX included. */
+	bool screen = p->has[IDX_SCREEN] && announced(&p->media[IDX_SCREEN], h.ssrc);
+	int vk = screen ? IDX_SCREEN : IDX_VIDEO;
+	if (p->has[vk] && p->media[vk].rtx_pt > 0 && h.pt == p->media[vk].rtx_pt) {
+		if (!unwrap_rtx(p, vk, &buf, &n, &h))
 			return; /* padding only (a bandwidth probe), or no video yet */
 	}
-	k = p->has[IDX_AUDIO] && h.pt == p->media[IDX_AUDIO].pt   ? IDX_AUDIO
-	    : p->has[IDX_VIDEO] && h.pt == p->media[IDX_VIDEO].pt ? IDX_VIDEO
-								  : -1;
+	k = p->has[IDX_AUDIO] && h.pt == p->media[IDX_AUDIO].pt ? IDX_AUDIO
+	    : p->has[vk] && h.pt == p->media[vk].pt		 ? vk
+								 : -1;
 	if (k == IDX_VIDEO)
 		p->video_in_ssrc = h.ssrc;
+	else if (k == IDX_SCREEN)
+		p->screen_in_ssrc = h.ssrc;
 	if (k < 0) {
 		tp_server_drop(p->srv, TP_DROP_UNKNOWN_SSRC);
 		return;
@@ -466,8 +478,12 @@ void tp_peer_on_srtp(struct tp_peer *p, uint8_t *buf, size_t len, uint64_t now)
 	if (s)
 		count_rtp(s, &h, now);
 	tp_server_counters(p->srv)->rx_rtp++;
-	if (p->ev.on_rtp)
+	if (k == IDX_SCREEN) {
+		if (p->ev.on_screen_rtp)
+			p->ev.on_screen_rtp(p->arg, p, buf, n, &h);
+	} else if (p->ev.on_rtp) {
 		p->ev.on_rtp(p->arg, p, p->media[k].kind, buf, n, &h);
+	}
 }
 
 /* ---- sending (I/O thread) -------------------------------------------- */

@@ -109,6 +109,11 @@ struct tp_sdp_neg_media {
 	/* The answerer's own direction: we send if the offer lets us
 	 * (offer sendrecv/recvonly) and receive if it sends. */
 	enum tp_sdp_dir answer_dir;
+	/* The second video m-line, accepted as a shared screen: the offerer
+	 * sends on it (sendonly or sendrecv), announces its SSRCs (a=ssrc:
+	 * bundled video m-lines may share payload types, so packets are told
+	 * apart by SSRC) and tutti answers recvonly. */
+	bool screen;
 };
 
 /* The negotiation result: everything a peer needs from the offer. */
@@ -121,6 +126,7 @@ struct tp_sdp_neg {
 	struct tp_sdp_neg_media media[TP_SDP_MAX_MEDIA];
 	int audio_index; /* first accepted audio m-line, -1 none */
 	int video_index; /* first accepted video m-line, -1 none */
+	int screen_index; /* the screen m-line (see tp_sdp_neg_media.screen), -1 none */
 };
 
 /* Decides what tutti answers. Requires: ICE ufrag and pwd, a sha-256
@@ -131,8 +137,9 @@ struct tp_sdp_neg {
  * in the offer; H.264 must be packetization-mode=1 and baseline
  * (profile_idc 66; constrained baseline, e.g. 42e01f, preferred among
  * several H.264 payload types).
- * Only the first audio and first video m-lines are accepted; others
- * (data channels, extra tracks) are rejected (port 0).
+ * Only the first audio and first video m-lines are accepted, and a
+ * second video m-line as a shared screen (see tp_sdp_neg_media.screen);
+ * others (data channels, extra tracks) are rejected (port 0).
  * Returns 0, or EPROTO with the reason in err (for a 400/422 body). */
 int tp_sdp_negotiate(const struct tp_sdp *offer, struct tp_sdp_neg *neg,
 		     char *err, size_t errlen);

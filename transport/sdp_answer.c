@@ -199,6 +199,14 @@ static void take_media(struct tp_sdp_neg_media *nm, const struct tp_sdp_media *m
 	nm->answer_dir = answer_dir(m->dir);
 }
 
+/* A second video m-line that can carry a shared screen: the offerer
+ * sends on it and names its SSRCs (the only way to tell its packets
+ * from the camera's when both use the same payload types). */
+static bool screen_candidate(const struct tp_sdp_media *m)
+{
+	return (m->dir == TP_SDP_SENDONLY || m->dir == TP_SDP_SENDRECV) && m->n_ssrc > 0;
+}
+
 /* Transport checks for an m-line tutti will accept; all of them share
  * one ICE/DTLS transport (first), so they must agree with it. */
 static int check_transport(const struct tp_sdp_media *m, size_t i,
@@ -247,7 +255,7 @@ int tp_sdp_negotiate(const struct tp_sdp *offer, struct tp_sdp_neg *neg, char *e
 	if (!offer || !neg || offer->n_media > TP_SDP_MAX_MEDIA)
 		return EINVAL;
 	memset(neg, 0, sizeof(*neg));
-	neg->audio_index = neg->video_index = -1;
+	neg->audio_index = neg->video_index = neg->screen_index = -1;
 	neg->n_media = offer->n_media;
 	if (!offer->n_media)
 		return refuse(err, errlen, "the offer has no m-lines");
@@ -257,10 +265,16 @@ int tp_sdp_negotiate(const struct tp_sdp *offer, struct tp_sdp_neg *neg, char *e
 		int *slot = m->kind == TP_SDP_AUDIO   ? &neg->audio_index
 			    : m->kind == TP_SDP_VIDEO ? &neg->video_index
 						      : NULL;
+		bool screen = false;
 
 		neg->media[i].kind = m->kind;
 		neg->media[i].pt = -1;
 		neg->media[i].answer_dir = TP_SDP_INACTIVE;
+		if (slot && *slot >= 0 && slot == &neg->video_index && neg->screen_index < 0 &&
+		    screen_candidate(m)) {
+			slot = &neg->screen_index;
+			screen = true;
+		}
 		if (!slot || *slot >= 0)
 			continue; /* data channels, extra tracks */
 		if (m->port == 0 && !(m->bundle_only && in_bundle(offer, m->mid)))
@@ -284,6 +298,10 @@ int tp_sdp_negotiate(const struct tp_sdp *offer, struct tp_sdp_neg *neg, char *e
 		if (ret)
 			return ret;
 		take_media(&neg->media[i], m, c);
+		if (screen) {
+			neg->media[i].screen = true;
+			neg->media[i].answer_dir = TP_SDP_RECVONLY;
+		}
 		*slot = (int)i;
 		if (!first)
 			first = m;

@@ -94,6 +94,10 @@ struct tp_peer_events {
 	/* kind is the m-line the packet belongs to (by payload type). */
 	void (*on_rtp)(void *arg, struct tp_peer *p, enum tp_sdp_kind kind,
 		       uint8_t *pkt, size_t len, const struct tp_rtp_hdr *h);
+	/* A packet of the peer's shared screen (the second video m-line,
+	 * see tp_sdp_neg_media.screen); NULL: such packets are dropped. */
+	void (*on_screen_rtp)(void *arg, struct tp_peer *p, uint8_t *pkt, size_t len,
+			      const struct tp_rtp_hdr *h);
 	/* One decrypted (compound) RTCP packet, already length-checked. */
 	void (*on_rtcp)(void *arg, struct tp_peer *p, const uint8_t *pkt, size_t len);
 };

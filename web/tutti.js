@@ -10,7 +10,8 @@
 // Standard APIs only, no framework, no build step. Test hooks: the peer
 // connection is window.tuttiPc; #status carries data-state (idle, preview,
 // connecting, connected, reconnecting, failed, left, ended); window.tutti
-// holds the client's state (participantId, role, roster, ...).
+// holds the client's state (participantId, role, roster, ...). Screen
+// sharing lives in screen.js (a second video transceiver, sendonly).
 //
 // URL parameters: ?token=JWT, ?name=, ?mode=auto|low|audio-only,
 // ?autojoin=1 (join without waiting for the button).
@@ -44,6 +45,9 @@
     // Hooks for presenter.js.
     onRoster: [], onLayout: [], decorateRosterItem: null,
     api: null, setStatus: null, caption: null,
+    // Hooks for screen.js: a new peer connection (before the offer), a
+    // join that got its answer; patchSelf changes this participant.
+    onPc: [], onJoined: [], patchSelf: null, screenTx: null,
   };
 
   let pc = null;
@@ -173,8 +177,11 @@
 
   // ---- joining -------------------------------------------------------------
   function senderOf(kind) {
-    return pc ? pc.getSenders().find((s) => s.track && s.track.kind === kind) ||
-                pc.getTransceivers().find((t) => t.receiver.track.kind === kind)?.sender : null;
+    // The camera's, never the shared screen's (screen.js).
+    const screen = T.screenTx ? T.screenTx.sender : null;
+    return pc ? pc.getSenders().find((s) => s !== screen && s.track && s.track.kind === kind) ||
+                pc.getTransceivers().find((t) => t.sender !== screen &&
+                                                 t.receiver.track.kind === kind)?.sender : null;
   }
 
   // What we send follows the data mode: low = a small, slow picture;
@@ -239,6 +246,7 @@
         try { t.setCodecPreferences(first.concat(rest)); } catch (e) { /* keep defaults */ }
       });
     }
+    T.onPc.forEach((f) => f(pc));
   }
 
   function closePc() {
@@ -280,6 +288,7 @@
     T.participantId = loc ? new URL(loc, location.href).pathname.split('/').pop() : null;
     await pc.setRemoteDescription({ type: 'answer', sdp: await res.text() });
     await applySendLimits();
+    T.onJoined.forEach((f) => f(pc));
     if (T.dataMode !== 'auto') patchSelf({ data_cap: T.dataMode }).catch(() => {});
     if (T.hand) patchSelf({ hand: true }).catch(() => {});
     el.leave.disabled = false;
@@ -357,9 +366,13 @@
     const res = await fetch(T.participantUrl, {
       method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
     });
-    if (!res.ok) throw new Error(explain(await errorOf(res)));
+    if (!res.ok) {
+      const e = await errorOf(res);
+      throw Object.assign(new Error(explain(e)), { code: e.code, status: res.status });
+    }
     return res.json();
   }
+  T.patchSelf = patchSelf;
 
   // ---- events stream -------------------------------------------------------
   function openEvents() {

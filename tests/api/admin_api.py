@@ -375,7 +375,7 @@ def section_rooms():
     full = {"name": "lecture-9", "mode": "lecture", "layout": "speaker", "access": "open",
             "locked": True, "max_participants": 20, "speakers": 2, "max_tiles": 9, "fps": 10,
             "tiers": [{"width": 320, "height": 180, "kbps": 200},
-                      {"width": 960, "height": 540, "kbps": 900}]}
+                      {"width": 960, "height": 540, "kbps": 900}], "screen_share": "everyone"}
     st, h, b = create(full)
     j = jbody(b) or {}
     check("create_with_every_field_is_201_and_echoes_them",
@@ -396,12 +396,13 @@ def section_rooms():
     # PATCH: every patchable field, read back from the API and the store
     st, h, b = call("PATCH", "/api/v1/rooms/lecture-9",
                     {"layout": "presenter", "access": "token", "locked": False,
-                     "max_participants": 80}, auth=KEY)
+                     "max_participants": 80, "screen_share": "off"}, auth=KEY)
     j = jbody(b) or {}
     check("patch_room_is_200", st == 200 and (j.get("layout") or {}).get("kind") == "presenter"
           and j.get("access") == "token" and j.get("locked") is False
-          and j.get("max_participants") == 80, short(b, 300))
-    want = dict(full, layout="presenter", access="token", locked=False, max_participants=80)
+          and j.get("max_participants") == 80 and j.get("screen_share") == "off", short(b, 300))
+    want = dict(full, layout="presenter", access="token", locked=False, max_participants=80,
+                screen_share="off")
     check("patch_room_is_stored", store_rooms().get("lecture-9") == want,
           str(store_rooms().get("lecture-9")))
     st, h, b = call("PATCH", "/api/v1/rooms/lecture-9", {}, auth=KEY)

@@ -134,14 +134,17 @@ def main():
         full = {"name": "full-room", "mode": "lecture", "layout": "speaker", "access": "open",
                 "locked": True, "max_participants": 12, "speakers": 2, "max_tiles": 4,
                 "fps": 10, "tiers": [{"width": 320, "height": 180, "kbps": 200},
-                                     {"width": 640, "height": 360, "kbps": 700}]}
+                                     {"width": 640, "height": 360, "kbps": 700}],
+                "screen_share": "off"}
         st, j, _ = srv.call("POST", "/api/v1/rooms", full)
         check("create_room_with_every_field",
               st == 201 and dict(room_form(j), layout=(j or {}).get("layout")) == full,
               f"{st} {room_form(j)}")
         st, j, _ = srv.call("PATCH", "/api/v1/rooms/full-room",
-                            {"layout": "presenter", "locked": False, "max_participants": 30})
-        want_full = dict(full, layout="presenter", locked=False, max_participants=30)
+                            {"layout": "presenter", "locked": False, "max_participants": 30,
+                             "screen_share": "everyone"})
+        want_full = dict(full, layout="presenter", locked=False, max_participants=30,
+                         screen_share="everyone")
         check("patch_it", st == 200 and all(j.get(k) == v for k, v in want_full.items()
                                             if k != "layout")
               and j.get("layout", {}).get("kind") == "presenter", f"{st}")

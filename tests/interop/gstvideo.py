@@ -33,6 +33,8 @@ H264_CAPS = H264_SEND_CAPS + ",profile-level-id=(string)42e01f"
 # What an H.264 peer needs besides: x264enc (gstreamer1.0-plugins-ugly),
 # rtph264pay/depay (-good), avdec_h264 (gstreamer1.0-libav).
 H264_ELEMENTS = ("x264enc", "rtph264pay", "rtph264depay", "avdec_h264", "h264parse")
+# A shared screen's m-line (VPeer(screen=...)): its own payload type.
+SCREEN_CAPS = "application/x-rtp,media=video,encoding-name=VP8,payload=98,clock-rate=90000"
 NEEDED_ELEMENTS = ("webrtcbin", "nicesrc", "opusenc", "rtpopuspay", "vp8enc", "vp8dec",
                    "rtpvp8pay", "rtpvp8depay", "audiotestsrc", "videotestsrc", "appsink",
                    "videoconvert", "fakesink")
@@ -87,9 +89,12 @@ class VPeer(gp.WebRTCPeer):
     decode: decode the received video (else it goes to a fakesink).
     keep: how many decoded frames to keep (the latest).
     codec: "VP8", or "H264": its offer has ONLY H.264 (x264enc constrained
-    baseline, rtph264pay), and it decodes what it gets with avdec_h264."""
+    baseline, rtph264pay), and it decodes what it gets with avdec_h264.
+    screen: like video, a shared screen sent on a second video m-line
+    (sendonly, payload type 98; needs video); None: no such m-line."""
 
-    def __init__(self, hub, room, name, video, tone=False, decode=True, keep=4, codec="VP8"):
+    def __init__(self, hub, room, name, video, tone=False, decode=True, keep=4, codec="VP8",
+                 screen=None):
         self.tone, self.decode, self.codec = tone, decode, codec
         self.lock = threading.Lock()
         self.frames = collections.deque(maxlen=keep)   # (t, w, h, Y, U, V)
@@ -113,6 +118,10 @@ class VPeer(gp.WebRTCPeer):
         elif video:
             desc.append(f"{video} ! videoconvert ! vp8enc name=venc deadline=1 "
                         f"! rtpvp8pay pt=96 picture-id-mode=15-bit ! queue ! {VP8_CAPS} ! webrtc.")
+        if video and screen:
+            desc.append(f"{screen} ! videoconvert ! vp8enc name=senc deadline=1 "
+                        f"! rtpvp8pay pt=98 picture-id-mode=15-bit ! queue ! {SCREEN_CAPS} "
+                        f"! webrtc.")
         super().__init__(hub, room, name, gp.launch("\n".join(desc), name))
         self.pipe.get_bus().connect("message::warning", self._on_warning)
         # Keyframe requests that reach the encoder (the server's PLI/FIR,
@@ -124,6 +133,9 @@ class VPeer(gp.WebRTCPeer):
             venc.get_static_pad("src").add_probe(Gst.PadProbeType.EVENT_UPSTREAM,
                                                  self._on_upstream_event)
         self.sendrecv(2 if video else 1)
+        if video and screen:
+            tr = self.webrtc.emit("get-transceiver", 2)
+            tr.set_property("direction", gp.GstWebRTC.WebRTCRTPTransceiverDirection.SENDONLY)
         if not video:
             self.recvonly(H264_CAPS if codec == "H264" else VP8_CAPS)
 

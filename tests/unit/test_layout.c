@@ -117,6 +117,43 @@ static void presenter_layout_can_hide_the_others(void)
 	check_sane(n, 1280, 720);
 }
 
+/* While a screen is shared, every kind shows it large on the left and
+ * the sharer's camera first in a small column on the right. */
+static void a_shared_screen_is_large_and_its_sharer_small(void)
+{
+	/* Sources: cameras 0, 1, 2 (1 shares), and the screen, 3. */
+	struct mx_layout_in in = { .n = 4, .speaker = 2, .presenter = 0, .sharing = true,
+				   .screen = 3, .sharer = 1, .strip = true };
+	const enum mx_layout_kind kinds[] = { MX_LAYOUT_GRID, MX_LAYOUT_SPEAKER,
+					      MX_LAYOUT_PRESENTER };
+
+	for (size_t k = 0; k < 3; k++) {
+		size_t n = mx_layout_compute(kinds[k], 1280, 720, &in, t);
+		CHECK_EQ(n, 4);
+		check_sane(n, 1280, 720);
+		CHECK_EQ(t[0].source, 3);
+		CHECK(t[0].large);
+		CHECK_EQ(t[1].source, 1);
+		CHECK(!t[1].large);
+		/* The screen keeps 16:9 at 1068x600: 83 % of a 1280x720 slide. */
+		CHECK_EQ(t[0].pic.w, 1068);
+		CHECK_EQ(t[0].pic.h, 600);
+		CHECK(t[1].cell.x >= t[0].cell.x + t[0].cell.w);
+		CHECK(t[1].cell.w * 5 < t[0].pic.w);
+		CHECK(t[2].source == 0 && t[3].source == 2);
+	}
+	/* Only the screen: it takes the whole canvas. */
+	struct mx_layout_in alone = { .n = 1, .speaker = -1, .presenter = -1, .sharing = true,
+				      .screen = 0, .sharer = -1 };
+	CHECK_EQ(mx_layout_compute(MX_LAYOUT_PRESENTER, 1280, 720, &alone, t), 1);
+	CHECK_EQ(t[0].pic.w, 1280);
+	CHECK_EQ(t[0].pic.h, 720);
+	/* Not sharing: the sources are laid out as before. */
+	in.sharing = false;
+	CHECK_EQ(mx_layout_compute(MX_LAYOUT_GRID, 1280, 720, &in, t), 4);
+	CHECK(!t[0].large);
+}
+
 static void names_round_trip(void)
 {
 	enum mx_layout_kind k;
@@ -135,6 +172,7 @@ int main(void)
 	RUN(every_grid_size_up_to_25_is_sane);
 	RUN(speaker_layout_puts_the_speaker_large);
 	RUN(presenter_layout_can_hide_the_others);
+	RUN(a_shared_screen_is_large_and_its_sharer_small);
 	RUN(names_round_trip);
 	return check_report();
 }

@@ -287,6 +287,48 @@ static void chrome_data_channel_is_rejected_with_port_0(void)
 	CHECK_EQ(reparsed.media[2].port, 0);
 }
 
+/* A second sending video m-line with its SSRCs is a shared screen:
+ * accepted, answered recvonly (tutti sends nothing on it); without
+ * a=ssrc it cannot be told from the camera and is rejected with port 0. */
+static void second_video_m_line_is_a_screen(void)
+{
+	const struct tp_sdp_neg_media *v = &neg.media[1], *sc = &neg.media[2];
+	size_t len = 0;
+	char *text, *no_ssrc;
+
+	CHECK_EQ(run_file("chrome-screen-offer.sdp"), 0);
+	CHECK_EQ(neg.n_media, 3);
+	CHECK_EQ(neg.video_index, 1);
+	CHECK_EQ(neg.screen_index, 2);
+	CHECK(v->accepted && !v->screen && v->answer_dir == TP_SDP_SENDRECV);
+	CHECK(sc->accepted && sc->screen && sc->answer_dir == TP_SDP_RECVONLY);
+	CHECK_EQ(sc->pt, 96);
+	CHECK_EQ(sc->rtx_pt, 97);
+	CHECK_EQ(sc->n_remote_ssrc, 2);
+	CHECK_EQ(sc->remote_ssrc[0], 1283742321u);
+	CHECK(strstr(answer, "\r\na=group:BUNDLE 0 1 2\r\n"));
+	CHECK(strstr(answer, "a=mid:2\r\n"));
+	CHECK_EQ(count(answer, "a=recvonly\r\n"), 1);
+	/* tutti announces one video stream: the camera m-line's. */
+	CHECK_EQ(count(answer, "a=msid:tutti-stream video\r\n"), 1);
+	check_answer_wellformed();
+	CHECK_EQ(reparsed.media[2].dir, TP_SDP_RECVONLY);
+
+	text = load("chrome-screen-offer.sdp", &len);
+	CHECK(text != NULL);
+	if (!text)
+		return;
+	no_ssrc = edit(text, "a=ssrc:1283742321", "a=x-ssrc:1283742321");
+	free(text);
+	text = edit(no_ssrc, "a=ssrc:2847591934", "a=x-ssrc:2847591934");
+	free(no_ssrc);
+	CHECK_EQ(run_text(text, strlen(text)), 0);
+	CHECK_EQ(neg.screen_index, -1);
+	CHECK(!neg.media[2].accepted);
+	CHECK(strstr(answer, "a=mid:2\r\na=inactive\r\n"));
+	free(text);
+}
+
 static void firefox_offer_negotiates(void)
 {
 	const struct tp_sdp_neg_media *a = &neg.media[0], *v = &neg.media[1];
@@ -653,6 +695,7 @@ int main(void)
 	RUN(chrome_answer_has_what_browsers_need);
 	RUN(chrome_answer_parses_again);
 	RUN(chrome_data_channel_is_rejected_with_port_0);
+	RUN(second_video_m_line_is_a_screen);
 	RUN(firefox_offer_negotiates);
 	RUN(gstreamer_bundle_only_video_is_accepted);
 	RUN(answer_direction_mirrors_the_offer);
