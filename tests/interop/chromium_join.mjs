@@ -4,6 +4,9 @@
 //
 //   node chromium_join.mjs [http://127.0.0.1:PORT]     (or env TUTTI_URL)
 //
+// With TUTTI_VIDEO_CODEC=H264 the page's offer puts H.264 first (as Safari
+// does), and the test checks that H.264 is what Chromium sends and decodes.
+//
 // Exit status: 0 pass, 1 a check failed, 2 could not run (setup problem).
 
 import { createRequire } from 'node:module';
@@ -21,6 +24,7 @@ if (!/^https?:\/\/[^/]+$/.test(base)) {
   process.exit(2);
 }
 const room = process.env.TUTTI_ROOM || 'demo';
+const preferCodec = process.env.TUTTI_VIDEO_CODEC || '';
 // autojoin: the page skips its lobby (name, devices, data mode) and joins.
 const pageUrl = `${base}/r/${room}?autojoin=1&name=chromium-join`;
 
@@ -61,8 +65,11 @@ async function sample(page) {
           keyFramesDecoded: s.keyFramesDecoded, nackCount: s.nackCount, pliCount: s.pliCount,
         };
       } else if (s.type === 'outbound-rtp') {
+        // (the camera's: the screen-share sender sends nothing here)
+        const had = out.outbound[s.kind];
+        if (had && had.packetsSent >= s.packetsSent) return;
         out.outbound[s.kind] = { ssrc: s.ssrc, packetsSent: s.packetsSent, bytesSent: s.bytesSent,
-                                 framesEncoded: s.framesEncoded };
+                                 framesEncoded: s.framesEncoded, codecId: s.codecId };
       } else if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') {
         out.pair = { bytesSent: s.bytesSent, bytesReceived: s.bytesReceived,
                      rtt: s.currentRoundTripTime };
@@ -70,9 +77,11 @@ async function sample(page) {
         out.codecs[s.id] = s.mimeType;
       }
     });
-    for (const k of Object.keys(out.inbound)) {
-      out.inbound[k].codec = out.codecs[out.inbound[k].codecId] || null;
-      delete out.inbound[k].codecId;
+    for (const dir of [out.inbound, out.outbound]) {
+      for (const k of Object.keys(dir)) {
+        dir[k].codec = out.codecs[dir[k].codecId] || null;
+        delete dir[k].codecId;
+      }
     }
     delete out.codecs;
     return out;
@@ -118,6 +127,22 @@ async function main() {
   });
   log('browser', browser.version());
   const context = await browser.newContext();
+  if (preferCodec) {
+    // Before each offer, every video transceiver lists this codec first.
+    await context.addInitScript((mime) => {
+      const want = ('video/' + mime).toLowerCase();
+      const orig = RTCPeerConnection.prototype.createOffer;
+      RTCPeerConnection.prototype.createOffer = function (...args) {
+        const caps = RTCRtpReceiver.getCapabilities('video').codecs;
+        const order = [...caps.filter((c) => c.mimeType.toLowerCase() === want),
+                       ...caps.filter((c) => c.mimeType.toLowerCase() !== want)];
+        for (const t of this.getTransceivers())
+          if (t.receiver.track.kind === 'video' && t.setCodecPreferences) t.setCodecPreferences(order);
+        return orig.apply(this, args);
+      };
+    }, preferCodec);
+    log('video codec preferred:', preferCodec);
+  }
   const page = await context.newPage();
   page.on('console', (m) => log(`[console.${m.type()}]`, m.text()));
   page.on('pageerror', (e) => log('[page error]', e.message));
@@ -174,6 +199,22 @@ async function main() {
     log(`inbound ${kind} ${field}: ${x} -> ${y} (+${y - x} in ${SAMPLE_GAP_MS / 1000} s)`);
     if (!b.inbound[kind]) fail(`no inbound-rtp ${kind} stream in getStats`);
     else if (!(y > x)) fail(`inbound ${kind} ${field} did not increase (${x} -> ${y})`);
+  }
+  if (preferCodec) {
+    const want = ('video/' + preferCodec).toLowerCase();
+    const inC = (b.inbound.video && b.inbound.video.codec) || 'none';
+    const outC = (b.outbound.video && b.outbound.video.codec) || 'none';
+    log(`video codec: received ${inC}, sent ${outC}`);
+    if (inC.toLowerCase() !== want) fail(`received video is ${inC}, not ${want}`);
+    if (outC.toLowerCase() !== want) fail(`sent video is ${outC}, not ${want}`);
+    const x = (a.outbound.video && a.outbound.video.framesEncoded) || 0;
+    const y = (b.outbound.video && b.outbound.video.framesEncoded) || 0;
+    if (!(y > x)) fail(`outbound video framesEncoded did not increase (${x} -> ${y})`);
+    // The server decodes what Chromium sends: the only sender in the room.
+    const m = await (await fetch(`${base}/metrics`)).text();
+    const dec = Number((m.match(/^tutti_video_decodes_total (\d+)/m) || [])[1] || 0);
+    log(`server video decodes: ${dec}`);
+    if (!(dec > 10)) fail(`the server decoded ${dec} frames of Chromium's ${preferCodec}`);
   }
   if (failed) await dumpStats(page);
 
