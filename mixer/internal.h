@@ -51,6 +51,11 @@ struct mx_rate {
 	uint64_t rtx_sent, rtx_dropped; /* retransmissions, and those over budget */
 	double rtx_tokens; /* bytes retransmissions may still take */
 	uint64_t rtx_refill_us;
+	/* Probing before a step up (docs/bandwidth.md) and the pacer. */
+	uint32_t probe_id; /* the cluster asked for, 0 none */
+	uint64_t probes_ok, probes_failed;
+	uint64_t pacer_drops_seen; /* video packets its pacer dropped, last seen */
+	uint64_t pacer_dropped_bytes; /* bytes, last counted into the room's total */
 };
 
 /* A participant: room thread only. */

@@ -186,6 +186,8 @@ struct mx_part_info {
 	uint32_t remb_bps; /* its last REMB while fresh; 0 none */
 	bool twcc; /* it sends transport-wide feedback */
 	uint64_t retransmits, retransmits_dropped; /* NACKs answered; over budget */
+	uint64_t probes_ok, probes_failed; /* link probes before a step up */
+	struct tp_pacer_stats pacer; /* its pacer: queued now, dropped */
 	struct tp_sender_stats net; /* what its receiver reports say */
 	struct mx_audio_in_info audio_in;
 };
@@ -238,6 +240,8 @@ struct mx_room_stats {
 	uint64_t video_skipped_ticks;
 	uint64_t overloaded;
 	uint64_t recording; /* 1 while the room is being recorded */
+	uint64_t pacer_queued_bytes; /* in its receivers' pacers now */
+	uint64_t pacer_dropped_bytes; /* dropped by them (bound, age) */
 };
 /* True while some room worker is overloaded: joins should be refused
  * (503) rather than degrade everyone. Any thread. */

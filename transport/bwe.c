@@ -35,6 +35,7 @@
 #define QUEUE_MIN_MS 40.0 /* overuse needs at least this much queued delay */
 #define MIN_BUCKETS 30 /* the delay's floor: minima of the last 30 s */
 #define STANDING_MS 50.0 /* a queue this deep that stays is congestion too */
+#define SILENT_US 1500000 /* TWCC that flowed and stopped this long: halve */
 
 struct group {
 	uint64_t first_send, last_send, last_arrival;
@@ -383,6 +384,14 @@ void tp_bwe_on_remb(struct tp_bwe *b, uint64_t bps, uint64_t now)
 void tp_bwe_on_sent(struct tp_bwe *b, uint32_t sent_bps, uint64_t now)
 {
 	b->sent_bps = sent_bps;
+	/* Feedback that flowed and stopped while tutti sends: the receiver
+	 * no longer reads (or its link holds everything). Half per second
+	 * of silence, down to the floor: what is sent to it shrinks to its
+	 * audio, and the rest of the room pays nothing for it. */
+	if (b->last_twcc_us && now - b->last_twcc_us > SILENT_US) {
+		b->delay_bps = clampd(b->delay_bps * 0.5, b->cfg.min_bps, b->cfg.max_bps);
+		b->loss_bps = CM_MIN(b->loss_bps, b->delay_bps);
+	}
 }
 
 static bool remb_fresh(const struct tp_bwe *b, uint64_t now)

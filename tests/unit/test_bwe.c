@@ -203,6 +203,26 @@ static void jitter_rise_without_twcc(void)
 	tp_bwe_free(&b);
 }
 
+/* A receiver that stops reading: its TWCC stops while tutti still sends.
+ * The estimate halves every second of silence, down to the floor. */
+static void silent_receiver_falls_to_the_floor(void)
+{
+	struct sim s = { .b = make(1000000), .t = 1000000, .seed = 5 };
+
+	run(&s, 3, 1000000, 0, 0, 0);
+	uint32_t before = tp_bwe_estimate(s.b, s.t);
+	CHECK(before >= 1000000);
+	/* One second without feedback: nothing changes yet. */
+	tp_bwe_on_sent(s.b, 1000000, s.t + 1000000);
+	CHECK_EQ(tp_bwe_estimate(s.b, s.t + 1000000), before);
+	for (int i = 2; i <= 12; i++)
+		tp_bwe_on_sent(s.b, 1000000, s.t + (uint64_t)i * 1000000);
+	uint32_t after = tp_bwe_estimate(s.b, s.t + 12000000);
+	printf("     silent receiver: %u -> %u kbit/s after 12 s\n", before / 1000, after / 1000);
+	CHECK_EQ(after, 30000);
+	tp_bwe_free(&s.b);
+}
+
 static void bad_config(void)
 {
 	struct tp_bwe *b = NULL;
@@ -222,6 +242,7 @@ int main(void)
 	RUN(random_loss_holds_congestion_loss_cuts);
 	RUN(remb_is_a_ceiling);
 	RUN(jitter_rise_without_twcc);
+	RUN(silent_receiver_falls_to_the_floor);
 	RUN(bad_config);
 	return check_report();
 }
