@@ -346,6 +346,11 @@ bool mx_rate_rtx_allowed(struct mx_part *p, size_t len, uint64_t now)
 	return true;
 }
 
+bool mx_rate_lossy(const struct mx_part *p)
+{
+	return p->rate.loss >= HEAVY_LOSS || p->rate.loss_now >= HEAVY_LOSS;
+}
+
 unsigned mx_rate_fps(const struct mx_room *r, const struct mx_part *p)
 {
 	if (!p->vout.started || p->vout.tier < 0)

@@ -305,12 +305,18 @@ static void send_to(struct mx_room *r, struct mx_part *p, const uint8_t *pkt, si
 		tp_sender_send_rtp(p->sender, r->batch, buf, len);
 }
 
-/* A tier's frame (its n packets from first) to one receiver. */
+/* A tier's frame (its n packets from first) to one receiver. A keyframe
+ * to a receiver on a lossy link goes twice (the copy on the RTX stream,
+ * within the repair budget): at 15 % loss a keyframe of a few packets
+ * then arrives whole nine times in ten instead of half the time, and
+ * its repair rounds (NACK, retransmission, lost again, a new keyframe)
+ * were what froze the picture for a second. */
 static void send_frame(struct mx_room *r, struct mx_part *p, const struct tier *t,
-		       int ti, uint16_t first, size_t n)
+		       int ti, uint16_t first, size_t n, bool key, uint64_t now)
 {
 	struct mx_vout *o = &p->vout;
 	uint16_t rpic = o->next_pic++ & 0x7fff;
+	bool twice = key && tp_sender_rtx_pt(p->sender) > 0 && mx_rate_lossy(p);
 
 	for (size_t i = 0; i < n; i++) {
 		const struct hist_pkt *hp = &t->hist[(uint16_t)(first + i) % HIST];
@@ -327,6 +333,8 @@ static void send_frame(struct mx_room *r, struct mx_part *p, const struct tier *
 			.tier = (int8_t)ti,
 		};
 		send_to(r, p, hp->data, hp->len, rseq, o->last_ts, rpic, o->last_tl0, false);
+		if (twice && mx_rate_rtx_allowed(p, hp->len, now))
+			send_to(r, p, hp->data, hp->len, rseq, o->last_ts, rpic, o->last_tl0, true);
 	}
 	o->frames_sent++;
 }
@@ -476,7 +484,7 @@ static void encode_and_send(struct mx_room *r, unsigned ti, uint64_t now)
 		if (joins)
 			switch_tier(p, (int)ti, t->hist[first % HIST].data,
 				    t->hist[first % HIST].len);
-		send_frame(r, p, t, (int)ti, first, n);
+		send_frame(r, p, t, (int)ti, first, n, f.keyframe, now);
 	}
 }
 
