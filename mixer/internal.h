@@ -55,6 +55,7 @@ struct mx_rate {
 	uint32_t probe_id; /* the cluster asked for, 0 none */
 	uint64_t probes_ok, probes_failed;
 	uint64_t pacer_drops_seen; /* video packets its pacer dropped, last seen */
+	uint64_t pacer_down_us; /* when those drops last moved it down */
 	uint64_t pacer_dropped_bytes; /* bytes, last counted into the room's total */
 };
 

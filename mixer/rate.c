@@ -45,7 +45,7 @@
 #define RTX_DEPTH_S 0.25
 #define PROBE_GAIN 1.5 /* a probe goes this much over what the step needs */
 #define PROBE_FRESH_US 2000000 /* a probe's answer holds this long */
-#define PACER_LATE_MS 300 /* video waiting this long in the pacer: too much sent */
+#define PACER_DOWN_GAP_US 1000000 /* a pacer's drops move a receiver down once per this */
 
 static int max_level(const struct mx_room *r, const struct mx_part *p)
 {
@@ -249,17 +249,20 @@ static void decide(struct mx_room *r, struct mx_part *p, uint64_t now)
 			fit = l;
 	if (st.last_overuse_us > rt->seen_overuse_us)
 		rt->seen_overuse_us = st.last_overuse_us;
-	/* Its pacer had to drop video, or holds it too long: what this level
-	 * sends does not get out (a full link, a receiver that does not
-	 * read). Down a level at once, as on overuse; the new level starts
-	 * from a keyframe. */
+	/* Its pacer had to drop video (its queue was full, or a packet waited
+	 * 500 ms): what this level sends does not get out (a full link, a
+	 * receiver that does not read). Down a level at once, as on overuse,
+	 * and once per second at most (what is still queued from before may
+	 * be dropped too); the new level starts from a keyframe. */
 	struct tp_pacer_stats ps;
 	tp_sender_pacer_stats(p->sender, now, &ps);
-	bool behind = ps.dropped_video_pkts > rt->pacer_drops_seen ||
-		      ps.oldest_ms >= PACER_LATE_MS;
+	bool behind = ps.dropped_video_pkts > rt->pacer_drops_seen &&
+		      now - rt->pacer_down_us >= PACER_DOWN_GAP_US;
 	rt->pacer_drops_seen = ps.dropped_video_pkts;
-	if (behind && cur > 0 && fit >= cur)
+	if (behind && cur > 0 && fit >= cur) {
 		fit = cur - 1;
+		rt->pacer_down_us = now;
+	}
 	if (fit < cur) {
 		/* Down at once; a step up taken back this soon was a failed
 		 * probe: wait longer before the next. */
