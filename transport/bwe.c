@@ -322,7 +322,11 @@ void tp_bwe_on_twcc(struct tp_bwe *b, const struct tp_bwe_pkt *pkts, size_t n,
 			b->lost_acc++;
 			continue;
 		}
-		record_ack(b, p->arrival_us, p->size);
+		/* A probe's padding says when it arrived (the delay signal)
+		 * but is no media the receiver takes in: what got through,
+		 * which bounds the rates built on it, counts media only. */
+		if (!p->padding)
+			record_ack(b, p->arrival_us, p->size);
 		if (p->arrival_us > latest)
 			latest = p->arrival_us;
 		struct group *c = &b->cur;

@@ -51,6 +51,7 @@ struct tp_sent_pkt {
 	uint16_t size; /* 0: empty */
 	bool acked; /* reported received: later feedback about it is old news */
 	uint32_t probe; /* the probe cluster it belongs to, 0 none */
+	bool padding; /* padding only (a probe's) */
 };
 
 /* A probe cluster (pace.c): padding at a target rate for a few ticks, and

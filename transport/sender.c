@@ -225,7 +225,8 @@ static size_t stamp(struct tp_sender *s, const uint8_t *pkt, size_t len, uint8_t
 	if (m->ext_twcc) {
 		struct tp_sent_pkt *e = &s->twcc_hist[s->twcc_seq % TP_TWCC_HIST];
 		/* Bytes on the wire: RTP, the SRTP tag, UDP and IPv4. */
-		*e = (struct tp_sent_pkt){ now, s->twcc_seq, (uint16_t)(n + 16 + 28), false, 0 };
+		*e = (struct tp_sent_pkt){ now, s->twcc_seq, (uint16_t)(n + 16 + 28), false, 0,
+					   h.pad_len && !h.payload_len };
 		tp_probe_on_stamp(s, e);
 		s->twcc_seq++;
 	}
@@ -374,6 +375,7 @@ static void on_twcc(struct tp_sender *s, const struct tp_rtcp_pkt *pk, uint64_t 
 			.arrival_us = (uint64_t)(arrival + ((int64_t)1 << 40)),
 			.size = e->size,
 			.received = st[i].received,
+			.padding = e->padding,
 		};
 	}
 	if (m)
