@@ -37,7 +37,7 @@
 #define TIER0_FLOOR 0.3 /* the smallest tier's encoder may go this low */
 #define UP_MARGIN 1.1 /* a step up needs this much more than the level */
 #define STAY_MARGIN 0.9 /* and staying on a level this much of it */
-#define HEADROOM 0.75 /* of the estimate, for audio and the smallest tier's video */
+#define HEADROOM 0.70 /* of the estimate, for audio and the smallest tier's video */
 #define RTX_SHARE 0.10 /* of the estimate, for retransmissions */
 #define RTX_SHARE_MAX 0.30
 #define HEAVY_LOSS 0.10 /* from this loss on, the smallest tier at most */

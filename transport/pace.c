@@ -15,19 +15,19 @@
 
 /* The paced rate: this multiple of the estimate (short bursts, GCC-style),
  * and never so low that audio and a keyframe's first packets crawl. */
-#define PACE_FACTOR 2.5
+#define PACE_FACTOR  2.5
 #define PACE_MIN_BPS 60000
 /* A probe cluster: at least this many bytes (a token-bucket shaper lets a
  * burst of a few kB through at any rate: more than that must be sent to
  * see the link's own rate), over 3-10 ticks of 20 ms. */
-#define PROBE_MIN_BYTES 6000
-#define PROBE_TICK_US 20000
-#define PROBE_MIN_TICKS 3
-#define PROBE_MAX_TICKS 10
-#define PROBE_PAD 255 /* padding bytes per packet (the count is one byte) */
-#define PROBE_WAIT_US 1000000 /* feedback not in this long after the end: judged */
-#define PROBE_MAX_GROWTH_MS 40 /* a queue this deep built by the cluster: no room */
-#define PROBE_MAX_LOSS 0.2
+#define PROBE_MIN_BYTES     6000
+#define PROBE_TICK_US       20000
+#define PROBE_MIN_TICKS     3
+#define PROBE_MAX_TICKS     10
+#define PROBE_PAD           255     /* padding bytes per packet (the count is one byte) */
+#define PROBE_WAIT_US       1000000 /* feedback not in this long after the end: judged */
+#define PROBE_MAX_GROWTH_MS 40      /* a queue this deep built by the cluster: no room */
+#define PROBE_MAX_LOSS      0.2
 
 void tp_sender_pacer_stats(const struct tp_sender *s, uint64_t now,
 			   struct tp_pacer_stats *out)
@@ -42,14 +42,15 @@ uint64_t tp_sender_paced_dropped(const struct tp_sender *s)
 
 /* One padding-only packet on the RTX stream (RFC 4588 allows them; the
  * receiver drops them after its TWCC has counted them). */
-static int send_padding(struct tp_sender *s, struct tp_batch *b, uint64_t now, size_t *wire)
+static int send_padding(struct tp_sender *s, struct tp_batch *b, uint64_t now,
+			size_t *wire)
 {
 	uint8_t buf[TP_RTP_HEADER_LEN + PROBE_PAD];
 	struct tp_rtp_hdr h = {
-		.pt = (uint8_t)s->media[1].rtx_pt,
-		.seq = s->rtx_seq++,
-		.ts = s->rtx_ts,
-		.ssrc = s->rtx_ssrc,
+	    .pt = (uint8_t)s->media[1].rtx_pt,
+	    .seq = s->rtx_seq++,
+	    .ts = s->rtx_ts,
+	    .ssrc = s->rtx_ssrc,
 	};
 	size_t n;
 
@@ -86,10 +87,11 @@ static void probe_judge(struct tp_sender *s, uint64_t now)
 	}
 	r->ok = p->n_recv >= 2 && p->n_recv >= (1.0 - PROBE_MAX_LOSS) * p->n_pkts &&
 		r->delay_growth_ms <= PROBE_MAX_GROWTH_MS;
-	cm_debug("transport", "%s: probe %u at %u bit/s: %u/%u packets, sent at %u, received "
+	cm_debug("transport",
+		 "%s: probe %u at %u bit/s: %u/%u packets, sent at %u, received "
 		 "at %u bit/s, delay +%d ms: %s",
-		 s->id, r->id, r->target_bps, r->received, r->pkts, r->send_bps, r->recv_bps,
-		 r->delay_growth_ms, r->ok ? "room" : "no room");
+		 s->id, r->id, r->target_bps, r->received, r->pkts, r->send_bps,
+		 r->recv_bps, r->delay_growth_ms, r->ok ? "room" : "no room");
 }
 
 int tp_sender_probe(struct tp_sender *s, uint32_t bps, uint64_t now, uint32_t *id)
@@ -107,7 +109,8 @@ int tp_sender_probe(struct tp_sender *s, uint32_t bps, uint64_t now, uint32_t *i
 	p->id = next;
 	p->active = true;
 	p->target_bps = bps;
-	p->ticks_left = CM_MIN(CM_MAX(ticks, (unsigned)PROBE_MIN_TICKS), (unsigned)PROBE_MAX_TICKS);
+	p->ticks_left =
+	    CM_MIN(CM_MAX(ticks, (unsigned)PROBE_MIN_TICKS), (unsigned)PROBE_MAX_TICKS);
 	p->start_us = now;
 	p->res.id = next;
 	p->res.target_bps = bps;
@@ -175,8 +178,8 @@ void tp_sender_pace(struct tp_sender *s, struct tp_batch *b, uint64_t now)
 	if (pr->active) {
 		/* Up to the target rate since the cluster began, this tick
 		 * included; the media sent meanwhile counts. */
-		double want = pr->target_bps / 8.0 * (double)(now - pr->start_us + PROBE_TICK_US) /
-				      1e6 -
+		double want = pr->target_bps / 8.0 *
+				  (double)(now - pr->start_us + PROBE_TICK_US) / 1e6 -
 			      pr->sent_bytes;
 		while (want > 0 && send_padding(s, b, now, &wire) == 0) {
 			tp_pacer_on_sent(s->pacer, wire, now);

@@ -13,11 +13,11 @@
 /* The budget holds at most this much of the rate: the sending thread
  * drains every 20 ms tick, so a little more than one tick, that a late
  * tick still sends at the rate. */
-#define PACE_BURST_S 0.04
+#define PACE_BURST_S   0.04
 #define PACE_BURST_MIN 1500.0
 
 struct slot {
-	uint8_t *buf; /* TP_PACER_MAX_PKT, allocated on first use */
+	uint8_t *buf;  /* TP_PACER_MAX_PKT, allocated on first use */
 	uint64_t t_us; /* when it was queued */
 	uint16_t len;
 };
@@ -243,7 +243,8 @@ void tp_pacer_pop(struct tp_pacer *p)
 	}
 }
 
-void tp_pacer_get_stats(const struct tp_pacer *p, uint64_t now, struct tp_pacer_stats *out)
+void tp_pacer_get_stats(const struct tp_pacer *p, uint64_t now,
+			struct tp_pacer_stats *out)
 {
 	*out = p->st;
 	out->rate_bps = p->rate_bps;
@@ -253,7 +254,7 @@ void tp_pacer_get_stats(const struct tp_pacer *p, uint64_t now, struct tp_pacer_
 		if (p->q[c].n) {
 			uint64_t t = p->slots[fifo_at(p, &p->q[c], 0)].t_us;
 			if (now > t)
-				out->oldest_ms = (uint32_t)CM_MAX((uint64_t)out->oldest_ms,
-								  (now - t) / 1000);
+				out->oldest_ms = (uint32_t)CM_MAX(
+				    (uint64_t)out->oldest_ms, (now - t) / 1000);
 		}
 }

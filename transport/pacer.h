@@ -34,25 +34,25 @@ struct tp_pacer;
 
 enum tp_pace_class {
 	TP_PACE_AUDIO, /* never queued */
-	TP_PACE_RTX, /* retransmissions: before video */
+	TP_PACE_RTX,   /* retransmissions: before video */
 	TP_PACE_VIDEO,
 	TP_PACE_CLASSES
 };
 
-#define TP_PACER_MAX_PKT 1600 /* the largest packet queued */
+#define TP_PACER_MAX_PKT    1600 /* the largest packet queued */
 #define TP_PACER_MAX_AGE_US 500000
-#define TP_PACER_QUEUE_S 0.5 /* the byte bound: this much of the paced rate */
-#define TP_PACER_MIN_BYTES 12000 /* and at least this */
+#define TP_PACER_QUEUE_S    0.5   /* the byte bound: this much of the paced rate */
+#define TP_PACER_MIN_BYTES  12000 /* and at least this */
 
 struct tp_pacer_stats {
-	uint32_t rate_bps; /* the paced rate now */
-	uint32_t queued_pkts, queued_bytes; /* in the queue now */
-	uint32_t max_queued_bytes; /* the most it ever held */
-	uint32_t oldest_ms; /* the age of its oldest packet now */
-	uint32_t limit_bytes; /* the byte bound now */
-	uint64_t queued_total; /* packets that had to wait */
+	uint32_t rate_bps;                    /* the paced rate now */
+	uint32_t queued_pkts, queued_bytes;   /* in the queue now */
+	uint32_t max_queued_bytes;            /* the most it ever held */
+	uint32_t oldest_ms;                   /* the age of its oldest packet now */
+	uint32_t limit_bytes;                 /* the byte bound now */
+	uint64_t queued_total;                /* packets that had to wait */
 	uint64_t dropped_pkts, dropped_bytes; /* dropped: bound or age */
-	uint64_t dropped_video_pkts; /* of which video (not RTX) */
+	uint64_t dropped_video_pkts;          /* of which video (not RTX) */
 };
 
 /* max_pkts: the most packets the queue holds (its slots). Returns 0,
@@ -84,6 +84,7 @@ const uint8_t *tp_pacer_next(struct tp_pacer *p, uint64_t now_us, size_t *len,
 void tp_pacer_pop(struct tp_pacer *p);
 /* Bytes the budget allows now (may be negative). */
 double tp_pacer_budget(struct tp_pacer *p, uint64_t now_us);
-void tp_pacer_get_stats(const struct tp_pacer *p, uint64_t now_us, struct tp_pacer_stats *out);
+void tp_pacer_get_stats(const struct tp_pacer *p, uint64_t now_us,
+			struct tp_pacer_stats *out);
 
 #endif

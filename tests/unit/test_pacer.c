@@ -191,7 +191,7 @@ static void follows_the_rate(void)
 	CHECK(bps < 1.1 * 500000);
 	/* Unpaced (rate 0): everything may go. */
 	tp_pacer_set_rate(p, 0, t);
-	CHECK(tp_pacer_next(p, t, &(size_t){ 0 }, NULL) != NULL);
+	CHECK(tp_pacer_next(p, t, &(size_t){0}, NULL) != NULL);
 	tp_pacer_free(&p);
 }
 
@@ -202,7 +202,8 @@ static void bad_args(void)
 	CHECK(tp_pacer_new(&p, 1) == EINVAL);
 	CHECK(tp_pacer_new(NULL, 16) == EINVAL);
 	CHECK(tp_pacer_new(&p, 16) == 0);
-	CHECK(tp_pacer_enqueue(p, TP_PACE_VIDEO, pkt(1), TP_PACER_MAX_PKT + 1, 0) == EINVAL);
+	CHECK(tp_pacer_enqueue(p, TP_PACE_VIDEO, pkt(1), TP_PACER_MAX_PKT + 1, 0) ==
+	      EINVAL);
 	tp_pacer_free(&p);
 	tp_pacer_free(&p);
 }
