@@ -35,7 +35,7 @@
 #define QUEUE_MIN_MS 40.0 /* overuse needs at least this much queued delay */
 #define MIN_BUCKETS 30 /* the delay's floor: minima of the last 30 s */
 #define STANDING_MS 50.0 /* a queue this deep that stays is congestion too */
-#define SILENT_US 1500000 /* TWCC that flowed and stopped this long: halve */
+#define SILENT_US 3000000 /* TWCC that flowed and stopped this long: halve */
 
 struct group {
 	uint64_t first_send, last_send, last_arrival;
