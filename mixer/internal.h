@@ -56,6 +56,7 @@ struct mx_rate {
 	uint64_t probes_ok, probes_failed;
 	uint64_t pacer_drops_seen; /* video packets its pacer dropped, last seen */
 	uint64_t pacer_down_us; /* when those drops last moved it down */
+	uint64_t thin_until_us; /* base temporal layer only until then (a probe) */
 	uint64_t pacer_dropped_bytes; /* bytes, last counted into the room's total */
 };
 

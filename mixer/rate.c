@@ -45,6 +45,7 @@
 #define RTX_DEPTH_S 0.25
 #define PROBE_GAIN 1.5 /* a probe goes this much over what the step needs */
 #define PROBE_FRESH_US 2000000 /* a probe's answer holds this long */
+#define PROBE_THIN_US 1500000 /* the base temporal layer only, from a probe on */
 #define PACER_DOWN_GAP_US 1000000 /* a pacer's drops move a receiver down once per this */
 
 static int max_level(const struct mx_room *r, const struct mx_part *p)
@@ -107,7 +108,7 @@ static double need(const struct mx_room *r, int level, uint64_t now)
 }
 
 /* The level's media, applied to the receiver. */
-static void apply(struct mx_room *r, struct mx_part *p)
+static void apply(struct mx_room *r, struct mx_part *p, uint64_t now)
 {
 	struct mx_vout *o = &p->vout;
 	int level = p->rate.level;
@@ -131,6 +132,11 @@ static void apply(struct mx_room *r, struct mx_part *p)
 	}
 	int t = (level - 1) / 2;
 	o->max_tid = (level - 1) % 2 ? CX_VP8_MAX_LAYERS - 1 : 0;
+	/* Around a probe, the picture makes room for it: its upper temporal
+	 * layer (frames nothing refers to) is left out for a moment, so that
+	 * the probe adds little to what the link gets over any 2 s. */
+	if (now < p->rate.thin_until_us)
+		o->max_tid = 0;
 	if (o->want != t) {
 		o->want = t;
 		r->video->tiers[t].keyframe_wanted = true;
@@ -159,7 +165,7 @@ void mx_rate_apply(struct mx_room *r, struct mx_part *p, uint64_t now)
 		p->rate.level = top;
 		p->rate.last_change_us = now;
 	}
-	apply(r, p);
+	apply(r, p, now);
 }
 
 /* The receiver's loss, smoothed: a new report counts at once when it is
@@ -224,8 +230,10 @@ static bool probe_says_room(struct mx_room *r, struct mx_part *p, int to, uint64
 	int err = tp_sender_probe(p->sender, (uint32_t)(PROBE_GAIN * want), now, &id);
 	if (err == ENOTSUP)
 		return true;
-	if (!err)
+	if (!err) {
 		rt->probe_id = id;
+		rt->thin_until_us = now + PROBE_THIN_US;
+	}
 	return false;
 }
 
@@ -287,7 +295,7 @@ static void decide(struct mx_room *r, struct mx_part *p, uint64_t now)
 	if (rt->level != cur)
 		cm_debug("mixer", "room %s: %s level %d -> %d (estimate %u bit/s)", r->name, p->id,
 			 cur, rt->level, st.estimate_bps);
-	apply(r, p);
+	apply(r, p, now);
 }
 
 /* The smallest tier's encoder: as much as its weakest automatic receiver
