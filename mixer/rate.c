@@ -232,7 +232,12 @@ static bool probe_says_room(struct mx_room *r, struct mx_part *p, int to, uint64
 		return true;
 	if (!err) {
 		rt->probe_id = id;
-		rt->thin_until_us = now + PROBE_THIN_US;
+		/* On the smallest tier (a slow link, where a probe's few kB
+		 * count), the picture makes room for it. Not above: less
+		 * media would lower what got through, and with it the
+		 * estimate the step needs. */
+		if (rt->level <= 2)
+			rt->thin_until_us = now + PROBE_THIN_US;
 	}
 	return false;
 }
