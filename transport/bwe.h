@@ -84,8 +84,8 @@ void tp_bwe_on_report(struct tp_bwe *b, double fraction_lost, uint32_t jitter_ms
 void tp_bwe_on_remb(struct tp_bwe *b, uint64_t bps, uint64_t now_us);
 /* What tutti actually sent in the last second, so that the loss-based
  * rate without TWCC has a base. Also: TWCC that flowed and has been
- * silent for 3 s halves the estimate at each call (a receiver that no
- * longer reads). */
+ * silent for 3 s, with no report at all for 8 s, halves the estimate at
+ * each call (a receiver that no longer reads). */
 void tp_bwe_on_sent(struct tp_bwe *b, uint32_t sent_bps, uint64_t now_us);
 
 void tp_bwe_get(const struct tp_bwe *b, uint64_t now_us, struct tp_bwe_state *out);

@@ -41,12 +41,15 @@ uint64_t tp_sender_paced_dropped(const struct tp_sender *s)
 }
 
 /* One padding-only packet on the RTX stream (RFC 4588 allows them; the
- * receiver drops them after its TWCC has counted them). */
-static int send_padding(struct tp_sender *s, struct tp_batch *b, uint64_t now,
+ * receiver drops them after its TWCC has counted them). The last of a
+ * tick's carries the marker bit: GStreamer's receiver sends its TWCC
+ * feedback at a marker bit, and audio alone seldom has one. */
+static int send_padding(struct tp_sender *s, struct tp_batch *b, uint64_t now, bool last,
 			size_t *wire)
 {
 	uint8_t buf[TP_RTP_HEADER_LEN + PROBE_PAD];
 	struct tp_rtp_hdr h = {
+	    .marker = last,
 	    .pt = (uint8_t)s->media[1].rtx_pt,
 	    .seq = s->rtx_seq++,
 	    .ts = s->rtx_ts,
@@ -177,11 +180,18 @@ void tp_sender_pace(struct tp_sender *s, struct tp_batch *b, uint64_t now)
 	}
 	if (pr->active) {
 		/* Up to the target rate since the cluster began, this tick
-		 * included; the media sent meanwhile counts. */
-		double want = pr->target_bps / 8.0 *
-				  (double)(now - pr->start_us + PROBE_TICK_US) / 1e6 -
-			      pr->sent_bytes;
-		while (want > 0 && send_padding(s, b, now, &wire) == 0) {
+		 * included, and no more than the cluster's size; the media
+		 * sent meanwhile counts. */
+		double size =
+		    CM_MAX((double)PROBE_MIN_BYTES,
+			   pr->target_bps / 8.0 * PROBE_TICK_US / 1e6 * PROBE_MIN_TICKS);
+		double want =
+		    CM_MIN(pr->target_bps / 8.0 *
+			       (double)(now - pr->start_us + PROBE_TICK_US) / 1e6,
+			   size) -
+		    pr->sent_bytes;
+		while (want > 0 &&
+		       send_padding(s, b, now, want <= PROBE_PAD + 60, &wire) == 0) {
 			tp_pacer_on_sent(s->pacer, wire, now);
 			want -= (double)wire;
 		}
