@@ -23,6 +23,7 @@
 #define PROBE_MIN_BYTES     6000
 #define PROBE_TICK_US       20000
 #define PROBE_MIN_TICKS     3
+#define PROBE_SHORT_S       0.08 /* or this much of the rate, if less */
 #define PROBE_MAX_TICKS     10
 #define PROBE_PAD           255     /* padding bytes per packet (the count is one byte) */
 #define PROBE_WAIT_US       1000000 /* feedback not in this long after the end: judged */
@@ -106,12 +107,18 @@ int tp_sender_probe(struct tp_sender *s, uint32_t bps, uint64_t now, uint32_t *i
 	if (p->active || (p->id && !p->res.done))
 		return EBUSY;
 	uint32_t next = p->id + 1 ? p->id + 1 : 1;
+	/* Three ticks at the rate, and at least 6 kB (or 80 ms of the rate,
+	 * when that is less: a small step on a slow link is not worth a
+	 * queue of a second on it). */
 	double per_tick = bps / 8.0 * PROBE_TICK_US / 1e6;
-	unsigned ticks = (unsigned)(PROBE_MIN_BYTES / per_tick + 0.999);
+	double size = CM_MAX(per_tick * PROBE_MIN_TICKS,
+			     CM_MIN((double)PROBE_MIN_BYTES, bps / 8.0 * PROBE_SHORT_S));
+	unsigned ticks = (unsigned)(size / per_tick + 0.999);
 	memset(p, 0, sizeof(*p));
 	p->id = next;
 	p->active = true;
 	p->target_bps = bps;
+	p->size = (uint32_t)size;
 	p->ticks_left =
 	    CM_MIN(CM_MAX(ticks, (unsigned)PROBE_MIN_TICKS), (unsigned)PROBE_MAX_TICKS);
 	p->start_us = now;
@@ -182,13 +189,10 @@ void tp_sender_pace(struct tp_sender *s, struct tp_batch *b, uint64_t now)
 		/* Up to the target rate since the cluster began, this tick
 		 * included, and no more than the cluster's size; the media
 		 * sent meanwhile counts. */
-		double size =
-		    CM_MAX((double)PROBE_MIN_BYTES,
-			   pr->target_bps / 8.0 * PROBE_TICK_US / 1e6 * PROBE_MIN_TICKS);
 		double want =
 		    CM_MIN(pr->target_bps / 8.0 *
 			       (double)(now - pr->start_us + PROBE_TICK_US) / 1e6,
-			   size) -
+			   (double)pr->size) -
 		    pr->sent_bytes;
 		while (want > 0 &&
 		       send_padding(s, b, now, want <= PROBE_PAD + 60, &wire) == 0) {
