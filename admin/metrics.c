@@ -184,6 +184,11 @@ static enum MHD_Result metrics(struct ad_server *s, struct MHD_Connection *c)
 	       st.total.video_skipped_ticks);
 	metric(&t, "video_retransmits_total", "counter",
 	       "Video packets resent for receivers' NACKs.", st.total.video_retransmits);
+	metric(&t, "pacer_queued_bytes", "gauge",
+	       "Bytes waiting in receivers' pacers now.", st.total.pacer_queued_bytes);
+	metric(&t, "pacer_dropped_bytes_total", "counter",
+	       "Bytes receivers' pacers dropped (queue bound or age; oldest video first).",
+	       st.total.pacer_dropped_bytes);
 	seconds(&t, "audio_encode_seconds_total", "Time spent in Opus encodes.",
 		st.total.audio_encode_us);
 	seconds(&t, "audio_decode_seconds_total", "Time spent in Opus decodes.",

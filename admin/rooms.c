@@ -13,7 +13,7 @@
 
 static json_t *stats_json(const struct mx_room_stats *st)
 {
-	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "ticks",
+	json_t *j = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "ticks",
 			 (json_int_t)st->ticks, "missed_deadlines",
 			 (json_int_t)st->missed_deadlines, "audio_encodes",
 			 (json_int_t)st->audio_encodes, "audio_decodes",
@@ -23,6 +23,14 @@ static json_t *stats_json(const struct mx_room_stats *st)
 			 (json_int_t)st->video_keyframes, "video_retransmits",
 			 (json_int_t)st->video_retransmits, "inbound_dropped",
 			 (json_int_t)st->inbound_dropped);
+	if (j) {
+		json_object_set_new(j, "load_permille", json_integer((json_int_t)st->load_permille));
+		json_object_set_new(j, "pacer_queued_bytes",
+				    json_integer((json_int_t)st->pacer_queued_bytes));
+		json_object_set_new(j, "pacer_dropped_bytes",
+				    json_integer((json_int_t)st->pacer_dropped_bytes));
+	}
+	return j;
 }
 
 /* The room's definition with its live participant count and figures. */
@@ -148,6 +156,23 @@ static json_t *participants_json(const struct mx_part_info *pi, size_t n)
 					(json_int_t)ai->discarded, "flushes",
 					(json_int_t)ai->flushes, "target_ms", (int)ai->target_ms,
 					"depth_ms", (int)ai->depth_ms);
+		const struct tp_pacer_stats *ps = &pi[i].pacer;
+		json_t *pacer = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "rate_bps",
+					  (json_int_t)ps->rate_bps, "queued_bytes",
+					  (json_int_t)ps->queued_bytes, "queued_packets",
+					  (json_int_t)ps->queued_pkts, "max_queued_bytes",
+					  (json_int_t)ps->max_queued_bytes, "limit_bytes",
+					  (json_int_t)ps->limit_bytes, "oldest_ms",
+					  (json_int_t)ps->oldest_ms, "dropped_bytes",
+					  (json_int_t)ps->dropped_bytes, "dropped_packets",
+					  (json_int_t)ps->dropped_pkts, "dropped_video_packets",
+					  (json_int_t)ps->dropped_video_pkts, "waited_packets",
+					  (json_int_t)ps->queued_total);
+		if (bw) {
+			json_object_set_new(bw, "probes_ok", json_integer((json_int_t)pi[i].probes_ok));
+			json_object_set_new(bw, "probes_failed",
+					    json_integer((json_int_t)pi[i].probes_failed));
+		}
 		if (pj) {
 			json_object_set_new(pj, "network", net);
 			json_object_set_new(pj, "bandwidth", bw);
@@ -157,10 +182,12 @@ static json_t *participants_json(const struct mx_part_info *pi, size_t n)
 					    pi[i].video_codec != TP_CODEC_NONE
 						? json_string(tp_codec_name(pi[i].video_codec))
 						: json_null());
+			json_object_set_new(pj, "pacer", pacer);
 		} else {
 			json_decref(net);
 			json_decref(bw);
 			json_decref(ain);
+			json_decref(pacer);
 		}
 		if (pj)
 			json_object_set_new(pj, "screen", json_boolean(pi[i].screen));

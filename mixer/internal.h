@@ -51,6 +51,13 @@ struct mx_rate {
 	uint64_t rtx_sent, rtx_dropped; /* retransmissions, and those over budget */
 	double rtx_tokens; /* bytes retransmissions may still take */
 	uint64_t rtx_refill_us;
+	/* Probing before a step up (docs/bandwidth.md) and the pacer. */
+	uint32_t probe_id; /* the cluster asked for, 0 none */
+	uint64_t probes_ok, probes_failed;
+	uint64_t pacer_drops_seen; /* video packets its pacer dropped, last seen */
+	uint64_t pacer_down_us; /* when those drops last moved it down */
+	uint64_t thin_until_us; /* base temporal layer only until then (a probe) */
+	uint64_t pacer_dropped_bytes; /* bytes, last counted into the room's total */
 };
 
 /* A participant: room thread only. */
@@ -186,6 +193,8 @@ void mx_rate_apply(struct mx_room *r, struct mx_part *p, uint64_t now);
 /* May a retransmission of len bytes go to p now (the budget: a share of
  * its estimate)? Takes the bytes when it may. */
 bool mx_rate_rtx_allowed(struct mx_part *p, size_t len, uint64_t now);
+/* A link that loses 10 % or more: keyframes go twice (video.c). */
+bool mx_rate_lossy(const struct mx_part *p);
 /* Frames per second p is sent now (0: none). */
 unsigned mx_rate_fps(const struct mx_room *r, const struct mx_part *p);
 

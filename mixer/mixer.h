@@ -207,6 +207,8 @@ struct mx_part_info {
 	uint32_t remb_bps; /* its last REMB while fresh; 0 none */
 	bool twcc; /* it sends transport-wide feedback */
 	uint64_t retransmits, retransmits_dropped; /* NACKs answered; over budget */
+	uint64_t probes_ok, probes_failed; /* link probes before a step up */
+	struct tp_pacer_stats pacer; /* its pacer: queued now, dropped */
 	struct tp_sender_stats net; /* what its receiver reports say */
 	struct mx_audio_in_info audio_in;
 };
@@ -266,6 +268,8 @@ struct mx_room_stats {
 	 * began, µs (scheduling, not the room's own work); a maximum, also
 	 * in the engine's totals. */
 	uint64_t tick_late_max_us;
+	uint64_t pacer_queued_bytes; /* in its receivers' pacers now */
+	uint64_t pacer_dropped_bytes; /* dropped by them (bound, age) */
 };
 /* True while some room worker is overloaded: joins should be refused
  * (503) rather than degrade everyone. Any thread. */

@@ -18,6 +18,7 @@
  * of its configured rate when their links need it (the others are on
  * larger tiers and never see it).
  */
+#include <errno.h>
 #include <math.h>
 #include <string.h>
 
@@ -36,12 +37,16 @@
 #define TIER0_FLOOR 0.3 /* the smallest tier's encoder may go this low */
 #define UP_MARGIN 1.1 /* a step up needs this much more than the level */
 #define STAY_MARGIN 0.9 /* and staying on a level this much of it */
-#define HEADROOM 0.75 /* of the estimate, for audio and the smallest tier's video */
+#define HEADROOM 0.70 /* of the estimate, for audio and the smallest tier's video */
 #define RTX_SHARE 0.10 /* of the estimate, for retransmissions */
 #define RTX_SHARE_MAX 0.30
 #define HEAVY_LOSS 0.10 /* from this loss on, the smallest tier at most */
 #define RTX_MIN_BPS 20000
 #define RTX_DEPTH_S 0.25
+#define PROBE_GAIN 1.5 /* a probe goes this much over what the step needs */
+#define PROBE_FRESH_US 2000000 /* a probe's answer holds this long */
+#define PROBE_THIN_US 1500000 /* the base temporal layer only, from a probe on */
+#define PACER_DOWN_GAP_US 1000000 /* a pacer's drops move a receiver down once per this */
 
 static int max_level(const struct mx_room *r, const struct mx_part *p)
 {
@@ -103,7 +108,7 @@ static double need(const struct mx_room *r, int level, uint64_t now)
 }
 
 /* The level's media, applied to the receiver. */
-static void apply(struct mx_room *r, struct mx_part *p)
+static void apply(struct mx_room *r, struct mx_part *p, uint64_t now)
 {
 	struct mx_vout *o = &p->vout;
 	int level = p->rate.level;
@@ -127,6 +132,11 @@ static void apply(struct mx_room *r, struct mx_part *p)
 	}
 	int t = (level - 1) / 2;
 	o->max_tid = (level - 1) % 2 ? CX_VP8_MAX_LAYERS - 1 : 0;
+	/* Around a probe, the picture makes room for it: its upper temporal
+	 * layer (frames nothing refers to) is left out for a moment, so that
+	 * the probe adds little to what the link gets over any 2 s. */
+	if (now < p->rate.thin_until_us)
+		o->max_tid = 0;
 	if (o->want != t) {
 		o->want = t;
 		r->video->tiers[t].keyframe_wanted = true;
@@ -155,7 +165,7 @@ void mx_rate_apply(struct mx_room *r, struct mx_part *p, uint64_t now)
 		p->rate.level = top;
 		p->rate.last_change_us = now;
 	}
-	apply(r, p);
+	apply(r, p, now);
 }
 
 /* The receiver's loss, smoothed: a new report counts at once when it is
@@ -180,6 +190,58 @@ static void track_loss(struct mx_part *p, const struct tp_bwe_state *st, uint64_
 		p->rate.loss = l;
 }
 
+/* Whether the link has room for level `to`: a probe cluster (padding at
+ * a little more than the level needs, a few kB in 60-200 ms) must have
+ * got through at that rate without building a queue. Starts one when
+ * none runs; false until its feedback says yes. Without RTX or TWCC (no
+ * probe possible) the step itself is the probe, as it always was. */
+static bool probe_says_room(struct mx_room *r, struct mx_part *p, int to, uint64_t now)
+{
+	struct mx_rate *rt = &p->rate;
+	double want = need(r, to, now) * UP_MARGIN;
+	struct tp_probe_result pr;
+	uint32_t id;
+
+	if (rt->probe_id) {
+		tp_sender_probe_result(p->sender, &pr);
+		bool ours = pr.id == rt->probe_id;
+		if (ours && !pr.done)
+			return false; /* its feedback is not in yet */
+		rt->probe_id = 0;
+		if (ours && now - pr.done_us <= PROBE_FRESH_US) {
+			bool room = pr.ok && pr.recv_bps >= want;
+			cm_debug("mixer", "room %s: %s probe for level %d (%.0f bit/s): received "
+				 "%u bit/s, delay +%d ms, %u/%u packets: %s",
+				 r->name, p->id, to, want, pr.recv_bps, pr.delay_growth_ms,
+				 pr.received, pr.pkts, room ? "room" : "no room");
+			if (room) {
+				rt->probes_ok++;
+				return true;
+			}
+			/* No room: wait longer before the next, as after a step
+			 * up that had to be taken back. */
+			rt->probes_failed++;
+			rt->hold_us = CM_MIN(rt->hold_us * 2, (uint64_t)HOLD_MAX_US);
+			rt->last_change_us = now;
+			return false;
+		}
+		/* A stale answer (the level fell meanwhile): probe again. */
+	}
+	int err = tp_sender_probe(p->sender, (uint32_t)(PROBE_GAIN * want), now, &id);
+	if (err == ENOTSUP)
+		return true;
+	if (!err) {
+		rt->probe_id = id;
+		/* On the smallest tier (a slow link, where a probe's few kB
+		 * count), the picture makes room for it. Not above: less
+		 * media would lower what got through, and with it the
+		 * estimate the step needs. */
+		if (rt->level <= 2)
+			rt->thin_until_us = now + PROBE_THIN_US;
+	}
+	return false;
+}
+
 static void decide(struct mx_room *r, struct mx_part *p, uint64_t now)
 {
 	struct mx_rate *rt = &p->rate;
@@ -200,6 +262,20 @@ static void decide(struct mx_room *r, struct mx_part *p, uint64_t now)
 			fit = l;
 	if (st.last_overuse_us > rt->seen_overuse_us)
 		rt->seen_overuse_us = st.last_overuse_us;
+	/* Its pacer had to drop video (its queue was full, or a packet waited
+	 * 500 ms): what this level sends does not get out (a full link, a
+	 * receiver that does not read). Down a level at once, as on overuse,
+	 * and once per second at most (what is still queued from before may
+	 * be dropped too); the new level starts from a keyframe. */
+	struct tp_pacer_stats ps;
+	tp_sender_pacer_stats(p->sender, now, &ps);
+	bool behind = ps.dropped_video_pkts > rt->pacer_drops_seen &&
+		      now - rt->pacer_down_us >= PACER_DOWN_GAP_US;
+	rt->pacer_drops_seen = ps.dropped_video_pkts;
+	if (behind && cur > 0 && fit >= cur) {
+		fit = cur - 1;
+		rt->pacer_down_us = now;
+	}
 	if (fit < cur) {
 		/* Down at once; a step up taken back this soon was a failed
 		 * probe: wait longer before the next. */
@@ -211,17 +287,20 @@ static void decide(struct mx_room *r, struct mx_part *p, uint64_t now)
 		/* Up one tier at most: to the best level of the next tier. A
 		 * step up that held proves the link: the wait is 5 s again. */
 		int ceiling = cur == 0 ? 2 : 2 * ((cur - 1) / 2 + 1) + 2;
-		if (held)
-			rt->hold_us = HOLD_US;
-		rt->level = CM_MIN(fit, ceiling);
-		rt->last_change_us = rt->last_up_us = now;
+		int to = CM_MIN(fit, ceiling);
+		if (probe_says_room(r, p, to, now)) {
+			if (held)
+				rt->hold_us = HOLD_US;
+			rt->level = to;
+			rt->last_change_us = rt->last_up_us = now;
+		}
 	} else if (now - rt->last_change_us >= HOLD_RESET_US) {
 		rt->hold_us = HOLD_US;
 	}
 	if (rt->level != cur)
 		cm_debug("mixer", "room %s: %s level %d -> %d (estimate %u bit/s)", r->name, p->id,
 			 cur, rt->level, st.estimate_bps);
-	apply(r, p);
+	apply(r, p, now);
 }
 
 /* The smallest tier's encoder: as much as its weakest automatic receiver
@@ -281,6 +360,11 @@ bool mx_rate_rtx_allowed(struct mx_part *p, size_t len, uint64_t now)
 	rt->rtx_tokens -= (double)len;
 	rt->rtx_sent++;
 	return true;
+}
+
+bool mx_rate_lossy(const struct mx_part *p)
+{
+	return p->rate.loss >= HEAVY_LOSS || p->rate.loss_now >= HEAVY_LOSS;
 }
 
 unsigned mx_rate_fps(const struct mx_room *r, const struct mx_part *p)

@@ -254,12 +254,15 @@ static void part_info(struct mx_room *r, struct mx_part *p, struct mx_part_info 
 	i->estimate_bps = p->rate.estimate_bps;
 	i->retransmits = p->rate.rtx_sent;
 	i->retransmits_dropped = p->rate.rtx_dropped;
+	i->probes_ok = p->rate.probes_ok;
+	i->probes_failed = p->rate.probes_failed;
 	if (p->sender) {
 		struct tp_bwe_state st;
 		tp_sender_bwe(p->sender, now, &st);
 		i->acked_bps = st.acked_bps;
 		i->remb_bps = st.remb_bps;
 		i->twcc = st.has_twcc;
+		tp_sender_pacer_stats(p->sender, now, &i->pacer);
 	}
 	struct mx_jb_stats js;
 	mx_jb_get_stats(p->jb, &js);
@@ -561,6 +564,28 @@ static void overload_control(struct mx_room *r, bool late, uint64_t cpu_us, uint
 	r->win_cpu_us = 0;
 }
 
+/* Each receiver's pacer lets out what its rate allows now (and a probe's
+ * padding); what waits is bounded, never a reason for the tick to wait. */
+static void pace(struct mx_room *r)
+{
+	uint64_t now = cm_now_us(), queued = 0, dropped = 0;
+
+	for (size_t i = 0; i < r->n_parts; i++) {
+		struct mx_part *p = r->parts[i];
+		struct tp_pacer_stats ps;
+		if (!p->sender)
+			continue;
+		tp_sender_pace(p->sender, r->batch, now);
+		tp_sender_pacer_stats(p->sender, now, &ps);
+		queued += ps.queued_bytes;
+		dropped += ps.dropped_bytes - p->rate.pacer_dropped_bytes;
+		p->rate.pacer_dropped_bytes = ps.dropped_bytes;
+	}
+	__atomic_store_n(&r->ctr.pacer_queued_bytes, queued, __ATOMIC_RELAXED);
+	if (dropped)
+		__atomic_add_fetch(&r->ctr.pacer_dropped_bytes, dropped, __ATOMIC_RELAXED);
+}
+
 static void *room_main(void *arg)
 {
 	struct mx_room *r = arg;
@@ -609,6 +634,7 @@ static void *room_main(void *arg)
 			__atomic_add_fetch(&r->ctr.video_skipped_ticks, 1, __ATOMIC_RELAXED);
 		while (burn_us && thread_cpu_us() - cpu0 < burn_us)
 			;
+		pace(r);
 		tp_batch_flush(r->batch);
 		if (r->changed) {
 			r->changed = false;

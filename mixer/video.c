@@ -366,12 +366,18 @@ static const struct hist_pkt *hist_of(const struct tier *t, enum tp_codec c)
 	return t->h264 ? t->h264->hist : NULL;
 }
 
-/* A tier's frame (its n packets from first, in hist) to one receiver. */
+/* A tier's frame (its n packets from first, in hist) to one receiver. A
+ * keyframe to a receiver on a lossy link goes twice (the copy on the RTX
+ * stream, within the repair budget): at 15 % loss a keyframe of a few
+ * packets then arrives whole nine times in ten instead of half the time,
+ * and its repair rounds (NACK, retransmission, lost again, a new
+ * keyframe) were what froze the picture for a second. */
 static void send_frame(struct mx_room *r, struct mx_part *p, const struct hist_pkt *hist,
-		       int ti, uint16_t first, size_t n)
+		       int ti, uint16_t first, size_t n, bool key, uint64_t now)
 {
 	struct mx_vout *o = &p->vout;
 	uint16_t rpic = o->next_pic++ & 0x7fff;
+	bool twice = key && tp_sender_rtx_pt(p->sender) > 0 && mx_rate_lossy(p);
 
 	for (size_t i = 0; i < n; i++) {
 		const struct hist_pkt *hp = &hist[(uint16_t)(first + i) % HIST];
@@ -389,6 +395,8 @@ static void send_frame(struct mx_room *r, struct mx_part *p, const struct hist_p
 			.tier = (int8_t)ti,
 		};
 		send_to(r, p, hp->data, hp->len, rseq, o->last_ts, rpic, o->last_tl0, false);
+		if (twice && mx_rate_rtx_allowed(p, hp->len, now))
+			send_to(r, p, hp->data, hp->len, rseq, o->last_ts, rpic, o->last_tl0, true);
 	}
 	o->frames_sent++;
 }
@@ -496,7 +504,7 @@ void mx_video_store_packets(struct mx_video *v, struct hist_pkt *hist, uint16_t 
  * this keyframe. */
 void mx_video_fan_out(struct mx_room *r, unsigned ti, enum tp_codec c,
 		      const struct hist_pkt *hist, uint16_t seq, size_t n, bool keyframe,
-		      uint8_t tid)
+		      uint8_t tid, uint64_t now)
 {
 	uint16_t first = (uint16_t)(seq - n);
 
@@ -517,7 +525,7 @@ void mx_video_fan_out(struct mx_room *r, unsigned ti, enum tp_codec c,
 			continue;
 		if (joins)
 			switch_tier(p, (int)ti, hist[first % HIST].data, hist[first % HIST].len);
-		send_frame(r, p, hist, (int)ti, first, n);
+		send_frame(r, p, hist, (int)ti, first, n, keyframe, now);
 	}
 }
 
@@ -539,7 +547,10 @@ static void encode_vp8(struct mx_room *r, unsigned ti, uint64_t now)
 	bool force = false;
 	size_t n = 0;
 
-	if (t->keyframe_wanted && now - t->last_keyframe_us >= KEYFRAME_INTERVAL_US)
+	/* The smallest tier's keyframes are small (a few packets), and its
+	 * receivers are the lossy ones: their requests wait half as long. */
+	uint64_t gap = ti == 0 ? KEYFRAME_INTERVAL_US / 2 : KEYFRAME_INTERVAL_US;
+	if (t->keyframe_wanted && now - t->last_keyframe_us >= gap)
 		force = true;
 	uint64_t t0 = cm_now_us();
 	int err = cx_vp8_encode(t->enc, &t->canvas, (now - v->t0_us) * 9 / 100, force, &f);
@@ -563,7 +574,7 @@ static void encode_vp8(struct mx_room *r, unsigned ti, uint64_t now)
 		return;
 	mx_video_measure(t, f.tid, mx_video_wire_bytes(v, n), now);
 	mx_video_store_packets(v, t->hist, &t->seq, n, (uint32_t)f.pts);
-	mx_video_fan_out(r, ti, TP_CODEC_VP8, t->hist, t->seq, n, f.keyframe, f.tid);
+	mx_video_fan_out(r, ti, TP_CODEC_VP8, t->hist, t->seq, n, f.keyframe, f.tid, now);
 }
 
 /* ---- the tick --------------------------------------------------------------------- */

@@ -92,5 +92,5 @@ void mx_video_h264_encode(struct mx_room *r, unsigned ti, uint64_t now)
 	if (!t->used)
 		mx_video_measure(t, 0, mx_video_wire_bytes(v, n), now);
 	mx_video_store_packets(v, h->hist, &h->seq, n, (uint32_t)f.pts);
-	mx_video_fan_out(r, ti, TP_CODEC_H264, h->hist, h->seq, n, f.keyframe, 0);
+	mx_video_fan_out(r, ti, TP_CODEC_H264, h->hist, h->seq, n, f.keyframe, 0, now);
 }

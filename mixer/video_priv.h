@@ -134,7 +134,7 @@ void mx_video_store_packets(struct mx_video *v, struct hist_pkt *hist, uint16_t 
 			    size_t n, uint32_t ts);
 void mx_video_fan_out(struct mx_room *r, unsigned ti, enum tp_codec c,
 		      const struct hist_pkt *hist, uint16_t seq, size_t n, bool keyframe,
-		      uint8_t tid);
+		      uint8_t tid, uint64_t now);
 
 /* video_h264.c: a tier's H.264 stream, made on first use (NULL when no
  * H.264 encoder can be made; logged once per tier); freed with the tier;

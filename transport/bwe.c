@@ -35,6 +35,8 @@
 #define QUEUE_MIN_MS 40.0 /* overuse needs at least this much queued delay */
 #define MIN_BUCKETS 30 /* the delay's floor: minima of the last 30 s */
 #define STANDING_MS 50.0 /* a queue this deep that stays is congestion too */
+#define SILENT_US 3000000 /* TWCC that flowed and stopped this long... */
+#define SILENT_RTCP_US 8000000 /* ...and no report for this long: halve */
 
 struct group {
 	uint64_t first_send, last_send, last_arrival;
@@ -73,6 +75,7 @@ struct tp_bwe {
 	unsigned ack_pos, ack_n;
 	uint32_t acked_bps;
 	uint64_t last_twcc_us;
+	uint64_t last_report_us; /* any feedback: TWCC, report block, REMB */
 	uint32_t sent_bps;
 	/* loss */
 	double loss_bps, loss;
@@ -321,7 +324,11 @@ void tp_bwe_on_twcc(struct tp_bwe *b, const struct tp_bwe_pkt *pkts, size_t n,
 			b->lost_acc++;
 			continue;
 		}
-		record_ack(b, p->arrival_us, p->size);
+		/* A probe's padding says when it arrived (the delay signal)
+		 * but is no media the receiver takes in: what got through,
+		 * which bounds the rates built on it, counts media only. */
+		if (!p->padding)
+			record_ack(b, p->arrival_us, p->size);
 		if (p->arrival_us > latest)
 			latest = p->arrival_us;
 		struct group *c = &b->cur;
@@ -344,6 +351,7 @@ void tp_bwe_on_twcc(struct tp_bwe *b, const struct tp_bwe_pkt *pkts, size_t n,
 	if (!n)
 		return;
 	b->last_twcc_us = now;
+	b->last_report_us = now;
 	if (latest)
 		update_acked(b, latest);
 	aimd(b, now);
@@ -361,6 +369,7 @@ void tp_bwe_on_report(struct tp_bwe *b, double fraction_lost, uint32_t jitter_ms
 {
 	bool twcc = b->last_twcc_us && now - b->last_twcc_us < 2000000;
 
+	b->last_report_us = now;
 	if (twcc)
 		return; /* TWCC says the same, sooner and per packet */
 	/* Without TWCC, a jump of the reported jitter is the delay signal. */
@@ -378,11 +387,24 @@ void tp_bwe_on_remb(struct tp_bwe *b, uint64_t bps, uint64_t now)
 {
 	b->remb_bps = bps;
 	b->remb_us = now;
+	b->last_report_us = now;
 }
 
 void tp_bwe_on_sent(struct tp_bwe *b, uint32_t sent_bps, uint64_t now)
 {
 	b->sent_bps = sent_bps;
+	/* Feedback that flowed and stopped while tutti sends: the receiver
+	 * no longer reads (or its link holds everything). Half per second
+	 * of silence, down to the floor: what is sent to it shrinks to its
+	 * audio, and the rest of the room pays nothing for it. Silence is
+	 * no TWCC for 3 s and no report at all for 8 s: some receivers
+	 * (GStreamer) send TWCC feedback only at a marker bit, which audio
+	 * alone seldom has, and reports every 5 s or so. */
+	if (b->last_twcc_us && now - b->last_twcc_us > SILENT_US &&
+	    now - b->last_report_us > SILENT_RTCP_US) {
+		b->delay_bps = clampd(b->delay_bps * 0.5, b->cfg.min_bps, b->cfg.max_bps);
+		b->loss_bps = CM_MIN(b->loss_bps, b->delay_bps);
+	}
 }
 
 static bool remb_fresh(const struct tp_bwe *b, uint64_t now)

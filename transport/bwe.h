@@ -51,6 +51,7 @@ struct tp_bwe_pkt {
 	uint64_t arrival_us; /* the receiver's clock; only differences matter */
 	uint32_t size; /* bytes on the wire (RTP and SRTP) */
 	bool received;
+	bool padding; /* a probe's padding: not counted in what got through */
 };
 
 enum tp_bwe_signal { TP_BWE_NORMAL, TP_BWE_UNDERUSE, TP_BWE_OVERUSE };
@@ -60,7 +61,7 @@ struct tp_bwe_state {
 	uint32_t delay_bps; /* the delay-based (AIMD) rate */
 	uint32_t loss_bps; /* the loss-based rate */
 	uint32_t remb_bps; /* the last REMB while fresh, else 0 */
-	uint32_t acked_bps; /* what the receiver got, from TWCC (0 unknown) */
+	uint32_t acked_bps; /* media the receiver got, from TWCC (0 unknown) */
 	double loss; /* the loss fraction last used, 0..1 */
 	double queued_ms; /* delay above its lowest of the last 30 s */
 	double trend; /* the modified trend (ms) and its threshold */
@@ -82,7 +83,9 @@ void tp_bwe_on_report(struct tp_bwe *b, double fraction_lost, uint32_t jitter_ms
 		      uint64_t now_us);
 void tp_bwe_on_remb(struct tp_bwe *b, uint64_t bps, uint64_t now_us);
 /* What tutti actually sent in the last second, so that the loss-based
- * rate without TWCC has a base. */
+ * rate without TWCC has a base. Also: TWCC that flowed and has been
+ * silent for 3 s, with no report at all for 8 s, halves the estimate at
+ * each call (a receiver that no longer reads). */
 void tp_bwe_on_sent(struct tp_bwe *b, uint32_t sent_bps, uint64_t now_us);
 
 void tp_bwe_get(const struct tp_bwe *b, uint64_t now_us, struct tp_bwe_state *out);

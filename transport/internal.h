@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include "transport/dtls.h"
+#include "transport/pacer.h"
 #include "transport/srtp.h"
 #include "transport/transport.h"
 
@@ -19,6 +20,7 @@
 #define TP_PKT_CAP 1600 /* a datagram buffer: MTU plus the SRTP trailer */
 #define TP_CONSENT_TIMEOUT_US (30 * 1000000ull)
 #define TP_RTCP_INTERVAL_US 1000000ull
+#define TP_PACER_SLOTS 512 /* packets a receiver's pacer may hold */
 
 /* An address that passed ICE, linked into the server's address table. */
 struct tp_addr_entry {
@@ -40,6 +42,31 @@ struct tp_out_stream {
 	uint32_t last_ts;
 	uint64_t last_us;
 	bool active;
+};
+
+#define TP_TWCC_HIST 2048
+struct tp_sent_pkt {
+	uint64_t send_us;
+	uint16_t seq;
+	uint16_t size; /* 0: empty */
+	bool acked; /* reported received: later feedback about it is old news */
+	uint32_t probe; /* the probe cluster it belongs to, 0 none */
+	bool padding; /* padding only (a probe's) */
+};
+
+/* A probe cluster (pace.c): padding at a target rate for a few ticks, and
+ * what the receiver's TWCC feedback says of it. */
+struct tp_probe_state {
+	uint32_t id; /* the current or last cluster; 0 none yet */
+	bool active; /* still sending */
+	uint32_t target_bps, size; /* its rate, and bytes in all */
+	unsigned ticks_left;
+	uint64_t start_us, end_us;
+	uint32_t sent_bytes, n_pkts;
+	/* feedback */
+	uint32_t n_rep, n_recv, recv_bytes, last_size;
+	uint64_t first_send, last_send, first_arr, last_arr;
+	struct tp_probe_result res;
 };
 
 /* The outbound half of a peer (see transport.h). Reference-counted: the
@@ -70,14 +97,12 @@ struct tp_sender {
 	uint64_t win_bytes, win_start_us; /* what was sent, per second */
 	uint32_t rtx_ssrc; /* 0: no RTX negotiated */
 	uint16_t rtx_seq;
-};
-
-#define TP_TWCC_HIST 2048
-struct tp_sent_pkt {
-	uint64_t send_us;
-	uint16_t seq;
-	uint16_t size; /* 0: empty */
-	bool acked; /* reported received: later feedback about it is old news */
+	uint32_t rtx_ts; /* the last RTX timestamp, for padding */
+	/* pace.c, the sending thread only: the pacer and the link probe. */
+	struct tp_pacer *pacer;
+	struct tp_probe_state probe;
+	/* What the room thread may read from another thread (atomics). */
+	uint64_t paced_dropped_bytes;
 };
 
 /* One inbound SSRC, for receiver report blocks (RFC 3550 A.1, A.3, A.8). */
@@ -181,6 +206,18 @@ void tp_peer_on_srtp(struct tp_peer *p, uint8_t *buf, size_t len, uint64_t now);
 bool tp_peer_tick(struct tp_peer *p, uint64_t now);
 /* Sends BYE and close_notify when connected. */
 void tp_peer_say_goodbye(struct tp_peer *p);
+
+/* ---- sender.c and pace.c ---- */
+
+/* Stamps, protects and puts pkt into the batch now, past the pacer.
+ * Returns as tp_sender_send_rtp; *wire gets the bytes on the wire. */
+int tp_sender_emit(struct tp_sender *s, struct tp_batch *b, const uint8_t *pkt, size_t len,
+		   uint64_t now, size_t *wire);
+/* A packet with transport-wide number e went out: part of the probe? */
+void tp_probe_on_stamp(struct tp_sender *s, struct tp_sent_pkt *e);
+/* TWCC said of e (a packet of ours) whether and when it arrived. */
+void tp_probe_on_feedback(struct tp_sender *s, struct tp_sent_pkt *e, bool received,
+			  int64_t arrival_us);
 
 /* ---- sender.c, for peer.c ---- */
 

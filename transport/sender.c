@@ -54,7 +54,8 @@ int tp_sender_create(struct tp_peer *p, enum tp_srtp_profile prof,
 	s->twcc_hist = calloc(TP_TWCC_HIST, sizeof(*s->twcc_hist));
 	struct tp_bwe_cfg bc = { .start_bps = TP_BWE_START_BPS, .min_bps = TP_BWE_MIN_BPS,
 				 .max_bps = TP_BWE_MAX_BPS };
-	if (!s->twcc_hist || tp_bwe_new(&s->bwe, &bc)) {
+	if (!s->twcc_hist || tp_bwe_new(&s->bwe, &bc) || tp_pacer_new(&s->pacer, TP_PACER_SLOTS)) {
+		tp_bwe_free(&s->bwe);
 		free(s->twcc_hist);
 		tp_srtp_free(&s->srtp);
 		free(s);
@@ -115,6 +116,7 @@ void tp_sender_unref(struct tp_sender **ps)
 		return;
 	tp_srtp_free(&s->srtp);
 	tp_bwe_free(&s->bwe);
+	tp_pacer_free(&s->pacer);
 	free(s->twcc_hist);
 	pthread_mutex_destroy(&s->addr_lock);
 	free(s);
@@ -218,10 +220,21 @@ static size_t stamp(struct tp_sender *s, const uint8_t *pkt, size_t len, uint8_t
 	h.has_ext = true;
 	if (tp_rtp_write(out, cap, &n, &h, pkt + h.hdr_len, h.payload_len))
 		return 0;
+	if (h.pad_len) {
+		/* Padding (a probe's): kept, the last byte counting it. */
+		if (n + h.pad_len > cap)
+			return 0;
+		memset(out + n, 0, h.pad_len);
+		n += h.pad_len;
+		out[n - 1] = h.pad_len;
+		out[0] |= 0x20;
+	}
 	if (m->ext_twcc) {
 		struct tp_sent_pkt *e = &s->twcc_hist[s->twcc_seq % TP_TWCC_HIST];
 		/* Bytes on the wire: RTP, the SRTP tag, UDP and IPv4. */
-		*e = (struct tp_sent_pkt){ now, s->twcc_seq, (uint16_t)(n + 16 + 28), false };
+		*e = (struct tp_sent_pkt){ now, s->twcc_seq, (uint16_t)(n + 16 + 28), false, 0,
+					   h.pad_len && !h.payload_len };
+		tp_probe_on_stamp(s, e);
 		s->twcc_seq++;
 	}
 	return n;
@@ -242,18 +255,49 @@ static void count_rate(struct tp_sender *s, size_t bytes, uint64_t now)
 	}
 }
 
+/* Which queue of the pacer a packet of ours waits in. */
+static enum tp_pace_class pace_class(const struct tp_sender *s, const uint8_t *pkt, size_t len)
+{
+	uint32_t ssrc = len >= TP_RTP_HEADER_LEN ? cm_rd32(pkt + 8) : 0;
+
+	return ssrc == s->out[0].ssrc ? TP_PACE_AUDIO
+	       : s->rtx_ssrc && ssrc == s->rtx_ssrc ? TP_PACE_RTX
+						     : TP_PACE_VIDEO;
+}
+
 int tp_sender_send_rtp(struct tp_sender *s, struct tp_batch *b, const uint8_t *pkt,
 		       size_t len)
 {
-	unsigned i;
-	size_t n = len;
-	int err;
 	uint64_t now = cm_now_us();
+	enum tp_pace_class c;
+	size_t wire;
+	int err;
 
 	if (tp_sender_closed(s))
 		return ENOTCONN;
 	if (len + TP_SRTP_MAX_TRAILER > TP_PKT_CAP)
 		return EMSGSIZE;
+	c = pace_class(s, pkt, len);
+	if (!tp_pacer_may_send(s->pacer, c, now)) {
+		/* Waits for the next tp_sender_pace; a drop is counted there
+		 * (it is the room's business, not an error of this call). */
+		err = tp_pacer_enqueue(s->pacer, c, pkt, len, now);
+		return err == ENOBUFS ? 0 : err;
+	}
+	err = tp_sender_emit(s, b, pkt, len, now, &wire);
+	if (!err)
+		tp_pacer_on_sent(s->pacer, wire, now);
+	return err;
+}
+
+int tp_sender_emit(struct tp_sender *s, struct tp_batch *b, const uint8_t *pkt, size_t len,
+		   uint64_t now, size_t *wire)
+{
+	unsigned i;
+	size_t n = len;
+	int err;
+
+	*wire = 0;
 	if (b->n == BATCH)
 		tp_batch_flush(b);
 	i = b->n;
@@ -274,6 +318,7 @@ int tp_sender_send_rtp(struct tp_sender *s, struct tp_batch *b, const uint8_t *p
 		return ENOTCONN;
 	b->iov[i].iov_len = n;
 	b->n++;
+	*wire = n + 28;
 	count_sent(s, pkt, len);
 	return 0;
 }
@@ -301,6 +346,7 @@ int tp_sender_send_rtx(struct tp_sender *s, struct tp_batch *b, const uint8_t *p
 		return EMSGSIZE;
 	cm_wr16(payload, h.seq);
 	memcpy(payload + 2, pkt + h.hdr_len, h.payload_len);
+	s->rtx_ts = h.ts;
 	h.pt = (uint8_t)s->media[1].rtx_pt;
 	h.seq = s->rtx_seq++;
 	h.ssrc = s->rtx_ssrc;
@@ -328,12 +374,15 @@ static void on_twcc(struct tp_sender *s, const struct tp_rtcp_pkt *pk, uint64_t 
 		if (!e->size || e->seq != st[i].seq || e->acked)
 			continue; /* not ours, too old, or told already */
 		e->acked = st[i].received;
+		if (e->probe)
+			tp_probe_on_feedback(s, e, st[i].received, arrival);
 		bp[m++] = (struct tp_bwe_pkt){
 			.send_us = e->send_us,
 			/* Offset so that it stays positive; only differences matter. */
 			.arrival_us = (uint64_t)(arrival + ((int64_t)1 << 40)),
 			.size = e->size,
 			.received = st[i].received,
+			.padding = e->padding,
 		};
 	}
 	if (m)

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "transport/bwe.h"
+#include "transport/pacer.h"
 #include "transport/rtcp.h"
 #include "transport/rtp.h"
 #include "transport/sdp.h"
@@ -176,6 +177,39 @@ void tp_sender_bwe(const struct tp_sender *s, uint64_t now_us, struct tp_bwe_sta
 int tp_sender_rtx_pt(const struct tp_sender *s);
 int tp_sender_send_rtx(struct tp_sender *s, struct tp_batch *b, const uint8_t *pkt,
 		       size_t len);
+
+/* ---- pacing and probing (transport/pace.c, docs/bandwidth.md) ----
+ *
+ * tp_sender_send_rtp goes through the sender's pacer: audio at once,
+ * video and retransmissions when the paced rate (a multiple of the
+ * estimate) allows, else queued, in a bounded queue that drops the oldest
+ * video first. The sending thread calls tp_sender_pace every tick: it
+ * sends what the pacer allows now and the padding of a running probe. */
+
+void tp_sender_pace(struct tp_sender *s, struct tp_batch *b, uint64_t now_us);
+/* The pacer's figures (the sending thread). */
+void tp_sender_pacer_stats(const struct tp_sender *s, uint64_t now_us,
+			   struct tp_pacer_stats *out);
+/* Bytes the pacer dropped so far; any thread. */
+uint64_t tp_sender_paced_dropped(const struct tp_sender *s);
+
+/* What a probe cluster found, from the receiver's TWCC feedback. */
+struct tp_probe_result {
+	uint32_t id; /* the cluster, as tp_sender_probe gave it */
+	bool done; /* its feedback is in (or will never be) */
+	bool ok; /* it got through: little loss, no queue built */
+	uint32_t target_bps, send_bps, recv_bps; /* recv: what the receiver got */
+	int32_t delay_growth_ms; /* last packet's one-way delay minus the first's */
+	uint32_t pkts, received;
+	uint64_t done_us;
+};
+/* Starts a probe of the link at about bps: RTP padding on the RTX stream
+ * for a few ticks (at least a few kB: a token-bucket shaper's burst must
+ * not pass for room), on top of the media. Returns 0 and *id, EBUSY while
+ * a cluster runs or waits for its feedback, ENOTSUP without RTX or TWCC. */
+int tp_sender_probe(struct tp_sender *s, uint32_t bps, uint64_t now_us, uint32_t *id);
+/* The last cluster's result (id 0: none yet). */
+void tp_sender_probe_result(const struct tp_sender *s, struct tp_probe_result *out);
 
 /* A batch of datagrams for one thread's sendmmsg. */
 int tp_batch_new(struct tp_batch **out, struct tp_server *srv);

@@ -19,6 +19,13 @@ Cases (the client's downlink):
          video is back within 15 s, the largest tier within 30 s
   loss5, loss15   1 Mbit/s with 5 % / 15 % random loss: audio has no gap over
          60 ms, video keeps decoding (no freeze of 1 s or more)
+  stall  a receiver that never reads: the shaped client behind tbf at
+         16 kbit/s, and a second client (in the server's namespace) that
+         joins, connects and is then stopped (SIGSTOP: its socket is never
+         read again). The room's ticks keep their deadlines, the
+         well-connected receiver (decoding here) hears audio without a gap
+         over 100 ms, and both slow receivers' pacer queues stay within
+         their bound (participants API, "pacer")
 In every case the well-connected receiver stays on the largest tier from
 the moment the shaped client joins. Every figure is printed (one "FIGURES"
 line per case, for perf/RESULTS.md).
@@ -26,6 +33,7 @@ line per case, for perf/RESULTS.md).
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -289,13 +297,97 @@ def frames_in(frames, t0, t1):
     return frames[(frames[:, 0] >= t0) & (frames[:, 0] < t1)] if len(frames) else frames
 
 
+def room_stats(hub):
+    st, j = hub.api("GET", f"/api/v1/rooms/{ROOM}")
+    if st != 200:
+        raise CheckFailed(f"GET /api/v1/rooms/{ROOM}: {st}")
+    return dict(j.get("stats", {}), t=time.monotonic())
+
+
+def start_stalled(hub, tmp, secs, room_before):
+    """A second client in the server's namespace that connects and is
+    then stopped (SIGSTOP): it never reads its socket again. The room's
+    figures from room_before until then are the baseline."""
+    out = os.path.join(tmp, "stalled.npz")
+    env = {k: v for k, v in os.environ.items() if k != "TUTTI_TEST_LOCAL_IP"}
+    proc = subprocess.Popen(["/usr/bin/python3", os.path.abspath(__file__), "client", out,
+                             str(secs + 30)], env=env)
+    hub.run_until(lambda: os.path.exists(out + ".id") or proc.poll() is not None, 40.0)
+    if not os.path.exists(out + ".id"):
+        raise CheckFailed("the stalled client did not connect")
+    hub.run_for(2.0)  # it receives for a moment, as a browser tab would
+    os.kill(proc.pid, signal.SIGSTOP)
+    with open(out + ".id") as f:
+        pid = f.read().strip()
+    log(f"stalled client {pid} connected and stopped (never reads again)")
+    room0 = room_stats(hub)
+    room0["base_ticks"] = room0.get("ticks", 0) - room_before.get("ticks", 0)
+    room0["base_missed"] = room0.get("missed_deadlines", 0) - room_before.get("missed_deadlines", 0)
+    return (proc, pid), room0
+
+
+def check_stall(expect, figures, watch, good, slow_id, stalled_id, room0, room1, t_join, t_end):
+    """The room's ticks, the well-connected receiver's audio, and the two
+    slow receivers' pacer queues."""
+    ticks = room1.get("ticks", 0) - room0.get("ticks", 0)
+    missed = room1.get("missed_deadlines", 0) - room0.get("missed_deadlines", 0)
+    loads = [r.get("load_permille", 0) for r in (room0, room1)]
+    with good.lock:
+        audio = list(good.audio)
+    pcm = np.concatenate([a for _t, a in audio]) if audio else np.zeros(0, np.int16)
+    ts = np.concatenate([np.full(len(a), t) for t, a in audio]) if audio else np.zeros(0)
+    w0, w1 = room0["t"] + 1.0, room1["t"] - 0.5
+    gap, hole, cover = audio_gap_ms(pcm, ts, w0, w1)
+    bt, bm = room0["base_ticks"], room0["base_missed"]
+    base_rate = bm / bt if bt else 0.0
+    figures.update(window_s=round(w1 - w0, 1), ticks=ticks, missed_deadlines=missed,
+                   before_ticks=bt, before_missed=bm,
+                   room_load_permille=loads, good_audio_gap_ms=gap,
+                   good_audio_hole_ms=round(hole, 1), good_audio_cover=round(cover, 3))
+    # A tick misses its deadline when this shared machine does not run
+    # the room's thread in time (load far over its 2 cores): what the
+    # stalled receivers must not do is make that any more frequent than
+    # it was in the same room just before (the shaped join included).
+    bound = max(0.02, 2 * base_rate + 0.01)
+    expect(ticks > 0 and missed <= bound * ticks,
+           f"room: {missed} of {ticks} ticks missed their deadline ({missed / max(1, ticks) * 100:.1f} "
+           f"%; before the stall {bm} of {bt}: bound {bound * 100:.1f} %)")
+    expect(gap <= 100, f"well-connected receiver: audio longest gap {gap:.0f} ms (<= 100)")
+    expect(cover >= 0.97, f"well-connected receiver: {cover * 100:.1f} % of the time decoded")
+    for name, pid in (("slow16k", slow_id), ("stalled", stalled_id)):
+        ser = watch.series(pid, room0["t"], room1["t"])
+        pac = [p.get("pacer", {}) for _t, p in ser]
+        if not pac:
+            expect(False, f"{name}: no API samples")
+            continue
+        qmax = max(x.get("queued_bytes", 0) for x in pac)
+        hw = max(x.get("max_queued_bytes", 0) for x in pac)
+        lim = max(x.get("limit_bytes", 0) for x in pac)
+        oldest = max(x.get("oldest_ms", 0) for x in pac)
+        last = pac[-1]
+        levels = [p.get("bandwidth", {}).get("level") for _t, p in ser]
+        figures[name] = dict(queued_bytes_max=qmax, max_queued_bytes=hw, limit_bytes_max=lim,
+                             oldest_ms_max=oldest, dropped_bytes=last.get("dropped_bytes"),
+                             dropped_video_packets=last.get("dropped_video_packets"),
+                             waited_packets=last.get("waited_packets"),
+                             levels=sorted(set(levels)), level_last=levels[-1],
+                             estimate_last=ser[-1][1].get("bandwidth", {}).get("estimate_bps"))
+        log(f"  {name}: pacer {json.dumps(figures[name])}")
+        expect(hw <= lim and hw <= 256 * 1024,
+               f"{name}: pacer queue at most {hw} bytes (bound {lim}, <= 256 KiB)")
+        expect(oldest <= 600, f"{name}: oldest queued packet {oldest} ms (<= 600)")
+    st = figures["stalled"]
+    expect(st.get("level_last") == 0,
+           f"stalled: at audio only by the end (level {st.get('level_last')})")
+
+
 def main_case(case):
     hub = Hub()
-    if case not in ("128k", "64k", "loss5", "loss15"):
+    if case not in ("128k", "64k", "loss5", "loss15", "stall"):
         raise gp.SetupError(f"unknown case {case}")
     hub.create_room(ROOM, speakers=3, max_participants=10)
     senders = [hub.add(Sender(hub, f"sender{i}", f)) for i, f in enumerate(TONES)]
-    good = hub.add(Receiver(hub, "good", measure=False))
+    good = hub.add(Receiver(hub, "good", measure=case == "stall"))
     hub.start_all(timeout=30.0)
     watch = Watch(hub)
     top = 2
@@ -311,6 +403,7 @@ def main_case(case):
                           + json.dumps({k: last.get(k) for k in ("video_tier", "bandwidth",
                                                                   "network")}))
     log("the well-connected receiver is on the largest tier")
+    room_before = room_stats(hub) if case == "stall" else None
     link = Link()
     if case == "128k":
         link.rate(128)
@@ -318,6 +411,9 @@ def main_case(case):
     elif case == "64k":
         link.rate(64)
         secs = 60
+    elif case == "stall":
+        link.rate(16)
+        secs = 30
     else:
         link.rate(1000)
         link.loss(0.05 if case == "loss5" else 0.15)
@@ -337,6 +433,9 @@ def main_case(case):
         sid = f.read().strip()
     t_join = time.monotonic()
     log(f"shaped client {sid} connected")
+    stalled = None
+    if case == "stall":
+        stalled, room0 = start_stalled(hub, tmp, secs, room_before)
     t_lift = None
     if case == "64k":
         hub.run_for(25.0)
@@ -346,6 +445,10 @@ def main_case(case):
     if proc.poll() is None:
         proc.kill()
         raise CheckFailed("the shaped client did not finish")
+    if stalled:
+        room1 = room_stats(hub)
+        os.kill(stalled[0].pid, signal.SIGKILL)
+        stalled[0].wait()
     watch.stop = link.stop = True
     d = np.load(out)
     pcm, t, frames = d["pcm"], d["t"], d["frames"]
@@ -425,6 +528,8 @@ def main_case(case):
                f"at 64 kbit/s: {len(fr)} video frames in {w1 - w0:.0f} s (<= 2 fps: probes only)")
         expect(back <= 15, f"video back {back:.1f} s after the limit was lifted (<= 15)")
         expect(climb <= 30, f"largest tier {climb:.1f} s after the limit was lifted (<= 30)")
+    elif case == "stall":
+        check_stall(expect, figures, watch, good, sid, stalled[1], room0, room1, t_join, t_end)
     else:
         w0, w1 = t_join + 10, t_end - 0.5
         gap, hole, cover = audio_gap_ms(pcm, t, w0, w1)

@@ -203,6 +203,36 @@ static void jitter_rise_without_twcc(void)
 	tp_bwe_free(&b);
 }
 
+/* A receiver that stops reading: its TWCC and its reports stop while
+ * tutti still sends. After 3 s without TWCC and 8 s without any report,
+ * the estimate halves every second, down to the floor. TWCC alone going
+ * quiet (GStreamer sends it at marker bits: audio alone has few) while
+ * reports still come is no silence. */
+static void silent_receiver_falls_to_the_floor(void)
+{
+	struct sim s = { .b = make(1000000), .t = 1000000, .seed = 5 };
+
+	run(&s, 3, 1000000, 0, 0, 0);
+	uint32_t before = tp_bwe_estimate(s.b, s.t);
+	CHECK(before >= 1000000);
+	/* No TWCC from here on; a report 5 s in (the receiver still reads). */
+	for (int i = 1; i <= 12; i++) {
+		if (i == 5)
+			tp_bwe_on_report(s.b, 0.0, 5, s.t + (uint64_t)i * 1000000);
+		tp_bwe_on_sent(s.b, 1000000, s.t + (uint64_t)i * 1000000);
+	}
+	uint32_t quiet = tp_bwe_estimate(s.b, s.t + 12000000);
+	CHECK(quiet >= before / 2);
+	/* Then nothing at all: down to the floor. */
+	for (int i = 13; i <= 30; i++)
+		tp_bwe_on_sent(s.b, 1000000, s.t + (uint64_t)i * 1000000);
+	uint32_t after = tp_bwe_estimate(s.b, s.t + 30000000);
+	printf("     silent receiver: %u -> %u (TWCC quiet, reports on) -> %u kbit/s\n",
+	       before / 1000, quiet / 1000, after / 1000);
+	CHECK_EQ(after, 30000);
+	tp_bwe_free(&s.b);
+}
+
 static void bad_config(void)
 {
 	struct tp_bwe *b = NULL;
@@ -222,6 +252,7 @@ int main(void)
 	RUN(random_loss_holds_congestion_loss_cuts);
 	RUN(remb_is_a_ceiling);
 	RUN(jitter_rise_without_twcc);
+	RUN(silent_receiver_falls_to_the_floor);
 	RUN(bad_config);
 	return check_report();
 }
