@@ -42,6 +42,10 @@ struct tp_out_stream {
 	uint32_t last_ts;
 	uint64_t last_us;
 	bool active;
+	/* The receiver's last report block on it: its extended highest
+	 * sequence number (a block that has not moved tells no new loss). */
+	uint32_t rr_high_seq;
+	bool rr_seen;
 };
 
 #define TP_TWCC_HIST 2048
