@@ -219,9 +219,11 @@ int lg_report(const struct lg_summary_in *o, const struct lg_snap *a,
 				dfps[nd++] = (double)p->dec_frames / secs;
 			dec_err += p->dec_errors;
 			counters += p->counters_read;
-			memcpy(ad + nad, p->a_delay, p->n_a_delay * sizeof(double));
+			if (p->n_a_delay)
+				memcpy(ad + nad, p->a_delay, p->n_a_delay * sizeof(double));
 			nad += p->n_a_delay;
-			memcpy(vd + nvd, p->v_delay, p->n_v_delay * sizeof(double));
+			if (p->n_v_delay)
+				memcpy(vd + nvd, p->v_delay, p->n_v_delay * sizeof(double));
 			nvd += p->n_v_delay;
 		}
 	}
