@@ -584,6 +584,28 @@ static void dtls_progress(struct lg_run *run, struct lg_part *p, uint64_t now)
 	}
 }
 
+/* A packet that did not decrypt: counted; the first few said (which
+ * error, which stream). A replay is no failure: a plain retransmission
+ * (this generator offers no RTX) of a packet that was only late — held
+ * in the server's pacer when the NACK went out — arrives twice, as RTP
+ * allows; SRTP drops the second copy. */
+static void srtp_failed(struct lg_part *p, const char *what, int err, const uint8_t *buf,
+			size_t len)
+{
+	static unsigned told;
+
+	if (err == EALREADY)
+		return;
+	p->srtp_fail++;
+	if (told++ < 10)
+		fprintf(stderr,
+			"tutti-load: participant %u: %s packet of %zu bytes not decrypted (%s): "
+			"pt %u seq %u ssrc %u\n",
+			p->idx, what, len, strerror(err), buf[1] & 0x7f,
+			len >= 4 ? (unsigned)(buf[2] << 8 | buf[3]) : 0,
+			len >= 12 ? (unsigned)cm_rd32(buf + 8) : 0);
+}
+
 static void on_datagram(struct lg_run *run, struct lg_part *p, uint8_t *buf, size_t len,
 			uint64_t now)
 {
@@ -600,16 +622,17 @@ static void on_datagram(struct lg_run *run, struct lg_part *p, uint8_t *buf, siz
 			(void)tp_dtls_input(p->dtls, buf, len);
 		dtls_progress(run, p, now);
 	} else if (buf[0] >= 128 && buf[0] <= 191 && (p->plain || p->rx)) {
+		int e;
 		if (tp_rtp_is_rtcp(buf, len)) {
-			if (!p->plain && tp_srtp_unprotect_rtcp(p->rx, buf, &n)) {
-				p->srtp_fail++;
+			if (!p->plain && (e = tp_srtp_unprotect_rtcp(p->rx, buf, &n))) {
+				srtp_failed(p, "SRTCP", e, buf, len);
 				return;
 			}
 			on_rtcp(p, buf, n);
 			return;
 		}
-		if (!p->plain && tp_srtp_unprotect(p->rx, buf, &n)) {
-			p->srtp_fail++;
+		if (!p->plain && (e = tp_srtp_unprotect(p->rx, buf, &n))) {
+			srtp_failed(p, "SRTP", e, buf, len);
 			return;
 		}
 		if (tp_rtp_parse(&h, buf, n))
