@@ -46,6 +46,14 @@
 #define PROBE_GAIN 1.5 /* a probe goes this much over what the step needs */
 #define PROBE_FRESH_US 2000000 /* a probe's answer holds this long */
 #define PROBE_THIN_US 1500000 /* the base temporal layer only, from a probe on */
+/* Audio only: the link is probed at least this often (a failed step up
+ * doubles the wait, up to 10 s, but video must come back soon after a
+ * link recovers), with a cluster as large as the smallest tier's
+ * keyframe, which a step up from audio only sends first: a smaller one
+ * passes a shaper's burst for room. */
+#define ALR_PROBE_MAX_WAIT_US 6000000
+#define ALR_PROBE_BYTES 7000
+#define PROBE_RETRY_US 1000000 /* a probe nobody answered: the next after this */
 #define PACER_DOWN_GAP_US 1000000 /* a pacer's drops move a receiver down once per this */
 
 static int max_level(const struct mx_room *r, const struct mx_part *p)
@@ -195,7 +203,8 @@ static void track_loss(struct mx_part *p, const struct tp_bwe_state *st, uint64_
  * got through at that rate without building a queue. Starts one when
  * none runs; false until its feedback says yes. Without RTX or TWCC (no
  * probe possible) the step itself is the probe, as it always was. */
-static bool probe_says_room(struct mx_room *r, struct mx_part *p, int to, uint64_t now)
+static bool probe_says_room(struct mx_room *r, struct mx_part *p, int to, uint32_t min_bytes,
+			    uint64_t now)
 {
 	struct mx_rate *rt = &p->rate;
 	double want = need(r, to, now) * UP_MARGIN;
@@ -208,12 +217,18 @@ static bool probe_says_room(struct mx_room *r, struct mx_part *p, int to, uint64
 		if (ours && !pr.done)
 			return false; /* its feedback is not in yet */
 		rt->probe_id = 0;
+		if (ours && !pr.answered) {
+			/* Its feedback never covered it: no sign either way.
+			 * Ask again in a while, without a longer wait. */
+			rt->probe_retry_us = now + PROBE_RETRY_US;
+			return false;
+		}
 		if (ours && now - pr.done_us <= PROBE_FRESH_US) {
 			bool room = pr.ok && pr.recv_bps >= want;
 			cm_debug("mixer", "room %s: %s probe for level %d (%.0f bit/s): received "
-				 "%u bit/s, delay +%d ms, %u/%u packets: %s",
+				 "%u bit/s, delay +%d ms, %u of %u reported packets: %s",
 				 r->name, p->id, to, want, pr.recv_bps, pr.delay_growth_ms,
-				 pr.received, pr.pkts, room ? "room" : "no room");
+				 pr.received, pr.reported, room ? "room" : "no room");
 			if (room) {
 				rt->probes_ok++;
 				return true;
@@ -227,7 +242,9 @@ static bool probe_says_room(struct mx_room *r, struct mx_part *p, int to, uint64
 		}
 		/* A stale answer (the level fell meanwhile): probe again. */
 	}
-	int err = tp_sender_probe(p->sender, (uint32_t)(PROBE_GAIN * want), now, &id);
+	if (now < rt->probe_retry_us)
+		return false;
+	int err = tp_sender_probe(p->sender, (uint32_t)(PROBE_GAIN * want), min_bytes, now, &id);
 	if (err == ENOTSUP)
 		return true;
 	if (!err) {
@@ -285,13 +302,28 @@ static void decide(struct mx_room *r, struct mx_part *p, uint64_t now)
 		rt->last_change_us = now;
 	} else if (fit > cur && now - rt->last_change_us >= (held ? HOLD_US : rt->hold_us)) {
 		/* Up one tier at most: to the best level of the next tier. A
-		 * step up that held proves the link: the wait is 5 s again. */
-		int ceiling = cur == 0 ? 2 : 2 * ((cur - 1) / 2 + 1) + 2;
+		 * step up that held proves the link: the wait is 5 s again.
+		 * From audio only, the first step is the smallest tier's base
+		 * layer: the cheapest to take back on a link that only had
+		 * room for a probe's burst. */
+		int ceiling = cur == 0 ? 1 : 2 * ((cur - 1) / 2 + 1) + 2;
 		int to = CM_MIN(fit, ceiling);
-		if (probe_says_room(r, p, to, now)) {
+		if (probe_says_room(r, p, to, cur == 0 ? ALR_PROBE_BYTES : 0, now)) {
 			if (held)
 				rt->hold_us = HOLD_US;
 			rt->level = to;
+			rt->last_change_us = rt->last_up_us = now;
+		}
+	} else if (cur == 0 && fit == 0 && top > 0 &&
+		   now - CM_MAX(rt->last_change_us, rt->seen_overuse_us) >=
+		       CM_MIN(rt->hold_us, (uint64_t)ALR_PROBE_MAX_WAIT_US)) {
+		/* Audio only: too little is sent for the estimate to grow
+		 * (and a receiver may send its feedback only every few
+		 * seconds then), so the link is probed for the first video
+		 * level as often as a step up may be tried. A probe that gets
+		 * through raises the estimate to what it measured. */
+		if (probe_says_room(r, p, 1, ALR_PROBE_BYTES, now)) {
+			rt->level = 1;
 			rt->last_change_us = rt->last_up_us = now;
 		}
 	} else if (now - rt->last_change_us >= HOLD_RESET_US) {

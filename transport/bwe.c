@@ -407,6 +407,12 @@ void tp_bwe_on_sent(struct tp_bwe *b, uint32_t sent_bps, uint64_t now)
 	}
 }
 
+void tp_bwe_on_probe(struct tp_bwe *b, uint32_t bps)
+{
+	b->delay_bps = clampd(CM_MAX(b->delay_bps, (double)bps), b->cfg.min_bps, b->cfg.max_bps);
+	b->loss_bps = clampd(CM_MAX(b->loss_bps, (double)bps), b->cfg.min_bps, b->cfg.max_bps);
+}
+
 static bool remb_fresh(const struct tp_bwe *b, uint64_t now)
 {
 	return b->remb_us && now - b->remb_us < REMB_FRESH_US;

@@ -88,6 +88,10 @@ void tp_bwe_on_remb(struct tp_bwe *b, uint64_t bps, uint64_t now_us);
  * each call (a receiver that no longer reads). */
 void tp_bwe_on_sent(struct tp_bwe *b, uint32_t sent_bps, uint64_t now_us);
 
+/* A probe cluster got through at bps without loss or a queue: the rates
+ * built from the delay and the loss start from there if lower. */
+void tp_bwe_on_probe(struct tp_bwe *b, uint32_t bps);
+
 void tp_bwe_get(const struct tp_bwe *b, uint64_t now_us, struct tp_bwe_state *out);
 uint32_t tp_bwe_estimate(const struct tp_bwe *b, uint64_t now_us);
 

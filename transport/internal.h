@@ -63,7 +63,8 @@ struct tp_sent_pkt {
 struct tp_probe_state {
 	uint32_t id; /* the current or last cluster; 0 none yet */
 	bool active; /* still sending */
-	uint32_t target_bps, size; /* its rate, and bytes in all */
+	uint32_t target_bps, size; /* the rate it checks, and bytes in all */
+	uint32_t send_bps; /* the rate it is sent at: target_bps or more */
 	unsigned ticks_left;
 	uint64_t start_us, end_us;
 	uint32_t sent_bytes, n_pkts;

@@ -26,7 +26,11 @@
 #define PROBE_SHORT_S       0.08 /* or this much of the rate, if less */
 #define PROBE_MAX_TICKS     10
 #define PROBE_PAD           255     /* padding bytes per packet (the count is one byte) */
-#define PROBE_WAIT_US       1000000 /* feedback not in this long after the end: judged */
+/* Feedback not in this long after the end: judged on what came. Some
+ * receivers (GStreamer) send TWCC only with their RTCP, which a link
+ * carrying audio alone sends every few seconds. */
+#define PROBE_WAIT_US       5000000
+#define PROBE_MIN_REPORTED  0.5 /* of a cluster's packets, for an answer */
 #define PROBE_MAX_GROWTH_MS 40      /* a queue this deep built by the cluster: no room */
 #define PROBE_MAX_LOSS      0.2
 
@@ -42,9 +46,12 @@ uint64_t tp_sender_paced_dropped(const struct tp_sender *s)
 }
 
 /* One padding-only packet on the RTX stream (RFC 4588 allows them; the
- * receiver drops them after its TWCC has counted them). The last of a
- * tick's carries the marker bit: GStreamer's receiver sends its TWCC
- * feedback at a marker bit, and audio alone seldom has one. */
+ * receiver drops them after its TWCC has counted them). The cluster's
+ * last carries the marker bit: GStreamer's receiver asks for an early
+ * RTCP (with its TWCC feedback) at a marker bit, and audio alone seldom
+ * has one. Only the last: early RTCP is allowed once per regular
+ * interval, and a feedback sent at the first tick's marker would leave
+ * the rest of the cluster unreported for seconds. */
 static int send_padding(struct tp_sender *s, struct tp_batch *b, uint64_t now, bool last,
 			size_t *wire)
 {
@@ -78,6 +85,7 @@ static void probe_judge(struct tp_sender *s, uint64_t now)
 	r->done = true;
 	r->done_us = now;
 	r->pkts = p->n_pkts;
+	r->reported = p->n_rep;
 	r->received = p->n_recv;
 	if (p->n_recv >= 2) {
 		uint64_t bytes = p->recv_bytes - p->last_size;
@@ -89,16 +97,27 @@ static void probe_judge(struct tp_sender *s, uint64_t now)
 						(int64_t)(p->last_send - p->first_send)) /
 					       1000);
 	}
-	r->ok = p->n_recv >= 2 && p->n_recv >= (1.0 - PROBE_MAX_LOSS) * p->n_pkts &&
+	/* Judged on the packets the feedback covers: one that no feedback
+	 * mentions is not known to be lost. Too few covered: no answer. */
+	r->answered = p->n_rep >= 2 && p->n_rep >= PROBE_MIN_REPORTED * p->n_pkts;
+	r->ok = r->answered && p->n_recv >= 2 &&
+		p->n_recv >= (1.0 - PROBE_MAX_LOSS) * p->n_rep &&
 		r->delay_growth_ms <= PROBE_MAX_GROWTH_MS;
+	/* What got through at that rate is what the link can take, at
+	 * least: the estimate starts from there (GCC does the same), for
+	 * a receiver that is sent too little for its estimate to grow. */
+	if (r->ok)
+		tp_bwe_on_probe(s->bwe, CM_MIN(r->recv_bps, r->target_bps));
 	cm_debug("transport",
-		 "%s: probe %u at %u bit/s: %u/%u packets, sent at %u, received "
-		 "at %u bit/s, delay +%d ms: %s",
-		 s->id, r->id, r->target_bps, r->received, r->pkts, r->send_bps,
-		 r->recv_bps, r->delay_growth_ms, r->ok ? "room" : "no room");
+		 "%s: probe %u at %u bit/s: %u/%u packets reported, %u received, sent at "
+		 "%u, received at %u bit/s, delay +%d ms: %s",
+		 s->id, r->id, r->target_bps, r->reported, r->pkts, r->received, r->send_bps,
+		 r->recv_bps, r->delay_growth_ms,
+		 !r->answered ? "no answer" : r->ok ? "room" : "no room");
 }
 
-int tp_sender_probe(struct tp_sender *s, uint32_t bps, uint64_t now, uint32_t *id)
+int tp_sender_probe(struct tp_sender *s, uint32_t bps, uint32_t min_bytes, uint64_t now,
+		    uint32_t *id)
 {
 	struct tp_probe_state *p = &s->probe;
 
@@ -109,18 +128,21 @@ int tp_sender_probe(struct tp_sender *s, uint32_t bps, uint64_t now, uint32_t *i
 	uint32_t next = p->id + 1 ? p->id + 1 : 1;
 	/* Three ticks at the rate, and at least 6 kB (or 80 ms of the rate,
 	 * when that is less: a small step on a slow link is not worth a
-	 * queue of a second on it). */
+	 * queue of a second on it), or min_bytes when the caller needs
+	 * more: then faster than bps, to fit in PROBE_MAX_TICKS. */
 	double per_tick = bps / 8.0 * PROBE_TICK_US / 1e6;
 	double size = CM_MAX(per_tick * PROBE_MIN_TICKS,
 			     CM_MIN((double)PROBE_MIN_BYTES, bps / 8.0 * PROBE_SHORT_S));
+	size = CM_MAX(size, (double)min_bytes);
 	unsigned ticks = (unsigned)(size / per_tick + 0.999);
+	ticks = CM_MIN(CM_MAX(ticks, (unsigned)PROBE_MIN_TICKS), (unsigned)PROBE_MAX_TICKS);
 	memset(p, 0, sizeof(*p));
 	p->id = next;
 	p->active = true;
 	p->target_bps = bps;
+	p->send_bps = (uint32_t)CM_MAX((double)bps, size * 8 / (ticks * PROBE_TICK_US / 1e6));
 	p->size = (uint32_t)size;
-	p->ticks_left =
-	    CM_MIN(CM_MAX(ticks, (unsigned)PROBE_MIN_TICKS), (unsigned)PROBE_MAX_TICKS);
+	p->ticks_left = ticks;
 	p->start_us = now;
 	p->res.id = next;
 	p->res.target_bps = bps;
@@ -190,12 +212,13 @@ void tp_sender_pace(struct tp_sender *s, struct tp_batch *b, uint64_t now)
 		 * included, and no more than the cluster's size; the media
 		 * sent meanwhile counts. */
 		double want =
-		    CM_MIN(pr->target_bps / 8.0 *
+		    CM_MIN(pr->send_bps / 8.0 *
 			       (double)(now - pr->start_us + PROBE_TICK_US) / 1e6,
 			   (double)pr->size) -
 		    pr->sent_bytes;
+		bool last_tick = pr->ticks_left == 1;
 		while (want > 0 &&
-		       send_padding(s, b, now, want <= PROBE_PAD + 60, &wire) == 0) {
+		       send_padding(s, b, now, last_tick && want <= PROBE_PAD + 60, &wire) == 0) {
 			tp_pacer_on_sent(s->pacer, wire, now);
 			want -= (double)wire;
 		}

@@ -197,17 +197,21 @@ uint64_t tp_sender_paced_dropped(const struct tp_sender *s);
 struct tp_probe_result {
 	uint32_t id; /* the cluster, as tp_sender_probe gave it */
 	bool done; /* its feedback is in (or will never be) */
+	bool answered; /* feedback covered enough of its packets to judge */
 	bool ok; /* it got through: little loss, no queue built */
 	uint32_t target_bps, send_bps, recv_bps; /* recv: what the receiver got */
 	int32_t delay_growth_ms; /* last packet's one-way delay minus the first's */
-	uint32_t pkts, received;
+	uint32_t pkts, reported, received;
 	uint64_t done_us;
 };
 /* Starts a probe of the link at about bps: RTP padding on the RTX stream
- * for a few ticks (at least a few kB: a token-bucket shaper's burst must
- * not pass for room), on top of the media. Returns 0 and *id, EBUSY while
- * a cluster runs or waits for its feedback, ENOTSUP without RTX or TWCC. */
-int tp_sender_probe(struct tp_sender *s, uint32_t bps, uint64_t now_us, uint32_t *id);
+ * for a few ticks, on top of the media, min_bytes in all at least (more
+ * than a token-bucket shaper's burst, for a probe that must not take a
+ * burst for room; then sent faster than bps). Returns 0 and *id, EBUSY
+ * while a cluster runs or waits for its feedback, ENOTSUP without RTX or
+ * TWCC. */
+int tp_sender_probe(struct tp_sender *s, uint32_t bps, uint32_t min_bytes, uint64_t now_us,
+		    uint32_t *id);
 /* The last cluster's result (id 0: none yet). */
 void tp_sender_probe_result(const struct tp_sender *s, struct tp_probe_result *out);
 

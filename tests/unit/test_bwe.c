@@ -4,7 +4,8 @@
  * and the rate drops; a sender that follows the estimate through a
  * bottleneck settles near its capacity; random loss without a queue does
  * not cut the rate, congestion loss does; REMB is a ceiling; without TWCC,
- * a jump of receiver-reported jitter is overuse.
+ * a jump of receiver-reported jitter is overuse; a probe that got through
+ * lifts the estimate.
  */
 #include <math.h>
 #include <stdint.h>
@@ -233,6 +234,33 @@ static void silent_receiver_falls_to_the_floor(void)
 	tp_bwe_free(&s.b);
 }
 
+/* An audio-only receiver: a trickle of small packets keeps the estimate
+ * near its floor. A probe that got through at 300 kbit/s lifts it there
+ * at once; one at less never lowers it; REMB still caps it; and a later
+ * overuse takes it down as before. */
+static void probe_lifts_the_estimate(void)
+{
+	struct sim s = { .b = make(60000), .t = 1000000, .seed = 6 };
+
+	run(&s, 2, 20000, 0, 0, 0);
+	uint32_t before = tp_bwe_estimate(s.b, s.t);
+	tp_bwe_on_probe(s.b, 300000);
+	uint32_t after = tp_bwe_estimate(s.b, s.t);
+	printf("     probe at 300 kbit/s: %u -> %u kbit/s\n", before / 1000, after / 1000);
+	CHECK(before < 300000);
+	CHECK_EQ(after, 300000);
+	tp_bwe_on_probe(s.b, 100000);
+	CHECK_EQ(tp_bwe_estimate(s.b, s.t), 300000);
+	tp_bwe_on_remb(s.b, 200000, s.t);
+	CHECK_EQ(tp_bwe_estimate(s.b, s.t), 200000);
+	run(&s, 4, 300000, 0, 0, 0); /* the REMB goes stale */
+	uint32_t top = tp_bwe_estimate(s.b, s.t);
+	run(&s, 1, 300000, 0, 60, 0);
+	printf("     then a growing queue: %u -> %u kbit/s\n", top / 1000, s.min_est / 1000);
+	CHECK(s.min_est < 0.8 * top); /* down at once */
+	tp_bwe_free(&s.b);
+}
+
 static void bad_config(void)
 {
 	struct tp_bwe *b = NULL;
@@ -253,6 +281,7 @@ int main(void)
 	RUN(remb_is_a_ceiling);
 	RUN(jitter_rise_without_twcc);
 	RUN(silent_receiver_falls_to_the_floor);
+	RUN(probe_lifts_the_estimate);
 	RUN(bad_config);
 	return check_report();
 }
