@@ -6,9 +6,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "codecs/codecs.h"
+#include "codecs/rtp_frame.h"
 
 /* ---- payload descriptor ----------------------------------------------- */
 
@@ -169,117 +169,37 @@ int cx_vp8_packetize(struct cx_vp8_pay *p, const struct cx_vp8_frame *f,
 
 /* ---- assembler -------------------------------------------------------- */
 
-/*
- * Packets sit in a ring indexed by sequence number, from head (the first
- * packet of the oldest frame not yet given out) to highest (the newest
- * packet). A frame leaves the ring when whole, or when the caller, the
- * window or a broken frame gives it up; then only a keyframe will do.
- */
-struct slot {
-	bool used;
-	bool marker;
-	bool start; /* S=1 with PID 0: the first packet of a frame */
-	bool keyframe;
-	uint16_t seq;
-	uint16_t len; /* of the VP8 data after the descriptor */
-	uint32_t ts;
-	struct cx_vp8_desc desc;
-};
-
+/* The frame assembly is rtp_frame.c's; VP8 strips the descriptor, whose
+ * S bit and PID mark each frame's first packet, and keeps the descriptor
+ * of every packet for the fields of the frame it begins. */
 struct cx_vp8_asm {
-	bool active;   /* head and highest mean something */
-	bool anchored; /* a frame left: head is a frame boundary */
-	bool need_key;
-	uint16_t head, highest;
-	unsigned strays; /* packets in a row from far behind the window */
-	struct cx_vp8_asm_stats st;
-	uint8_t *frame; /* the frame given out by the last get */
-	uint8_t *data;  /* slot i's payload at i * CX_VP8_ASM_MAX_PAYLOAD */
-	struct slot ring[CX_VP8_ASM_WINDOW];
+	struct cx_rtp_asm *ra;
+	struct cx_vp8_desc desc[CX_VP8_ASM_WINDOW]; /* by seq % window */
 };
 
-enum scan { COMPLETE, INCOMPLETE, BROKEN };
+_Static_assert(CX_VP8_ASM_WINDOW == CX_RTP_ASM_WINDOW, "one window for every codec");
 
-#define STRAYS_RESTART 16
-
-#define SLOT(a, s) (&(a)->ring[(s) % CX_VP8_ASM_WINDOW])
-#define DATA(a, s)                                                                       \
-	((a)->data + (size_t)((s) % CX_VP8_ASM_WINDOW) * CX_VP8_ASM_MAX_PAYLOAD)
-
-static struct slot *have(struct cx_vp8_asm *a, uint16_t seq)
-{
-	struct slot *s = SLOT(a, seq);
-
-	return s->used && s->seq == seq ? s : NULL;
-}
-
-#define ASM_DATA_SIZE ((size_t)CX_VP8_ASM_WINDOW * CX_VP8_ASM_MAX_PAYLOAD)
-
-/* The assembler's two big buffers (~900 KiB a participant, mostly never
- * touched) are mappings of their own, not heap: once one such block has
- * been freed, glibc raises its mmap threshold and serves the next ones
- * from its arenas, whose pages, touched by earlier owners and by
- * malloc's own headers, stay resident. Under join/leave churn the
- * server's RSS crept up by ~30 MiB over 8000 cycles (perf/run churn).
- * A mapping's pages count only once touched and go back to the system
- * when it is unmapped. Under AddressSanitizer they stay heap blocks, whose
- * bounds ASan checks (unit tests, fuzzers); its allocator maps big
- * blocks itself. */
-#if defined(__SANITIZE_ADDRESS__)
-#define ASM_HEAP 1 /* gcc: ASan checks the bounds of heap blocks only */
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ASM_HEAP 1 /* clang (the fuzzers) */
-#endif
-#endif
-
-#ifdef ASM_HEAP
-static void *big_alloc(size_t n)
-{
-	return malloc(n);
-}
-
-static void big_free(void *p, size_t n)
-{
-	(void)n;
-	free(p);
-}
-#else
-static void *big_alloc(size_t n)
-{
-	void *p =
-	    mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	return p == MAP_FAILED ? NULL : p;
-}
-
-static void big_free(void *p, size_t n)
-{
-	if (p)
-		munmap(p, n);
-}
-#endif
+static const struct cx_rtp_codec vp8_codec = {
+    .slot_cap = CX_VP8_ASM_MAX_PAYLOAD,
+    .max_frame = CX_VP8_ASM_MAX_FRAME,
+    .marks_starts = true,
+};
 
 int cx_vp8_asm_new(struct cx_vp8_asm **out)
 {
 	struct cx_vp8_asm *a;
+	int err;
 
 	if (!out)
 		return EINVAL;
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return ENOMEM;
-	/* Room for a full window and the biggest frame, so that put and get
-	 * never allocate; pages only count once touched. */
-	a->frame = big_alloc(CX_VP8_ASM_MAX_FRAME);
-	a->data = big_alloc(ASM_DATA_SIZE);
-	if (!a->frame || !a->data) {
-		big_free(a->frame, CX_VP8_ASM_MAX_FRAME);
-		big_free(a->data, ASM_DATA_SIZE);
+	err = cx_rtp_asm_new(&a->ra, &vp8_codec);
+	if (err) {
 		free(a);
-		return ENOMEM;
+		return err;
 	}
-	a->need_key = true;
 	*out = a;
 	return 0;
 }
@@ -288,288 +208,104 @@ void cx_vp8_asm_free(struct cx_vp8_asm **p)
 {
 	if (!p || !*p)
 		return;
-	big_free((*p)->frame, CX_VP8_ASM_MAX_FRAME);
-	big_free((*p)->data, ASM_DATA_SIZE);
+	cx_rtp_asm_free(&(*p)->ra);
 	free(*p);
 	*p = NULL;
 }
 
 void cx_vp8_asm_reset(struct cx_vp8_asm *a)
 {
-	if (!a)
-		return;
-	memset(a->ring, 0, sizeof(a->ring));
-	memset(&a->st, 0, sizeof(a->st));
-	a->active = false;
-	a->anchored = false;
-	a->need_key = true;
-	a->strays = 0;
-}
-
-/* Forgets every packet before seq and makes seq the head. */
-static void advance(struct cx_vp8_asm *a, uint16_t seq)
-{
-	for (uint16_t s = a->head; s != seq; s++) {
-		struct slot *sl = have(a, s);
-
-		if (sl)
-			sl->used = false;
-	}
-	a->head = seq;
-	a->anchored = true;
-	if ((int16_t)(a->highest - seq) < 0)
-		a->highest = (uint16_t)(seq - 1);
-}
-
-/* The stream jumped (a restart, or more loss than the window holds). */
-static void restart(struct cx_vp8_asm *a, uint16_t seq)
-{
-	for (size_t i = 0; i < CX_VP8_ASM_WINDOW; i++)
-		a->ring[i].used = false;
-	a->head = seq;
-	a->highest = seq;
-	a->anchored = false;
-	a->need_key = true;
-	a->st.dropped++;
+	if (a)
+		cx_rtp_asm_reset(a->ra);
 }
 
 int cx_vp8_asm_put(struct cx_vp8_asm *a, uint16_t seq, uint32_t ts, bool marker,
 		   const uint8_t *payload, size_t len)
 {
 	struct cx_vp8_desc d;
-	struct slot *s;
-	int16_t dist;
+	struct cx_rtp_pkt pkt = {0};
+	uint8_t *buf;
+	int err;
 
 	if (!a || !payload)
 		return EINVAL;
+	/* A bad descriptor is refused before it can move the window. */
 	if (cx_vp8_parse_desc(payload, len, &d)) {
-		a->st.bad++;
+		cx_rtp_asm_bad(a->ra);
 		return EBADMSG;
 	}
 	if (len - d.len > CX_VP8_ASM_MAX_PAYLOAD)
 		return EMSGSIZE;
-	if (!a->active) {
-		a->active = true;
-		a->head = a->highest = seq;
-	}
-	dist = (int16_t)(seq - a->head);
-	/* Far ahead, or a run of packets far behind: the stream restarted
-	 * (one stray old packet alone is just late). */
-	if (dist >= 2 * CX_VP8_ASM_WINDOW ||
-	    (dist < -CX_VP8_ASM_WINDOW && ++a->strays >= STRAYS_RESTART)) {
-		restart(a, seq);
-	} else if (dist < 0 && !a->anchored &&
-		   (int16_t)(a->highest - seq) < CX_VP8_ASM_WINDOW) {
-		/* Before the first frame, head is only the first packet seen:
-		 * the ones before it in its frame may still come. */
-		a->head = seq;
-	} else if (dist < 0) {
-		a->st.late++;
-		return EALREADY;
-	} else if (dist >= CX_VP8_ASM_WINDOW) {
-		/* The oldest frames can wait no longer: make room. */
-		advance(a, (uint16_t)(seq - CX_VP8_ASM_WINDOW + 1));
-		a->need_key = true;
-		a->st.dropped++;
-	}
-	s = SLOT(a, seq);
-	if (s->used && s->seq == seq) {
-		a->st.duplicates++;
-		return EALREADY;
-	}
-	a->strays = 0;
-	s->used = true;
-	s->seq = seq;
-	s->ts = ts;
-	s->marker = marker;
-	s->desc = d;
-	s->start = d.start && d.pid == 0;
+	err = cx_rtp_asm_slot(a->ra, seq, &buf);
+	if (err)
+		return err;
+	pkt.begin = d.start && d.pid == 0;
 	/* VP8 payload header (RFC 7741 §4.3): P, the low bit, is 0 on keyframes. */
-	s->keyframe = s->start && !(payload[d.len] & 0x01);
-	s->len = (uint16_t)(len - d.len);
-	memcpy(DATA(a, seq), payload + d.len, s->len);
-	if ((int16_t)(seq - a->highest) > 0)
-		a->highest = seq;
+	pkt.key = pkt.begin && !(payload[d.len] & 0x01);
+	memcpy(buf, payload + d.len, len - d.len);
+	a->desc[seq % CX_VP8_ASM_WINDOW] = d;
+	cx_rtp_asm_commit(a->ra, seq, ts, marker, len - d.len, &pkt);
 	return 0;
-}
-
-/* Walks the frame that starts at seq to its marker; *end is its last seq. */
-static enum scan scan(struct cx_vp8_asm *a, uint16_t seq, uint16_t *end)
-{
-	struct slot *first = have(a, seq), *s;
-	size_t bytes = 0;
-
-	if (!first)
-		return INCOMPLETE;
-	if (!first->start)
-		return BROKEN;
-	for (uint16_t i = 0; i < CX_VP8_ASM_WINDOW; i++) {
-		uint16_t q = (uint16_t)(seq + i);
-
-		s = have(a, q);
-		if (!s)
-			return INCOMPLETE;
-		/* Another frame began before this one's marker. */
-		if (s->ts != first->ts || (i > 0 && s->start))
-			return BROKEN;
-		bytes += s->len;
-		if (bytes > CX_VP8_ASM_MAX_FRAME)
-			return BROKEN;
-		if (s->marker) {
-			*end = q;
-			return COMPLETE;
-		}
-	}
-	return BROKEN;
-}
-
-/* The first frame start after head, or highest + 1 when there is none. */
-static uint16_t next_start(struct cx_vp8_asm *a)
-{
-	uint16_t s = (uint16_t)(a->head + 1);
-
-	for (; (int16_t)(s - a->highest) <= 0; s++) {
-		struct slot *sl = have(a, s);
-
-		if (sl && sl->start)
-			break;
-	}
-	return s;
-}
-
-static void drop_head_frame(struct cx_vp8_asm *a)
-{
-	advance(a, next_start(a));
-	a->need_key = true;
-	a->st.dropped++;
-}
-
-/* A whole keyframe after head, which makes waiting for head pointless. */
-static bool later_keyframe(struct cx_vp8_asm *a, uint16_t *at)
-{
-	uint16_t end;
-
-	for (uint16_t s = (uint16_t)(a->head + 1); (int16_t)(s - a->highest) <= 0; s++) {
-		struct slot *sl = have(a, s);
-
-		if (sl && sl->keyframe && scan(a, s, &end) == COMPLETE) {
-			*at = s;
-			return true;
-		}
-	}
-	return false;
-}
-
-/* Throws away what can never be used, up to a frame worth waiting for. */
-static void prune(struct cx_vp8_asm *a)
-{
-	uint16_t end, at;
-
-	while (a->active && (int16_t)(a->head - a->highest) <= 0) {
-		enum scan r = scan(a, a->head, &end);
-		struct slot *first = have(a, a->head);
-
-		/* The start of the first frame seen may be on its way. */
-		if (r == BROKEN && first && !first->start && !a->anchored)
-			r = INCOMPLETE;
-
-		if (r == BROKEN) {
-			drop_head_frame(a);
-		} else if (r == INCOMPLETE && first && first->start && a->need_key &&
-			   !first->keyframe) {
-			/* A delta frame we would refuse anyway: no NACKs for it. */
-			advance(a, next_start(a));
-			a->st.refused++;
-		} else if (r == COMPLETE && a->need_key && !first->keyframe) {
-			advance(a, (uint16_t)(end + 1));
-			a->st.refused++;
-		} else if (r == INCOMPLETE && later_keyframe(a, &at)) {
-			advance(a, at);
-			a->st.dropped++;
-		} else {
-			return;
-		}
-	}
 }
 
 int cx_vp8_asm_get(struct cx_vp8_asm *a, struct cx_vp8_assembled *out)
 {
-	struct slot *first;
-	uint16_t end;
-	size_t len = 0;
+	struct cx_rtp_frame f;
+	const struct cx_vp8_desc *d;
 
 	if (!a || !out)
 		return EINVAL;
-	prune(a);
-	if (!a->active || (int16_t)(a->head - a->highest) > 0 ||
-	    scan(a, a->head, &end) != COMPLETE)
+	if (cx_rtp_asm_get(a->ra, &f))
 		return EAGAIN;
-	first = have(a, a->head);
+	/* The first packet's descriptor: its slot still holds that packet. */
+	d = &a->desc[f.first_seq % CX_VP8_ASM_WINDOW];
 	*out = (struct cx_vp8_assembled){
-	    .data = a->frame,
-	    .ts = first->ts,
-	    .first_seq = a->head,
-	    .last_seq = end,
-	    .keyframe = first->keyframe,
-	    .picture_id = first->desc.has_picture_id ? first->desc.picture_id : -1,
-	    .tl0picidx = first->desc.has_tl0picidx ? first->desc.tl0picidx : -1,
-	    .tid = first->desc.has_tid ? (int8_t)first->desc.tid : -1,
-	    .layer_sync = first->desc.layer_sync,
+	    .data = f.data,
+	    .len = f.len,
+	    .ts = f.ts,
+	    .first_seq = f.first_seq,
+	    .last_seq = f.last_seq,
+	    .keyframe = f.keyframe,
+	    .picture_id = d->has_picture_id ? d->picture_id : -1,
+	    .tl0picidx = d->has_tl0picidx ? d->tl0picidx : -1,
+	    .tid = d->has_tid ? (int8_t)d->tid : -1,
+	    .layer_sync = d->layer_sync,
 	};
-	for (uint16_t s = a->head;; s++) {
-		struct slot *sl = have(a, s);
-
-		memcpy(a->frame + len, DATA(a, s), sl->len);
-		len += sl->len;
-		if (s == end)
-			break;
-	}
-	out->len = len;
-	if (out->keyframe) {
-		a->need_key = false;
-		a->st.keyframes++;
-	}
-	a->st.frames++;
-	advance(a, (uint16_t)(end + 1));
 	return 0;
 }
 
 size_t cx_vp8_asm_missing(struct cx_vp8_asm *a, uint16_t *seqs, size_t cap)
 {
-	size_t n = 0;
-
 	if (!a || !seqs)
 		return 0;
-	prune(a);
-	if (!a->active)
-		return 0;
-	for (uint16_t s = a->head; (int16_t)(s - a->highest) < 0 && n < cap; s++)
-		if (!have(a, s))
-			seqs[n++] = s;
-	return n;
+	return cx_rtp_asm_missing(a->ra, seqs, cap);
 }
 
 void cx_vp8_asm_drop_incomplete(struct cx_vp8_asm *a)
 {
-	uint16_t end;
-
-	if (!a)
-		return;
-	prune(a);
-	/* Nothing waits, or the oldest frame is whole after all. */
-	if (!a->active || (int16_t)(a->head - a->highest) > 0 ||
-	    scan(a, a->head, &end) == COMPLETE)
-		return;
-	drop_head_frame(a);
+	if (a)
+		cx_rtp_asm_drop_incomplete(a->ra);
 }
 
 bool cx_vp8_asm_need_keyframe(const struct cx_vp8_asm *a)
 {
-	return a && a->need_key;
+	return a && cx_rtp_asm_need_keyframe(a->ra);
 }
 
 void cx_vp8_asm_get_stats(const struct cx_vp8_asm *a, struct cx_vp8_asm_stats *st)
 {
-	if (a && st)
-		*st = a->st;
+	struct cx_rtp_asm_stats s;
+
+	if (!a || !st)
+		return;
+	cx_rtp_asm_get_stats(a->ra, &s);
+	*st = (struct cx_vp8_asm_stats){
+	    .frames = s.frames,
+	    .keyframes = s.keyframes,
+	    .duplicates = s.duplicates,
+	    .late = s.late,
+	    .bad = s.bad,
+	    .dropped = s.dropped,
+	    .refused = s.refused,
+	};
 }

@@ -23,31 +23,12 @@
 #include "common/common.h"
 #include "transport/rtp.h"
 #include "transport/srtp.h"
+#include "tests/unit/srtp_ref.h"
 
 #define PKT    1200
 #define ROUNDS 200000
 
 static enum tp_srtp_profile prof = TP_SRTP_AEAD_AES_128_GCM;
-
-/* libsrtp2's own outbound session with the same key. */
-static int make_lib(srtp_t *out, uint8_t *key)
-{
-	srtp_policy_t pol;
-
-	memset(&pol, 0, sizeof(pol));
-	if (prof == TP_SRTP_AEAD_AES_128_GCM) {
-		srtp_crypto_policy_set_aes_gcm_128_16_auth(&pol.rtp);
-		srtp_crypto_policy_set_aes_gcm_128_16_auth(&pol.rtcp);
-	} else {
-		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtp);
-		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtcp);
-	}
-	pol.ssrc.type = ssrc_any_outbound;
-	pol.key = key;
-	pol.window_size = 1024;
-	pol.allow_repeat_tx = 1;
-	return srtp_create(out, &pol) != srtp_err_status_ok;
-}
 
 static int make(struct tp_srtp **s, srtp_t *lib, unsigned i)
 {
@@ -57,7 +38,8 @@ static int make(struct tp_srtp **s, srtp_t *lib, unsigned i)
 
 	cm_random(key, sizeof(key));
 	memset(payload, (int)i, sizeof(payload));
-	err = tp_srtp_new(s, prof, key, tp_srtp_key_len(prof), false) || make_lib(lib, key);
+	err = tp_srtp_new(s, prof, key, tp_srtp_key_len(prof), false) ||
+	      ref_srtp_new(lib, prof, key, false);
 	for (uint32_t ssrc = 1; ssrc <= 2 && !err; ssrc++) {
 		struct tp_rtp_hdr h = {.pt = 96, .seq = 1, .ssrc = ssrc};
 		err = tp_rtp_write(buf, sizeof(buf), &len, &h, payload, 100) ||

@@ -1,7 +1,7 @@
 /*
  * What a client of tutti needs from its SDP answer: ICE credentials,
  * the DTLS fingerprint, tutti's SSRCs and the UDP candidate. Shared by
- * tutti-load and the interop bad-input peer (tests/interop/badinput.c).
+ * tutti-load and the interop bad-input peer (tests/interop/badinput_peer.c).
  */
 #include <arpa/inet.h>
 #include <errno.h>

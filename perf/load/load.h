@@ -148,8 +148,6 @@ struct lg_summary_in {
 int lg_report(const struct lg_summary_in *in, const struct lg_snap *a,
 	      const struct lg_snap *b);
 
-#endif
-
 /* ---- one participant (peer.c) -------------------------------------------- */
 
 #define LG_HIST 512 /* video packets kept for NACKs */
@@ -221,7 +219,7 @@ struct lg_part {
 	size_t n_a_delay, n_v_delay, cap_a_delay, cap_v_delay;
 	int tile_tier_w; /* the picture width the tile rect was chosen for */
 
-	/* churn (main.c): the HTTP request in flight (join or leave) */
+	/* churn (churn.c): the HTTP request in flight (join or leave) */
 	int http_fd;
 	int churn_state;
 };
@@ -259,3 +257,5 @@ void lg_part_send(struct lg_run *run, struct lg_part *p, uint64_t now);
 uint64_t lg_part_next(const struct lg_run *run, const struct lg_part *p);
 /* DTLS timers. */
 void lg_part_timers(struct lg_part *p, uint64_t now);
+
+#endif

@@ -14,6 +14,7 @@
 
 #include "transport/srtp.h"
 #include "transport/srtp_tx.h"
+#include "tests/unit/srtp_ref.h"
 
 struct ref {
 	srtp_t out, in; /* libsrtp2: protects like tutti does; unprotects */
@@ -24,28 +25,14 @@ static int ref_new(struct ref *r, enum tp_srtp_profile prof, unsigned seed)
 {
 	uint8_t key[TP_SRTP_MAX_KEY_LEN];
 	size_t n = tp_srtp_key_len(prof);
-	srtp_policy_t pol;
 
 	for (size_t i = 0; i < sizeof(key); i++)
 		key[i] = (uint8_t)(i * 31 + seed * 7 + 1);
 	memset(r, 0, sizeof(*r));
 	CHECK_EQ(tp_srtp_init(), 0);
-	for (int dir = 0; dir < 2; dir++) {
-		memset(&pol, 0, sizeof(pol));
-		if (prof == TP_SRTP_AEAD_AES_128_GCM) {
-			srtp_crypto_policy_set_aes_gcm_128_16_auth(&pol.rtp);
-			srtp_crypto_policy_set_aes_gcm_128_16_auth(&pol.rtcp);
-		} else {
-			srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtp);
-			srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtcp);
-		}
-		pol.ssrc.type = dir ? ssrc_any_inbound : ssrc_any_outbound;
-		pol.key = key;
-		pol.window_size = 1024;
-		pol.allow_repeat_tx = 1;
-		if (srtp_create(dir ? &r->in : &r->out, &pol) != srtp_err_status_ok)
-			return -1;
-	}
+	if (ref_srtp_new(&r->out, prof, key, false) ||
+	    ref_srtp_new(&r->in, prof, key, true))
+		return -1;
 	return tp_srtp_tx_new(&r->tx, prof, key, n);
 }
 
@@ -105,8 +92,8 @@ static int same(struct ref *r, const uint8_t *pkt, size_t n)
 		return 0;
 	ok = alen == (size_t)blen && memcmp(a, b, alen) == 0;
 	if (!ok)
-		fprintf(stderr, "  differs: seq %u, %zu vs %d bytes\n", pkt[2] << 8 | pkt[3],
-			alen, blen);
+		fprintf(stderr, "  differs: seq %u, %zu vs %d bytes\n",
+			pkt[2] << 8 | pkt[3], alen, blen);
 	blen = (int)alen;
 	/* libsrtp refuses a replay: only the first copy of a packet. */
 	srtp_err_status_t st = srtp_unprotect(r->in, a, &blen);
@@ -131,14 +118,16 @@ static void packets_match_libsrtp_byte_for_byte(void)
 		/* Across a wrap (ROC 0 -> 1 -> 2) with sizes 0..1200. */
 		for (uint32_t i = 0; i < 140000; i += 7) {
 			uint16_t seq = (uint16_t)(65000 + i);
-			size_t n = make(pkt, 0x01020304, seq, i % 3, i % 4, (i * 37) % 1201);
+			size_t n =
+			    make(pkt, 0x01020304, seq, i % 3, i % 4, (i * 37) % 1201);
 			bad += !same(&r, pkt, n);
 			total++;
 			/* Now and then a second SSRC and a retransmission. */
 			if (i % 301 == 0) {
 				n = make(pkt, 0xdeadbeef, (uint16_t)(i / 7), 0, 1, 100);
 				bad += !same(&r, pkt, n);
-				n = make(pkt, 0x01020304, (uint16_t)(seq - 200), 0, 0, 50);
+				n = make(pkt, 0x01020304, (uint16_t)(seq - 200), 0, 0,
+					 50);
 				bad += !same(&r, pkt, n);
 				total += 2;
 			}
