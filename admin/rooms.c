@@ -25,6 +25,8 @@ static json_t *stats_json(const struct mx_room_stats *st)
 			 (json_int_t)st->inbound_dropped);
 	if (j) {
 		json_object_set_new(j, "load_permille", json_integer((json_int_t)st->load_permille));
+		json_object_set_new(j, "video_nacks_queued",
+				    json_integer((json_int_t)st->video_nacks_queued));
 		json_object_set_new(j, "pacer_queued_bytes",
 				    json_integer((json_int_t)st->pacer_queued_bytes));
 		json_object_set_new(j, "pacer_dropped_bytes",

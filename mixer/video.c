@@ -703,6 +703,13 @@ static void retransmit(struct mx_room *r, struct mx_part *p, const struct tp_rtc
 		uint32_t ts = cm_rd32(hp->data + 4) + o->ts_off;
 		if (e->tier != o->tier)
 			continue; /* sent before a switch: its timestamp base is gone */
+		/* Still in its pacer: the packet is on its way (a receiver
+		 * behind a slow link sees the gap before it arrives); a copy
+		 * would only take its link's bytes, or arrive twice. */
+		if (tp_sender_video_queued(p->sender, e->rseq)) {
+			__atomic_add_fetch(&r->ctr.video_nacks_queued, 1, __ATOMIC_RELAXED);
+			continue;
+		}
 		if (!mx_rate_rtx_allowed(p, hp->len, now))
 			continue;
 		send_to(r, p, hp->data, hp->len, e->rseq, ts, e->rpic, e->rtl0, rtx);

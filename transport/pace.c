@@ -40,6 +40,11 @@ void tp_sender_pacer_stats(const struct tp_sender *s, uint64_t now,
 	tp_pacer_get_stats(s->pacer, now, out);
 }
 
+bool tp_sender_video_queued(const struct tp_sender *s, uint16_t seq)
+{
+	return tp_pacer_holds(s->pacer, s->out[1].ssrc, seq);
+}
+
 uint64_t tp_sender_paced_dropped(const struct tp_sender *s)
 {
 	return __atomic_load_n(&s->paced_dropped_bytes, __ATOMIC_RELAXED);

@@ -258,3 +258,15 @@ void tp_pacer_get_stats(const struct tp_pacer *p, uint64_t now,
 				    (uint64_t)out->oldest_ms, (now - t) / 1000);
 		}
 }
+
+bool tp_pacer_holds(const struct tp_pacer *p, uint32_t ssrc, uint16_t seq)
+{
+	const struct fifo *q = &p->q[TP_PACE_VIDEO];
+
+	for (unsigned i = 0; i < q->n; i++) {
+		const struct slot *sl = &p->slots[fifo_at(p, q, i)];
+		if (sl->len >= 12 && cm_rd16(sl->buf + 2) == seq && cm_rd32(sl->buf + 8) == ssrc)
+			return true;
+	}
+	return false;
+}

@@ -86,5 +86,8 @@ void tp_pacer_pop(struct tp_pacer *p);
 double tp_pacer_budget(struct tp_pacer *p, uint64_t now_us);
 void tp_pacer_get_stats(const struct tp_pacer *p, uint64_t now_us,
 			struct tp_pacer_stats *out);
+/* Whether the video packet of RTP SSRC ssrc and sequence number seq
+ * still waits in the queue (a NACK for it asks for what is on its way). */
+bool tp_pacer_holds(const struct tp_pacer *p, uint32_t ssrc, uint16_t seq);
 
 #endif

@@ -192,6 +192,9 @@ void tp_sender_pacer_stats(const struct tp_sender *s, uint64_t now_us,
 			   struct tp_pacer_stats *out);
 /* Bytes the pacer dropped so far; any thread. */
 uint64_t tp_sender_paced_dropped(const struct tp_sender *s);
+/* Whether its video packet of sequence number seq (as sent to this
+ * receiver) still waits in the pacer (the sending thread). */
+bool tp_sender_video_queued(const struct tp_sender *s, uint16_t seq);
 
 /* What a probe cluster found, from the receiver's TWCC feedback. */
 struct tp_probe_result {

@@ -543,6 +543,11 @@ def main_case(case):
         expect(cover >= 0.97, f"audio: {cover * 100:.1f} % of the time decoded")
         expect(freeze < 1.0, f"video: longest freeze {freeze:.2f} s (< 1)")
     figures["good_tiers"] = good_tiers
+    # The room's repairs: packets resent for NACKs, and NACKs left alone
+    # because the packet still waited in the receiver's pacer.
+    rs = room_stats(hub)
+    figures.update(room_retransmits=rs.get("video_retransmits"),
+                   room_nacks_queued=rs.get("video_nacks_queued"))
     print("FIGURES " + json.dumps(figures), flush=True)
     bad = hub.close()
     if chk:

@@ -1,7 +1,8 @@
 /*
  * The pacer (transport/pacer.c): audio never waits; retransmissions go
  * before video; the queue is bounded by bytes and by age and drops the
- * oldest video first; over time what leaves follows the paced rate.
+ * oldest video first; over time what leaves follows the paced rate; it
+ * tells whether a NACKed packet still waits in it.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -195,6 +196,28 @@ static void follows_the_rate(void)
 	tp_pacer_free(&p);
 }
 
+/* A NACK for a video packet still queued: the pacer says it holds it
+ * (by SSRC and sequence number), until it went out. */
+static void holds_queued_video(void)
+{
+	uint64_t t = 1000000;
+	struct tp_pacer *p = make(100000, t);
+	uint8_t b[PKT] = { 0x80, 96 };
+	uint8_t out[4];
+
+	while (tp_pacer_may_send(p, TP_PACE_VIDEO, t))
+		tp_pacer_on_sent(p, PKT, t);
+	b[2] = 0x12, b[3] = 0x34;                           /* seq 0x1234 */
+	b[8] = 0xaa, b[9] = 0xbb, b[10] = 0xcc, b[11] = 0xdd; /* SSRC */
+	CHECK(tp_pacer_enqueue(p, TP_PACE_VIDEO, b, PKT, t) == 0);
+	CHECK(tp_pacer_holds(p, 0xaabbccdd, 0x1234));
+	CHECK(!tp_pacer_holds(p, 0xaabbccdd, 0x1235));
+	CHECK(!tp_pacer_holds(p, 0xaabbccde, 0x1234));
+	CHECK_EQ(drain_for(p, t + 20000, 0.5, out, 4), 1);
+	CHECK(!tp_pacer_holds(p, 0xaabbccdd, 0x1234));
+	tp_pacer_free(&p);
+}
+
 static void bad_args(void)
 {
 	struct tp_pacer *p = NULL;
@@ -216,6 +239,7 @@ int main(void)
 	RUN(rtx_dropped_when_no_video_left);
 	RUN(old_packets_expire);
 	RUN(follows_the_rate);
+	RUN(holds_queued_video);
 	RUN(bad_args);
 	return check_report();
 }
