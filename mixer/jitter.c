@@ -163,7 +163,11 @@ int mx_jb_new(struct mx_jb **out)
 	jb = calloc(1, sizeof(*jb));
 	if (!jb)
 		return ENOMEM;
-	jb->min_ms = 20;
+	/* 10 ms: on a quiet path the transit jitter is a few ms, and each
+	 * ms here is a ms of everyone's mouth-to-ear delay (the room's tick
+	 * adds 0-20 ms of its own); a jittery sender raises the target by
+	 * the percentile above. */
+	jb->min_ms = 10;
 	jb->max_ms = 120;
 	mx_jb_reset(jb);
 	*out = jb;
@@ -180,7 +184,7 @@ void mx_jb_free(struct mx_jb **p)
 
 int mx_jb_set_delay_range(struct mx_jb *jb, unsigned min_ms, unsigned max_ms)
 {
-	if (!jb || min_ms < 20 || min_ms > max_ms || max_ms > 1000)
+	if (!jb || min_ms < 10 || min_ms > max_ms || max_ms > 1000)
 		return EINVAL;
 	jb->min_ms = min_ms;
 	jb->max_ms = max_ms;

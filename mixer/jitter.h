@@ -10,7 +10,7 @@
  * Playout: the buffer holds packets back by a target delay, the 98th
  * percentile over the last 256 packets of how much later than the
  * earliest one each arrived (relative transit time), clamped to
- * 20..120 ms (mx_jb_set_delay_range; 40 ms until 50 packets came).
+ * 10..120 ms (mx_jb_set_delay_range; 40 ms until 50 packets came).
  *  - Up: a packet still missing at its turn while the delay is below the
  *    target is waited for (a PLC frame is inserted and playout holds), so
  *    a jitter increase costs one concealed frame, not a dropped packet.
@@ -90,14 +90,14 @@ struct mx_jb_stats {
 	unsigned depth_ms;  /* audio buffered now */
 };
 
-/* A jitter buffer aiming at 20..120 ms. Its packet pool is allocated
+/* A jitter buffer aiming at 10..120 ms. Its packet pool is allocated
  * here, once. The caller owns *out. Returns 0, EINVAL or ENOMEM. */
 int mx_jb_new(struct mx_jb **out);
 /* Frees the buffer and sets *p to NULL; NULL is fine. */
 void mx_jb_free(struct mx_jb **p);
 /* Forgets every packet and the delay history (keeps the counters). */
 void mx_jb_reset(struct mx_jb *jb);
-/* Bounds of the target delay: 20 ≤ min_ms ≤ max_ms ≤ 1000.
+/* Bounds of the target delay: 10 ≤ min_ms ≤ max_ms ≤ 1000.
  * Returns 0 or EINVAL. */
 int mx_jb_set_delay_range(struct mx_jb *jb, unsigned min_ms, unsigned max_ms);
 
