@@ -610,7 +610,8 @@ static void *room_main(void *arg)
 	}
 	__atomic_store_n(&r->ctr.overloaded, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&r->ctr.load_permille, 0, __ATOMIC_RELAXED);
-	cm_info("mixer", "room %s: worker stopped", r->name);
+	cm_info("mixer", "room %s: worker stopped (send threads: %llu ms of CPU for it)",
+		r->name, (unsigned long long)r->ctr.send_pool_us / 1000);
 	return NULL;
 }
 
