@@ -202,6 +202,9 @@ static enum MHD_Result metrics(struct ad_server *s, struct MHD_Connection *c)
 		st.total.video_decode_us);
 	seconds(&t, "video_compose_seconds_total", "Time spent composing canvases.",
 		st.total.video_compose_us);
+	seconds(&t, "send_pool_seconds_total",
+		"CPU time the send threads spent sending for rooms (--send-threads).",
+		st.total.send_pool_us);
 	put(&t, "# HELP tutti_video_receivers Receivers per video tier.\n"
 		"# TYPE tutti_video_receivers gauge\n");
 	for (int i = 0; i < MX_VIDEO_TIERS; i++)

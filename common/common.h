@@ -1,6 +1,7 @@
 /*
- * common/ — logging, monotonic clock, randomness and byte-order helpers.
- * Uses libc only. Every other module may include this header.
+ * common/ — logging, monotonic clock, randomness, byte-order helpers and a
+ * fork-join thread pool. Uses libc only. Every other module may include
+ * this header.
  */
 #ifndef TUTTI_COMMON_H
 #define TUTTI_COMMON_H
@@ -68,6 +69,30 @@ void cm_media_rt_set(int prio);
  * real-time priority or else the nice value; without the right to, says
  * so once and goes on. */
 void cm_thread_media_priority(void);
+
+/* ---- a fork-join pool (pool.c) ---------------------------------------- */
+
+struct cm_pool;
+/* Does items [begin, end) of a job. worker: 0 for the thread that runs
+ * the job, 1..threads for the pool's; a worker does one chunk at a time,
+ * so what is kept per worker needs no lock. */
+typedef void cm_pool_fn(void *arg, unsigned worker, size_t begin, size_t end);
+
+/* A pool of threads that sleep until a job comes (media: they take the
+ * media threads' priority). threads may be 0: every job then runs on its
+ * caller. Returns 0, EINVAL, ENOMEM or pthread_create's error; the
+ * caller owns *out. */
+int cm_pool_new(struct cm_pool **out, unsigned threads, bool media);
+/* Waits for the threads to end (no job may be running); *p becomes NULL. */
+void cm_pool_free(struct cm_pool **p);
+/* How many threads it has; 0 for NULL. */
+unsigned cm_pool_threads(const struct cm_pool *p);
+/* Runs fn over items [0, n) in chunks of chunk items, taken in order by
+ * the calling thread and the pool's idle threads; returns once every item
+ * is done, each exactly once. Any thread; jobs of several callers may run
+ * at once. p NULL or without threads, or n <= chunk: all on the caller.
+ * Returns the CPU time, in µs, the pool's threads spent on it. */
+uint64_t cm_pool_run(struct cm_pool *p, cm_pool_fn *fn, void *arg, size_t n, size_t chunk);
 
 /* ---- byte order (network order, unaligned-safe) ----------------------- */
 

@@ -16,6 +16,7 @@
 
 struct mx_engine {
 	struct tp_server *tp;
+	struct cm_pool *send_pool; /* shared by the rooms (fanout.c) */
 	pthread_mutex_t lock;
 	struct mx_room *rooms; /* newest first */
 	struct mx_room *ended; /* removed rooms, kept until the engine goes */
@@ -28,6 +29,11 @@ struct mx_engine {
 struct tp_server *mx_engine_tp(struct mx_engine *e)
 {
 	return e->tp;
+}
+
+struct cm_pool *mx_engine_send_pool(struct mx_engine *e)
+{
+	return e->send_pool;
 }
 
 pthread_mutex_t *mx_engine_lock(struct mx_engine *e)
@@ -101,15 +107,25 @@ int mx_room_cfg_check(const struct mx_room_cfg *c, const char **why)
 	return w ? EINVAL : 0;
 }
 
-int mx_engine_new(struct mx_engine **out, struct tp_server *tp)
+int mx_engine_new(struct mx_engine **out, struct tp_server *tp, unsigned send_threads)
 {
 	struct mx_engine *e;
+	int err;
 
 	if (!out || !tp)
 		return EINVAL;
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return ENOMEM;
+	/* One pool for all rooms: its threads help whichever room ends a
+	 * tick, and a machine's cores are not split up front. */
+	if (send_threads) {
+		err = cm_pool_new(&e->send_pool, send_threads, true);
+		if (err) {
+			free(e);
+			return err;
+		}
+	}
 	e->tp = tp;
 	pthread_mutex_init(&e->lock, NULL);
 	pthread_mutex_init(&e->change_lock, NULL);
@@ -144,6 +160,7 @@ void mx_engine_free(struct mx_engine **pe)
 		e->ended = r->next;
 		mx_room_destroy(&r);
 	}
+	cm_pool_free(&e->send_pool); /* no room thread runs a job now */
 	pthread_mutex_destroy(&e->lock);
 	pthread_mutex_destroy(&e->change_lock);
 	pthread_cond_destroy(&e->change_cond);

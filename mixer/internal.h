@@ -132,7 +132,13 @@ struct mx_room {
 	/* Room thread only. */
 	struct mx_part **parts;
 	size_t n_parts;
-	struct tp_batch *batch;
+	struct tp_batch *batch; /* batches[0] */
+	/* fanout.c: a batch per worker of the engine's send pool, [0]
+	 * the room thread's; whether this tick's sending is split. */
+	struct tp_batch **batches;
+	unsigned n_batches;
+	bool fanout_parallel;
+	unsigned fanout_min, fanout_chunk; /* receivers: split from, per chunk */
 	struct mx_audio *audio;
 	struct mx_video *video;
 	uint64_t tick;
@@ -165,9 +171,25 @@ void mx_video_set_fps_div(struct mx_video *v, unsigned div);
 
 /* engine.c */
 struct tp_server *mx_engine_tp(struct mx_engine *e);
+/* The send threads rooms share (NULL or none: --send-threads 0). */
+struct cm_pool *mx_engine_send_pool(struct mx_engine *e);
 pthread_mutex_t *mx_engine_lock(struct mx_engine *e);
 /* The room thread, after a tick in which r->changed was set. */
 void mx_engine_publish(struct mx_engine *e, struct mx_room *r);
+
+/* fanout.c: the room's batches (one per send worker); at a tick's
+ * start, whether its sends are kept for the fan-out; at its end, every
+ * receiver's pacing and sending, split over the send pool when the room
+ * is large. mx_fanout_pace returns what to add to the room thread's CPU
+ * time of the tick for the overload control. Room thread only. */
+int mx_fanout_init(struct mx_room *r);
+void mx_fanout_fini(struct mx_room *r);
+void mx_fanout_begin(struct mx_room *r);
+int64_t mx_fanout_pace(struct mx_room *r);
+
+/* part_info.c: what the participants API shows of p. Room thread. */
+void mx_part_info(struct mx_room *r, struct mx_part *p, struct mx_part_info *i,
+		  uint64_t now);
 
 /* room.c */
 int mx_room_create(struct mx_room **out, struct mx_engine *e, const char *name,

@@ -72,9 +72,11 @@ void mx_room_cfg_init(struct mx_room_cfg *c);
 /* Returns 0 or EINVAL with what is wrong. */
 int mx_room_cfg_check(const struct mx_room_cfg *c, const char **why);
 
-/* tp is borrowed and must outlive the engine. The caller owns *out.
- * Returns 0 or ENOMEM. */
-int mx_engine_new(struct mx_engine **out, struct tp_server *tp);
+/* tp is borrowed and must outlive the engine. send_threads: the threads
+ * that share the rooms' per-receiver sending with the room threads
+ * (mixer/fanout.c; 0: each room sends on its own thread). The caller
+ * owns *out. Returns 0, ENOMEM or a thread's error. */
+int mx_engine_new(struct mx_engine **out, struct tp_server *tp, unsigned send_threads);
 /* Removes every participant (they get a BYE), stops the room threads
  * and frees the rooms. */
 void mx_engine_free(struct mx_engine **p);
@@ -271,6 +273,9 @@ struct mx_room_stats {
 	uint64_t tick_late_max_us;
 	uint64_t pacer_queued_bytes; /* in its receivers' pacers now */
 	uint64_t pacer_dropped_bytes; /* dropped by them (bound, age) */
+	/* CPU time the send threads spent on its receivers (fanout.c), µs;
+	 * the room thread's own share of the sending is not in it. */
+	uint64_t send_pool_us;
 };
 /* True while some room worker is overloaded: joins should be refused
  * (503) rather than degrade everyone. Any thread. */

@@ -2,8 +2,9 @@
  * A room's worker thread: wakes every 20 ms on an absolute deadline
  * (clock_nanosleep, TIMER_ABSTIME), reads its inbox in order (media from
  * the I/O thread, commands from HTTP threads), runs the audio tick and,
- * at the room's frame rate, the video one, and sends what it made in one
- * sendmmsg batch. It never
+ * at the room's frame rate, the video one, and sends what it made in
+ * sendmmsg batches; in a large room that sending is split with the
+ * engine's send threads at the end of the tick (fanout.c). It never
  * blocks on I/O; each tick that ends after the next deadline is counted.
  * It exists only while the room has members.
  *
@@ -14,7 +15,11 @@
  * video frame rate is lowered a step (at most one step a second; back up a
  * step after 5 calm seconds). A worker whose own
  * work fills 90 % of its time is overloaded: joins get 503 (see
- * mx_engine_overloaded).
+ * mx_engine_overloaded). "Its own work" is the room thread's CPU time,
+ * except that a fan-out split over the send threads counts as the share
+ * each worker would have of it, balanced (fanout.c): the time the tick
+ * needs on its path to the deadline, whoever's CPU it is; the room
+ * thread's CPU alone would hide the sending the pool does for it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -223,56 +228,6 @@ static void rtcp_input(struct mx_room *r, struct mx_part *p, const uint8_t *pkt,
 			mx_video_feedback(r, p, &pk, now);
 }
 
-static void part_info(struct mx_room *r, struct mx_part *p, struct mx_part_info *i,
-		      uint64_t now)
-{
-	memset(i, 0, sizeof(*i));
-	memcpy(i->id, p->id, sizeof(i->id));
-	memcpy(i->name, p->name, sizeof(i->name));
-	i->role = p->role;
-	i->muted = p->muted;
-	i->connected = p->sender != NULL;
-	i->speaking = mx_spk_speaking(&p->spk, now);
-	i->audio_speaker = p->slot >= 0;
-	i->video_visible = mx_video_visible(p);
-	i->spotlight = r->spotlight == p;
-	i->hand = p->hand;
-	i->screen = r->sharer == p;
-	i->data_cap = p->cap;
-	if (p->sender)
-		tp_sender_get_stats(p->sender, &i->net);
-	else
-		i->net.rtt_ms = -1;
-	i->video_tier = p->vout.started ? p->vout.tier : -1;
-	i->video_codec = p->sender ? tp_sender_codec(p->sender, TP_SDP_VIDEO) : TP_CODEC_NONE;
-	i->video_decodes = mx_video_decodes(p);
-	i->video_frames_sent = p->vout.frames_sent;
-	i->video_fps = mx_rate_fps(r, p);
-	i->audio_tier = p->tier;
-	i->level = p->rate.level;
-	i->tier_pinned = p->rate.pinned;
-	i->estimate_bps = p->rate.estimate_bps;
-	i->retransmits = p->rate.rtx_sent;
-	i->retransmits_dropped = p->rate.rtx_dropped;
-	i->probes_ok = p->rate.probes_ok;
-	i->probes_failed = p->rate.probes_failed;
-	if (p->sender) {
-		struct tp_bwe_state st;
-		tp_sender_bwe(p->sender, now, &st);
-		i->acked_bps = st.acked_bps;
-		i->remb_bps = st.remb_bps;
-		i->twcc = st.has_twcc;
-		tp_sender_pacer_stats(p->sender, now, &i->pacer);
-	}
-	struct mx_jb_stats js;
-	mx_jb_get_stats(p->jb, &js);
-	i->audio_in = (struct mx_audio_in_info){
-		.received = js.received, .late = js.late, .lost = js.lost, .fec = js.fec,
-		.concealed = js.concealed, .discarded = js.discarded, .flushes = js.flushes,
-		.target_ms = js.target_ms, .depth_ms = js.depth_ms,
-	};
-}
-
 /* ---- recording ------------------------------------------------------------ */
 
 static void record_stop(struct mx_room *r, struct mx_rec_info *info)
@@ -447,8 +402,8 @@ static void handle(struct mx_room *r, struct mx_msg *m)
 	case MX_MSG_PARTICIPANTS:
 		*m->n = 0;
 		for (size_t i = 0; i < r->n_parts && *m->n < m->cap; i++)
-			part_info(r, r->parts[i], (struct mx_part_info *)m->out + (*m->n)++,
-				  cm_now_us());
+			mx_part_info(r, r->parts[i], (struct mx_part_info *)m->out + (*m->n)++,
+				     cm_now_us());
 		break;
 	case MX_MSG_LAYOUT:
 		mx_video_layout_info(r, m->out);
@@ -564,28 +519,6 @@ static void overload_control(struct mx_room *r, bool late, uint64_t cpu_us, uint
 	r->win_cpu_us = 0;
 }
 
-/* Each receiver's pacer lets out what its rate allows now (and a probe's
- * padding); what waits is bounded, never a reason for the tick to wait. */
-static void pace(struct mx_room *r)
-{
-	uint64_t now = cm_now_us(), queued = 0, dropped = 0;
-
-	for (size_t i = 0; i < r->n_parts; i++) {
-		struct mx_part *p = r->parts[i];
-		struct tp_pacer_stats ps;
-		if (!p->sender)
-			continue;
-		tp_sender_pace(p->sender, r->batch, now);
-		tp_sender_pacer_stats(p->sender, now, &ps);
-		queued += ps.queued_bytes;
-		dropped += ps.dropped_bytes - p->rate.pacer_dropped_bytes;
-		p->rate.pacer_dropped_bytes = ps.dropped_bytes;
-	}
-	__atomic_store_n(&r->ctr.pacer_queued_bytes, queued, __ATOMIC_RELAXED);
-	if (dropped)
-		__atomic_add_fetch(&r->ctr.pacer_dropped_bytes, dropped, __ATOMIC_RELAXED);
-}
-
 static void *room_main(void *arg)
 {
 	struct mx_room *r = arg;
@@ -624,6 +557,7 @@ static void *room_main(void *arg)
 		late_at = deadline;
 		add_ns(&late_at, MX_TICK_US * 1000L);
 		bool behind = ts_after(&now_ts, &late_at);
+		mx_fanout_begin(r);
 		drain(r);
 		mx_rate_tick(r, cm_now_us()); /* the clock: feedback carries it */
 		mx_audio_tick(r, now);
@@ -634,7 +568,10 @@ static void *room_main(void *arg)
 			__atomic_add_fetch(&r->ctr.video_skipped_ticks, 1, __ATOMIC_RELAXED);
 		while (burn_us && thread_cpu_us() - cpu0 < burn_us)
 			;
-		pace(r);
+		/* Each receiver's pacer lets out what its rate allows now
+		 * (and a probe's padding); what waits is bounded, never a
+		 * reason for the tick to wait. */
+		int64_t cpu_adjust = mx_fanout_pace(r);
 		tp_batch_flush(r->batch);
 		if (r->changed) {
 			r->changed = false;
@@ -654,7 +591,8 @@ static void *room_main(void *arg)
 		bool missed = ts_after(&now_ts, &next);
 		if (missed)
 			__atomic_add_fetch(&r->ctr.missed_deadlines, 1, __ATOMIC_RELAXED);
-		overload_control(r, missed, thread_cpu_us() - cpu0, now);
+		overload_control(r, missed,
+				 (uint64_t)((int64_t)(thread_cpu_us() - cpu0) + cpu_adjust), now);
 		if (ts_after(&now_ts, &far))
 			deadline = now_ts;
 		if (r->n_parts == 0 && may_end(r))
@@ -672,7 +610,8 @@ static void *room_main(void *arg)
 	}
 	__atomic_store_n(&r->ctr.overloaded, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&r->ctr.load_permille, 0, __ATOMIC_RELAXED);
-	cm_info("mixer", "room %s: worker stopped", r->name);
+	cm_info("mixer", "room %s: worker stopped (send threads: %llu ms of CPU for it)",
+		r->name, (unsigned long long)r->ctr.send_pool_us / 1000);
 	return NULL;
 }
 
@@ -738,7 +677,7 @@ int mx_room_create(struct mx_room **out, struct mx_engine *e, const char *name,
 	if (!err)
 		err = mx_inbox_init(&r->inbox, MX_INBOX_POOL);
 	if (!err)
-		err = tp_batch_new(&r->batch, mx_engine_tp(e));
+		err = mx_fanout_init(r);
 	struct mx_room_cfg sized = *cfg;
 	sized.max_participants = (unsigned)r->capacity;
 	if (!err)
@@ -796,7 +735,7 @@ static void release(struct mx_room *r)
 		mx_inbox_destroy(&r->inbox);
 	mx_audio_free(&r->audio);
 	mx_video_free(&r->video);
-	tp_batch_free(&r->batch);
+	mx_fanout_fini(r);
 }
 
 void mx_room_end(struct mx_room *r)

@@ -32,6 +32,7 @@ struct config {
 	const char *retention;
 	const char *media_nice;
 	const char *media_rt;
+	const char *send_threads;
 	bool demo;
 	bool metrics_auth;
 	const char *rec_retention;
@@ -63,6 +64,10 @@ static void usage(FILE *f)
 	      "  --media-rt PRIO      run the media threads SCHED_RR at PRIO, 1..99, instead\n"
 	      "                       (TUTTI_MEDIA_RT, default 0: off; needs root,\n"
 	      "                       CAP_SYS_NICE or RLIMIT_RTPRIO, else the nice value)\n"
+	      "  --send-threads N     threads that share large rooms' sending with the\n"
+	      "                       room threads, 0..64; 0: each room sends on its own\n"
+	      "                       thread (TUTTI_SEND_THREADS, default: the online\n"
+	      "                       CPUs minus 1, at most 8)\n"
 	      "  --metrics-auth       /metrics wants the admin key (TUTTI_METRICS_AUTH=1)\n"
 	      "  --recording-retention-days N  delete recordings after N days, 0 = keep\n"
 	      "                       (TUTTI_RECORDING_RETENTION_DAYS, default 30)\n"
@@ -98,7 +103,7 @@ static void die(const char *fmt, ...)
 static void parse_args(int argc, char **argv, struct config *c)
 {
 	enum { O_HTTP = 256, O_MEDIA, O_PUBLIC, O_DATA, O_KEY, O_CERT, O_TLSKEY,
-	       O_LOG, O_WEB, O_RETENTION, O_NICE, O_RT, O_METRICS_AUTH, O_ICE, O_REC_RETENTION, O_DEMO, O_HELP };
+	       O_LOG, O_WEB, O_RETENTION, O_NICE, O_RT, O_SEND_THREADS, O_METRICS_AUTH, O_ICE, O_REC_RETENTION, O_DEMO, O_HELP };
 	static const struct option opts[] = {
 		{ "http", required_argument, NULL, O_HTTP },
 		{ "media-port", required_argument, NULL, O_MEDIA },
@@ -112,6 +117,7 @@ static void parse_args(int argc, char **argv, struct config *c)
 		{ "audit-retention-days", required_argument, NULL, O_RETENTION },
 		{ "media-nice", required_argument, NULL, O_NICE },
 		{ "media-rt", required_argument, NULL, O_RT },
+		{ "send-threads", required_argument, NULL, O_SEND_THREADS },
 		{ "metrics-auth", no_argument, NULL, O_METRICS_AUTH },
 		{ "ice-server", required_argument, NULL, O_ICE },
 		{ "recording-retention-days", required_argument, NULL, O_REC_RETENTION },
@@ -133,6 +139,7 @@ static void parse_args(int argc, char **argv, struct config *c)
 	c->retention = env_or("TUTTI_AUDIT_RETENTION_DAYS", "90");
 	c->media_nice = env_or("TUTTI_MEDIA_NICE", "-10");
 	c->media_rt = env_or("TUTTI_MEDIA_RT", "0");
+	c->send_threads = env_or("TUTTI_SEND_THREADS", NULL);
 	c->demo = !strcmp(env_or("TUTTI_DEMO", "0"), "1");
 	c->metrics_auth = !strcmp(env_or("TUTTI_METRICS_AUTH", "0"), "1");
 	c->rec_retention = env_or("TUTTI_RECORDING_RETENTION_DAYS", "30");
@@ -152,6 +159,7 @@ static void parse_args(int argc, char **argv, struct config *c)
 		case O_RETENTION: c->retention = optarg; break;
 		case O_NICE: c->media_nice = optarg; break;
 		case O_RT: c->media_rt = optarg; break;
+		case O_SEND_THREADS: c->send_threads = optarg; break;
 		case O_METRICS_AUTH: c->metrics_auth = true; break;
 		case O_REC_RETENTION: c->rec_retention = optarg; break;
 		case O_ICE:
@@ -174,6 +182,16 @@ static void parse_args(int argc, char **argv, struct config *c)
 	}
 	if (optind < argc)
 		die("unexpected argument '%s' (see --help)", argv[optind]);
+}
+
+/* Send threads by default: one per core beside a room thread's own, and
+ * no more than a handful (a tick's fan-out is split in chunks of 32
+ * receivers; past 8 helpers the hand-off outweighs the gain). */
+static long default_send_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n > 1 ? CM_MIN(n - 1, 8) : 0;
 }
 
 /* The host part of "ip:port" or "[ipv6]:port". */
@@ -251,7 +269,7 @@ int main(int argc, char **argv)
 	enum cm_log_level level;
 	char host[64], key[128], public_url[160];
 	char *end;
-	long port, retention, nice, rec_retention;
+	long port, retention, nice, rec_retention, send_threads;
 	sigset_t sigs;
 	int sig, err;
 
@@ -273,6 +291,12 @@ int main(int argc, char **argv)
 	if (!*cfg.media_rt || *end || nice < 0 || nice > 99)
 		die("bad media real-time priority '%s' (0 to 99)", cfg.media_rt);
 	cm_media_rt_set((int)nice);
+	send_threads = default_send_threads();
+	if (cfg.send_threads) {
+		send_threads = strtol(cfg.send_threads, &end, 10);
+		if (!*cfg.send_threads || *end || send_threads < 0 || send_threads > 64)
+			die("bad number of send threads '%s' (0 to 64)", cfg.send_threads);
+	}
 	rec_retention = strtol(cfg.rec_retention, &end, 10);
 	if (!*cfg.rec_retention || *end || rec_retention < 0 || rec_retention > 36500)
 		die("bad recording retention '%s' (days, 0 to 36500)", cfg.rec_retention);
@@ -300,9 +324,10 @@ int main(int argc, char **argv)
 				 });
 	if (err)
 		die("cannot open media port udp %s:%ld: %s", host, port, strerror(err));
-	err = mx_engine_new(&mx, tp);
+	err = mx_engine_new(&mx, tp, (unsigned)send_threads);
 	if (err)
 		die("cannot start the mixer: %s", strerror(err));
+	cm_info("server", "%ld send thread%s", send_threads, send_threads == 1 ? "" : "s");
 	if (cfg.demo) {
 		struct mx_room_cfg rc;
 		mx_room_cfg_init(&rc);

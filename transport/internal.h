@@ -108,6 +108,12 @@ struct tp_sender {
 	struct tp_probe_state probe;
 	/* What the room thread may read from another thread (atomics). */
 	uint64_t paced_dropped_bytes;
+	/* sender.c: the packets kept while the room's batch defers, a
+	 * chain of offsets into kept_b's arena (kept_b NULL: none). The
+	 * room thread appends during a tick; the thread that runs the
+	 * next tp_sender_pace sends them, after the room handed it over. */
+	struct tp_batch *kept_b;
+	uint32_t kept_gen, kept_head, kept_tail;
 };
 
 /* One inbound SSRC, for receiver report blocks (RFC 3550 A.1, A.3, A.8). */
@@ -218,6 +224,9 @@ void tp_peer_say_goodbye(struct tp_peer *p);
  * Returns as tp_sender_send_rtp; *wire gets the bytes on the wire. */
 int tp_sender_emit(struct tp_sender *s, struct tp_batch *b, const uint8_t *pkt, size_t len,
 		   uint64_t now, size_t *wire);
+/* Sends (through the pacer, in order) what s kept in a deferring batch,
+ * into out. */
+void tp_sender_send_kept(struct tp_sender *s, struct tp_batch *out, uint64_t now);
 /* A packet with transport-wide number e went out: part of the probe? */
 void tp_probe_on_stamp(struct tp_sender *s, struct tp_sent_pkt *e);
 /* TWCC said of e (a packet of ours) whether and when it arrived. */

@@ -201,8 +201,13 @@ void tp_sender_pace(struct tp_sender *s, struct tp_batch *b, uint64_t now)
 	const uint8_t *pkt;
 	size_t len, wire;
 
-	if (tp_sender_closed(s))
+	if (tp_sender_closed(s)) {
+		s->kept_b = NULL;
 		return;
+	}
+	/* The tick's packets first, as if sent when they were made; the
+	 * rate of the last tick applied to them then. */
+	tp_sender_send_kept(s, b, now);
 	double rate = PACE_FACTOR * tp_bwe_estimate(s->bwe, now);
 	tp_pacer_set_rate(s->pacer, (uint32_t)CM_MAX(rate, (double)PACE_MIN_BPS), now);
 	while ((pkt = tp_pacer_next(s->pacer, now, &len, NULL))) {

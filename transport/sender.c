@@ -12,6 +12,12 @@
 #include "transport/internal.h"
 
 #define BATCH 64
+/* A deferring batch's arena: grown by doubling from this, up to the cap
+ * (a tick's packets for every receiver of a room; past it, a sender's
+ * packets go out at once, in order). */
+#define KEPT_START (256u * 1024)
+#define KEPT_CAP   (64u * 1024 * 1024)
+#define KEPT_NONE  UINT32_MAX
 
 struct tp_batch {
 	int fd;
@@ -21,6 +27,20 @@ struct tp_batch {
 	struct iovec iov[BATCH];
 	struct sockaddr_storage addr[BATCH];
 	uint8_t buf[BATCH][TP_PKT_CAP];
+	/* tp_batch_defer: the tick's packets, each sender's chained in
+	 * order, kept for its next tp_sender_pace. gen tells this tick's
+	 * chains from older ones. */
+	bool defer;
+	uint32_t gen;
+	uint8_t *arena;
+	size_t used, cap;
+};
+
+/* A kept packet in the arena; records are 8-byte aligned. */
+struct kept {
+	uint32_t next; /* the sender's next one, KEPT_NONE: last */
+	uint16_t len;
+	uint8_t data[];
 };
 
 static int kind_index(enum tp_sdp_kind k)
@@ -265,18 +285,14 @@ static enum tp_pace_class pace_class(const struct tp_sender *s, const uint8_t *p
 						     : TP_PACE_VIDEO;
 }
 
-int tp_sender_send_rtp(struct tp_sender *s, struct tp_batch *b, const uint8_t *pkt,
-		       size_t len)
+/* What tp_sender_send_rtp decides: through the pacer now, or into it. */
+static int send_now(struct tp_sender *s, struct tp_batch *b, const uint8_t *pkt, size_t len,
+		    uint64_t now)
 {
-	uint64_t now = cm_now_us();
 	enum tp_pace_class c;
 	size_t wire;
 	int err;
 
-	if (tp_sender_closed(s))
-		return ENOTCONN;
-	if (len + TP_SRTP_MAX_TRAILER > TP_PKT_CAP)
-		return EMSGSIZE;
 	c = pace_class(s, pkt, len);
 	if (!tp_pacer_may_send(s->pacer, c, now)) {
 		/* Waits for the next tp_sender_pace; a drop is counted there
@@ -288,6 +304,82 @@ int tp_sender_send_rtp(struct tp_sender *s, struct tp_batch *b, const uint8_t *p
 	if (!err)
 		tp_pacer_on_sent(s->pacer, wire, now);
 	return err;
+}
+
+void tp_sender_send_kept(struct tp_sender *s, struct tp_batch *out, uint64_t now)
+{
+	struct tp_batch *kb = s->kept_b;
+
+	if (!kb)
+		return;
+	s->kept_b = NULL;
+	if (s->kept_gen != kb->gen)
+		return; /* kept in a tick that was never paced: gone */
+	for (uint32_t off = s->kept_head; off != KEPT_NONE;) {
+		const struct kept *k = (const struct kept *)(kb->arena + off);
+		/* Errors are the pacer's business here, as for a packet it
+		 * held: counted there, or the peer is gone. */
+		send_now(s, out, k->data, k->len, now);
+		off = k->next;
+	}
+}
+
+static int arena_grow(struct tp_batch *b, size_t need)
+{
+	size_t cap = b->cap ? b->cap : KEPT_START;
+	uint8_t *a;
+
+	while (cap < need)
+		cap *= 2;
+	if (cap > KEPT_CAP)
+		return ENOBUFS;
+	a = realloc(b->arena, cap);
+	if (!a)
+		return ENOMEM;
+	b->arena = a;
+	b->cap = cap;
+	return 0;
+}
+
+/* Keeps a copy of pkt at the end of s's chain in b's arena. When the
+ * arena cannot take it, what s kept goes out now, and the caller sends
+ * pkt after it: the order holds, only the work stays on this thread. */
+static int keep(struct tp_sender *s, struct tp_batch *b, const uint8_t *pkt, size_t len)
+{
+	size_t need = (sizeof(struct kept) + len + 7) & ~(size_t)7;
+	struct kept *k;
+	int err;
+
+	if (b->used + need > b->cap && (err = arena_grow(b, b->used + need))) {
+		tp_sender_send_kept(s, b, cm_now_us());
+		return err;
+	}
+	k = (struct kept *)(b->arena + b->used);
+	k->next = KEPT_NONE;
+	k->len = (uint16_t)len;
+	memcpy(k->data, pkt, len);
+	if (s->kept_b == b && s->kept_gen == b->gen) {
+		((struct kept *)(b->arena + s->kept_tail))->next = (uint32_t)b->used;
+	} else {
+		s->kept_b = b;
+		s->kept_gen = b->gen;
+		s->kept_head = (uint32_t)b->used;
+	}
+	s->kept_tail = (uint32_t)b->used;
+	b->used += need;
+	return 0;
+}
+
+int tp_sender_send_rtp(struct tp_sender *s, struct tp_batch *b, const uint8_t *pkt,
+		       size_t len)
+{
+	if (tp_sender_closed(s))
+		return ENOTCONN;
+	if (len + TP_SRTP_MAX_TRAILER > TP_PKT_CAP)
+		return EMSGSIZE;
+	if (b->defer && keep(s, b, pkt, len) == 0)
+		return 0;
+	return send_now(s, b, pkt, len, cm_now_us());
 }
 
 int tp_sender_emit(struct tp_sender *s, struct tp_batch *b, const uint8_t *pkt, size_t len,
@@ -456,8 +548,16 @@ void tp_batch_free(struct tp_batch **pb)
 	if (!pb || !*pb)
 		return;
 	tp_batch_flush(*pb);
+	free((*pb)->arena);
 	free(*pb);
 	*pb = NULL;
+}
+
+void tp_batch_defer(struct tp_batch *b, bool on)
+{
+	b->defer = on;
+	b->gen++;
+	b->used = 0;
 }
 
 void tp_batch_flush(struct tp_batch *b)

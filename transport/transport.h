@@ -184,7 +184,14 @@ int tp_sender_send_rtx(struct tp_sender *s, struct tp_batch *b, const uint8_t *p
  * video and retransmissions when the paced rate (a multiple of the
  * estimate) allows, else queued, in a bounded queue that drops the oldest
  * video first. The sending thread calls tp_sender_pace every tick: it
- * sends what the pacer allows now and the padding of a running probe. */
+ * sends what the pacer allows now and the padding of a running probe.
+ *
+ * A deferring batch (tp_batch_defer) splits that work over threads: the
+ * room thread's sends through it only keep a copy of each packet (in the
+ * batch's arena, in order per sender), and the next tp_sender_pace, on
+ * whichever thread the room hands the sender to, makes the pacer's
+ * decisions and stamps, protects and sends them, into its own batch.
+ * The sender is used by one thread at a time all the same. */
 
 void tp_sender_pace(struct tp_sender *s, struct tp_batch *b, uint64_t now_us);
 /* The pacer's figures (the sending thread). */
@@ -223,10 +230,19 @@ int tp_batch_new(struct tp_batch **out, struct tp_server *srv);
 void tp_batch_free(struct tp_batch **b);
 /* Sends what is queued. Also done when the batch is full. */
 void tp_batch_flush(struct tp_batch *b);
+/* Starts a tick (the room thread): on, the tick's tp_sender_send_rtp and
+ * _rtx through b only keep their packets for each sender's next
+ * tp_sender_pace (which must come in the same tick; what was kept in an
+ * earlier tick is forgotten here); off, they go out at once. Kept
+ * packets are copies: the caller's buffer is free on return. */
+void tp_batch_defer(struct tp_batch *b, bool on);
 
 /* The owning thread of the sender's RTP (one thread only): copies pkt
- * into the batch, protects it there, counts it for the sender report.
- * Returns 0, ENOTCONN (closed), EMSGSIZE or another errno. */
+ * into the batch, protects it there, counts it for the sender report
+ * (through the pacer, see above); or, through a deferring batch, keeps a
+ * copy for tp_sender_pace (then errors of the sending are not returned,
+ * as for a packet the pacer held). Returns 0, ENOTCONN (closed), EMSGSIZE
+ * or another errno. */
 int tp_sender_send_rtp(struct tp_sender *s, struct tp_batch *b, const uint8_t *pkt,
 		       size_t len);
 /* Any thread: queues one RTCP (compound or reduced-size) packet for the
