@@ -125,16 +125,20 @@ struct mx_video {
 	size_t *frame_lens;
 };
 
-/* video.c, for video_h264.c: what a tier's frame costs on the wire and
- * its measure; its packets into a history; a frame to the receivers of
- * one codec on a tier (and those joining it at a keyframe). */
-size_t mx_video_wire_bytes(const struct mx_video *v, size_t n);
+/* video.c, for video_h264.c: a tier's measure. */
 void mx_video_measure(struct tier *t, uint8_t tid, size_t bytes, uint64_t now);
+/* video_send.c, for video.c and video_h264.c: what a tier's frame costs
+ * on the wire; its packets into a history; a frame to the receivers of
+ * one codec on a tier (and those joining it at a keyframe); the packets
+ * a receiver's NACK asks for, again. */
+size_t mx_video_wire_bytes(const struct mx_video *v, size_t n);
 void mx_video_store_packets(struct mx_video *v, struct hist_pkt *hist, uint16_t *seq,
 			    size_t n, uint32_t ts);
 void mx_video_fan_out(struct mx_room *r, unsigned ti, enum tp_codec c,
 		      const struct hist_pkt *hist, uint16_t seq, size_t n, bool keyframe,
 		      uint8_t tid, uint64_t now);
+void mx_video_retransmit(struct mx_room *r, struct mx_part *p, const struct tp_rtcp_pkt *pk,
+			 uint64_t now);
 
 /* video_h264.c: a tier's H.264 stream, made on first use (NULL when no
  * H.264 encoder can be made; logged once per tier); freed with the tier;
