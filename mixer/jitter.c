@@ -9,6 +9,7 @@
  * timestamps jump while its sequence numbers do not, so a packet whose
  * timestamp is ahead of play_ts starts a new talk-spurt.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,7 @@ struct mx_jb {
 	uint64_t high_seq, high_ts; /* newest packet's, extended */
 	uint64_t next_seq, play_ts;
 	unsigned starving;   /* PLC frames in a row with nothing buffered */
+	unsigned n_used;     /* slots holding a packet: none, and an idle buffer has nothing to do */
 	unsigned over_ticks; /* ticks in a row well above target */
 	bool cand;           /* a jumped packet waits for its confirmation */
 	uint16_t cand_seq;
@@ -254,6 +256,8 @@ int mx_jb_put(struct mx_jb *jb, uint16_t seq, uint32_t rtp_ts, uint64_t arrival_
 		jb->high_ts = ets;
 	}
 	n = cx_opus_packet_samples(payload, len);
+	if (!s->used)
+		jb->n_used++;
 	s->used = true;
 	s->seq = eseq;
 	s->ts = ets;
@@ -281,6 +285,7 @@ static void play(struct mx_jb *jb, struct slot *s, struct mx_jb_frame *out)
 {
 	emit(out, MX_JB_PACKET, s);
 	s->used = false;
+	jb->n_used--;
 	jb->next_seq = s->seq + 1;
 	jb->play_ts = s->ts + s->samples;
 	jb->last_dtx = cx_opus_is_dtx(s->len);
@@ -299,13 +304,18 @@ static int64_t due_us(const struct mx_jb *jb, const struct slot *s)
  * then (an outage) are dropped rather than kept as extra delay. */
 static void get_idle(struct mx_jb *jb, int64_t now, struct mx_jb_frame *out)
 {
-	struct slot *p = lowest_from(jb, jb->played ? jb->next_seq : 0), *q;
+	struct slot *p, *q;
 
 	out->kind = jb->played ? MX_JB_SILENT : MX_JB_EMPTY;
+	/* Most of a lecture's hundreds are silent: no slot to look at. */
+	if (!jb->n_used)
+		return;
+	p = lowest_from(jb, jb->played ? jb->next_seq : 0);
 	if (!p || now < due_us(jb, p))
 		return;
 	while ((q = lowest_from(jb, p->seq + 1)) && due_us(jb, q) <= now) {
 		p->used = false;
+		jb->n_used--;
 		jb->st.discarded++;
 		p = q;
 	}
@@ -336,6 +346,7 @@ static void get_present(struct mx_jb *jb, struct slot *p, int64_t cur,
 	if (q && over >= SKIP_OVER_US && q->ts - p->ts <= p->samples &&
 	    (quiet(p) || jb->over_ticks >= SKIP_TICKS)) {
 		p->used = false;
+		jb->n_used--;
 		jb->st.discarded++;
 		jb->over_ticks = 0;
 		p = q;
@@ -454,9 +465,13 @@ void mx_jb_get_stats(const struct mx_jb *jb, struct mx_jb_stats *out)
 	if (!jb || !out)
 		return;
 	*out = jb->st;
+	unsigned used = 0;
 	for (size_t i = 0; i < MX_JB_SLOTS; i++)
-		if (jb->slot[i].used)
+		if (jb->slot[i].used) {
 			samples += jb->slot[i].samples;
+			used++;
+		}
+	assert(used == jb->n_used); /* the count get_idle trusts */
 	out->depth_ms = (unsigned)(samples / 48);
 	out->target_ms = (unsigned)(jb->target_us / 1000);
 }

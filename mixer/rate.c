@@ -54,6 +54,8 @@
 #define ALR_PROBE_MAX_WAIT_US 6000000
 #define ALR_PROBE_BYTES 7000
 #define PROBE_RETRY_US 1000000 /* a probe nobody answered: the next after this */
+#define RATE_TURNS_FROM 32 /* receivers: from more, each decided in turns */
+#define RATE_TURNS 5
 #define PACER_DOWN_GAP_US 1000000 /* a pacer's drops move a receiver down once per this */
 
 static int max_level(const struct mx_room *r, const struct mx_part *p)
@@ -364,8 +366,16 @@ static void tier0_rate(struct mx_room *r)
 
 void mx_rate_tick(struct mx_room *r, uint64_t now)
 {
+	/* A room of hundreds looks at each receiver every 5th tick (100 ms,
+	 * in turns): reading its estimate and pacer, and the ladder's
+	 * needs, for 1000 receivers every 20 ms took some 8 % of a
+	 * lecture's room thread (perf/RESULTS.md). */
+	bool in_turns = r->n_parts > RATE_TURNS_FROM;
+
 	for (size_t i = 0; i < r->n_parts; i++) {
 		struct mx_part *p = r->parts[i];
+		if (in_turns && (r->tick + p->join_seq) % RATE_TURNS != 0)
+			continue;
 		/* A data cap is a ceiling: within it, the estimate decides. */
 		if (p->sender)
 			decide(r, p, now);

@@ -168,6 +168,10 @@ struct tp_peer {
 	bool connected;
 	struct tp_in_stream in[TP_MAX_IN_STREAMS];
 	uint64_t next_rtcp_us;
+	/* The last report block per kind: its extended highest sequence
+	 * number (an unmoved one reports no new loss). */
+	uint32_t rr_high[2];
+	bool rr_seen[2];
 
 	struct tp_peer *next; /* server's list */
 	struct tp_peer *ufrag_next; /* ufrag bucket chain */
