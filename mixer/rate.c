@@ -316,14 +316,16 @@ static void decide(struct mx_room *r, struct mx_part *p, uint64_t now)
 			rt->level = to;
 			rt->last_change_us = rt->last_up_us = now;
 		}
-	} else if (cur == 0 && fit == 0 && top > 0 &&
+	} else if (cur == 0 && fit == 0 && top > 0 && tp_sender_can_probe(p->sender) &&
 		   now - CM_MAX(rt->last_change_us, rt->seen_overuse_us) >=
 		       CM_MIN(rt->hold_us, (uint64_t)ALR_PROBE_MAX_WAIT_US)) {
 		/* Audio only: too little is sent for the estimate to grow
 		 * (and a receiver may send its feedback only every few
 		 * seconds then), so the link is probed for the first video
 		 * level as often as a step up may be tried. A probe that gets
-		 * through raises the estimate to what it measured. */
+		 * through raises the estimate to what it measured. (Without
+		 * RTX or TWCC there is no probe: such a receiver waits for
+		 * its estimate, as before.) */
 		if (probe_says_room(r, p, 1, ALR_PROBE_BYTES, now)) {
 			rt->level = 1;
 			rt->last_change_us = rt->last_up_us = now;

@@ -121,12 +121,17 @@ static void probe_judge(struct tp_sender *s, uint64_t now)
 		 !r->answered ? "no answer" : r->ok ? "room" : "no room");
 }
 
+bool tp_sender_can_probe(const struct tp_sender *s)
+{
+	return s->rtx_ssrc && s->has[1] && s->media[1].ext_twcc;
+}
+
 int tp_sender_probe(struct tp_sender *s, uint32_t bps, uint32_t min_bytes, uint64_t now,
 		    uint32_t *id)
 {
 	struct tp_probe_state *p = &s->probe;
 
-	if (!s->rtx_ssrc || !s->has[1] || !s->media[1].ext_twcc || !bps)
+	if (!tp_sender_can_probe(s) || !bps)
 		return ENOTSUP;
 	if (p->active || (p->id && !p->res.done))
 		return EBUSY;

@@ -222,6 +222,8 @@ struct tp_probe_result {
  * TWCC. */
 int tp_sender_probe(struct tp_sender *s, uint32_t bps, uint32_t min_bytes, uint64_t now_us,
 		    uint32_t *id);
+/* Whether its link can be probed at all (RTX and TWCC negotiated). */
+bool tp_sender_can_probe(const struct tp_sender *s);
 /* The last cluster's result (id 0: none yet). */
 void tp_sender_probe_result(const struct tp_sender *s, struct tp_probe_result *out);
 
