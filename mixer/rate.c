@@ -54,6 +54,7 @@
 #define ALR_PROBE_MAX_WAIT_US 6000000
 #define ALR_PROBE_BYTES 7000
 #define PROBE_RETRY_US 1000000 /* a probe nobody answered: the next after this */
+#define PINNED_PACE 2.5 /* a pinned tier's pacer: this multiple of what it needs */
 #define RATE_TURNS_FROM 32 /* receivers: from more, each decided in turns */
 #define RATE_TURNS 5
 #define PACER_DOWN_GAP_US 1000000 /* a pacer's drops move a receiver down once per this */
@@ -132,8 +133,18 @@ static void apply(struct mx_room *r, struct mx_part *p, uint64_t now)
 	p->tier = p->cap == MX_CAP_AUTO && (level > 2 || (no_video && normal_fits))
 			  ? MX_AUDIO_NORMAL
 			  : MX_AUDIO_LOW;
-	if (p->rate.pinned && p->cap != MX_CAP_AUDIO_ONLY)
-		return; /* the admin's tier, set by mx_video_set_tier */
+	if (p->rate.pinned && p->cap != MX_CAP_AUDIO_ONLY) {
+		/* The admin's tier, set by mx_video_set_tier, whatever the
+		 * estimate: the pacer lets it through at its rate (a
+		 * receiver without TWCC or REMB keeps its start estimate,
+		 * and its pacer dropped a 720p keyframe's tail). */
+		if (p->sender && o->want >= 0)
+			tp_sender_set_pace_floor(p->sender, (uint32_t)(PINNED_PACE *
+								       need(r, 2 * o->want + 2, now)));
+		return;
+	}
+	if (p->sender)
+		tp_sender_set_pace_floor(p->sender, 0);
 	if (level == 0) {
 		/* Nothing more is sent; it comes back from a keyframe. */
 		o->want = -1;

@@ -591,6 +591,9 @@ int mx_video_set_tier(struct mx_room *r, struct mx_part *p, int tier)
 	if (p->cap == MX_CAP_AUDIO_ONLY)
 		return 0; /* its own choice wins */
 	p->vout.want = tier;
+	/* The admin's tier at its full frame rate: the estimate no longer
+	 * moves it (rate.c), so nor may the temporal layer it last chose. */
+	p->vout.max_tid = CX_VP8_MAX_LAYERS - 1;
 	want_keyframe(r->video, tier, p->vout.codec);
 	return 0;
 }

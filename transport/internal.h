@@ -108,6 +108,7 @@ struct tp_sender {
 	struct tp_probe_state probe;
 	/* What the room thread may read from another thread (atomics). */
 	uint64_t paced_dropped_bytes;
+	uint32_t pace_floor_bps; /* the paced rate is never below this (the room's) */
 	/* sender.c: the packets kept while the room's batch defers, a
 	 * chain of offsets into kept_b's arena (kept_b NULL: none). The
 	 * room thread appends during a tick; the thread that runs the

@@ -40,6 +40,11 @@ void tp_sender_pacer_stats(const struct tp_sender *s, uint64_t now,
 	tp_pacer_get_stats(s->pacer, now, out);
 }
 
+void tp_sender_set_pace_floor(struct tp_sender *s, uint32_t bps)
+{
+	s->pace_floor_bps = bps;
+}
+
 bool tp_sender_video_queued(const struct tp_sender *s, uint16_t seq)
 {
 	return tp_pacer_holds(s->pacer, s->out[1].ssrc, seq);
@@ -214,6 +219,7 @@ void tp_sender_pace(struct tp_sender *s, struct tp_batch *b, uint64_t now)
 	 * rate of the last tick applied to them then. */
 	tp_sender_send_kept(s, b, now);
 	double rate = PACE_FACTOR * tp_bwe_estimate(s->bwe, now);
+	rate = CM_MAX(rate, (double)s->pace_floor_bps);
 	tp_pacer_set_rate(s->pacer, (uint32_t)CM_MAX(rate, (double)PACE_MIN_BPS), now);
 	while ((pkt = tp_pacer_next(s->pacer, now, &len, NULL))) {
 		int err = tp_sender_emit(s, b, pkt, len, now, &wire);

@@ -199,6 +199,10 @@ void tp_sender_pacer_stats(const struct tp_sender *s, uint64_t now_us,
 			   struct tp_pacer_stats *out);
 /* Bytes the pacer dropped so far; any thread. */
 uint64_t tp_sender_paced_dropped(const struct tp_sender *s);
+/* The paced rate's floor, bit/s (0: none): what the room sends this
+ * receiver whatever its estimate says (an admin's pinned tier) must not
+ * be held back, or dropped, by the pacer. The sending thread. */
+void tp_sender_set_pace_floor(struct tp_sender *s, uint32_t bps);
 /* Whether its video packet of sequence number seq (as sent to this
  * receiver) still waits in the pacer (the sending thread). */
 bool tp_sender_video_queued(const struct tp_sender *s, uint16_t seq);

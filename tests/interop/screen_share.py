@@ -78,7 +78,7 @@ class Watch:
     pred(frame) holds (frames are checked as they are decoded)."""
 
     def __init__(self, peer):
-        self.pred, self.t0, self.hit = None, 0.0, None
+        self.pred, self.t0, self.hit, self.last = None, 0.0, None, None
         peer.on_frame = self._on_frame
 
     def arm(self, pred):
@@ -87,6 +87,7 @@ class Watch:
     def _on_frame(self, _peer, t, w, h, y, u, v):
         if self.pred is None or self.hit is not None or t < self.t0 or w != 1280:
             return
+        self.last = (t, w, h, y, u, v)
         if self.pred((t, w, h, y, u, v)):
             self.hit = t
 
@@ -99,6 +100,16 @@ def follow(hub, watch, pred, what, patch):
     t_resp = time.monotonic()
     hub.run_until(lambda: watch.hit is not None, 8.0)
     if watch.hit is None:
+        # What the viewer saw last, and what the server says of its
+        # link: a pacer that dropped a keyframe's tail shows here.
+        f = watch.last
+        if f:
+            log(f"{what}: the last 1280x720 frame, {f[0] - t0:.2f} s in: screen spot "
+                f"{colour_at(f, SCREEN_AT)}, sharer spot {colour_at(f, SHARER_AT)}")
+        _st, j = hub.api("GET", f"/api/v1/rooms/{ROOM}/participants")
+        for pp in (j or {}).get("participants", []):
+            log(f"{what}: participant tier {pp.get('video_tier')} bandwidth "
+                f"{pp.get('bandwidth')} pacer {pp.get('pacer')}")
         raise CheckFailed(f"{what}: the viewer's composite did not follow within 8 s")
     ms = 1000 * (watch.hit - t0)
     log(f"{what}: follow {ms:.0f} ms (PATCH answered in {1000 * (t_resp - t0):.0f} ms)")
