@@ -74,6 +74,21 @@ struct tp_probe_state {
 	struct tp_probe_result res;
 };
 
+/* A report block whose extended highest sequence number has not moved
+ * since its stream's last covers no packet: its fraction lost is the last
+ * one's, repeated (GStreamer keeps reporting a stream tutti stopped
+ * sending it, e.g. the video of a receiver on audio only), not a loss
+ * now. Records the block's number in *seen and *high, per stream, for
+ * the next. */
+static inline bool tp_rb_moved(bool *seen, uint32_t *high, const struct tp_rtcp_rb *rb)
+{
+	bool moved = !*seen || rb->ext_high_seq != *high;
+
+	*seen = true;
+	*high = rb->ext_high_seq;
+	return moved;
+}
+
 /* The outbound half of a peer (see transport.h). Reference-counted: the
  * peer holds one reference, each user another. */
 struct tp_sender {

@@ -380,13 +380,7 @@ static void on_report_block(struct tp_peer *p, const struct tp_rtcp_rb *rb)
 
 	if (!s || k < 0)
 		return;
-	/* A block whose highest sequence number has not moved covers no
-	 * packet: its fraction lost is the last one's, repeated (GStreamer
-	 * keeps a stream's block after tutti stopped sending it, e.g. the
-	 * video of a receiver on audio only), not a loss now. */
-	bool moved = !p->rr_seen[k] || rb->ext_high_seq != p->rr_high[k];
-	p->rr_seen[k] = true;
-	p->rr_high[k] = rb->ext_high_seq;
+	bool moved = tp_rb_moved(&p->rr_seen[k], &p->rr_high[k], rb);
 	__atomic_store_n(&s->rr_loss_q8[k], moved ? rb->fraction_lost : 0, __ATOMIC_RELAXED);
 	if (k == IDX_AUDIO)
 		__atomic_store_n(&s->rr_jitter_ms, rb->jitter / 48, __ATOMIC_RELAXED);

@@ -502,14 +502,8 @@ void tp_sender_feedback(struct tp_sender *s, const uint8_t *pkt, size_t len, uin
 								     : -1;
 				if (k < 0)
 					continue;
-				/* Nothing arrived on it since the last report (we
-				 * stopped sending it: audio only, a paused tier):
-				 * its fraction lost is old news, not a loss now. */
 				struct tp_out_stream *o = &s->out[k];
-				bool moved = !o->rr_seen || rb->ext_high_seq != o->rr_high_seq;
-				o->rr_seen = true;
-				o->rr_high_seq = rb->ext_high_seq;
-				if (moved)
+				if (tp_rb_moved(&o->rr_seen, &o->rr_high_seq, rb))
 					loss = CM_MAX(loss, rb->fraction_lost / 256.0);
 				uint32_t j = (uint32_t)((uint64_t)rb->jitter * 1000 / s->out[k].clock);
 				jitter_ms = CM_MAX(jitter_ms, j);
