@@ -313,32 +313,26 @@ static void decide(struct mx_room *r, struct mx_part *p, uint64_t now)
 			rt->hold_us = CM_MIN(rt->hold_us * 2, (uint64_t)HOLD_MAX_US);
 		rt->level = fit;
 		rt->last_change_us = now;
-	} else if (fit > cur && now - rt->last_change_us >= (held ? HOLD_US : rt->hold_us)) {
+	} else if ((fit > cur && now - rt->last_change_us >= (held ? HOLD_US : rt->hold_us)) ||
+		   (cur == 0 && fit == 0 && top > 0 && tp_sender_can_probe(p->sender) &&
+		    now - CM_MAX(rt->last_change_us, rt->seen_overuse_us) >=
+			CM_MIN(rt->hold_us, (uint64_t)ALR_PROBE_MAX_WAIT_US))) {
 		/* Up one tier at most: to the best level of the next tier. A
 		 * step up that held proves the link: the wait is 5 s again.
 		 * From audio only, the first step is the smallest tier's base
 		 * layer: the cheapest to take back on a link that only had
-		 * room for a probe's burst. */
-		int ceiling = cur == 0 ? 1 : 2 * ((cur - 1) / 2 + 1) + 2;
-		int to = CM_MIN(fit, ceiling);
+		 * room for a probe's burst. And audio only is probed for it
+		 * even when the estimate does not reach it: too little is
+		 * sent for the estimate to grow (and a receiver may send its
+		 * feedback only every few seconds then); a probe that gets
+		 * through raises the estimate to what it measured. (Without
+		 * RTX or TWCC there is no probe: such a receiver waits for
+		 * its estimate, as before.) */
+		int to = cur == 0 ? 1 : CM_MIN(fit, 2 * ((cur - 1) / 2 + 1) + 2);
 		if (probe_says_room(r, p, to, cur == 0 ? ALR_PROBE_BYTES : 0, now)) {
 			if (held)
 				rt->hold_us = HOLD_US;
 			rt->level = to;
-			rt->last_change_us = rt->last_up_us = now;
-		}
-	} else if (cur == 0 && fit == 0 && top > 0 && tp_sender_can_probe(p->sender) &&
-		   now - CM_MAX(rt->last_change_us, rt->seen_overuse_us) >=
-		       CM_MIN(rt->hold_us, (uint64_t)ALR_PROBE_MAX_WAIT_US)) {
-		/* Audio only: too little is sent for the estimate to grow
-		 * (and a receiver may send its feedback only every few
-		 * seconds then), so the link is probed for the first video
-		 * level as often as a step up may be tried. A probe that gets
-		 * through raises the estimate to what it measured. (Without
-		 * RTX or TWCC there is no probe: such a receiver waits for
-		 * its estimate, as before.) */
-		if (probe_says_room(r, p, 1, ALR_PROBE_BYTES, now)) {
-			rt->level = 1;
 			rt->last_change_us = rt->last_up_us = now;
 		}
 	} else if (now - rt->last_change_us >= HOLD_RESET_US) {
