@@ -80,6 +80,26 @@ class Hub(gp.BaseHub):
         return self.patch_participant(peer, tier=tier)
 
 
+def run_hub(name, case):
+    """Runs case(hub) on a fresh Hub and exits (gp.exit_code): the hub is
+    closed whatever happens, how long it ran is logged, and a participant
+    whose DELETE did not answer 204 is a failure."""
+    def run():
+        hub = Hub()
+        t0 = time.monotonic()
+        try:
+            case(hub)
+        except BaseException:
+            hub.close()
+            log(f"{name}: ran {time.monotonic() - t0:.1f} s")
+            raise
+        bad = hub.close()
+        log(f"{name}: ran {time.monotonic() - t0:.1f} s")
+        if bad:
+            raise CheckFailed(f"leaving failed for {bad} (DELETE did not answer 204)")
+    gp.exit_code(run)
+
+
 class VPeer(gp.WebRTCPeer):
     """One participant.
 

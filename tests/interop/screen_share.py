@@ -34,7 +34,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gstvideo as gv  # noqa: E402
-from gstpeer import CheckFailed, exit_code, log  # noqa: E402
+from gstpeer import CheckFailed, log  # noqa: E402
 
 ROOM = "screen"
 ORANGE, BLUE, GREEN = 0xFFFF8000, 0xFF0000FF, 0xFF00FF00
@@ -208,23 +208,7 @@ def run_case(hub):
 
 
 def main():
-    hub = None
-
-    def run():
-        nonlocal hub
-        hub = gv.Hub()
-        t0 = time.monotonic()
-        try:
-            run_case(hub)
-        except BaseException:
-            hub.close()
-            log(f"screen_share: ran {time.monotonic() - t0:.1f} s")
-            raise
-        bad = hub.close()
-        log(f"screen_share: ran {time.monotonic() - t0:.1f} s")
-        if bad:
-            raise CheckFailed(f"leaving failed for {bad} (DELETE did not answer 204)")
-    exit_code(run)
+    gv.run_hub("screen_share", run_case)
 
 
 if __name__ == "__main__":

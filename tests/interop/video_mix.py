@@ -41,7 +41,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gstvideo as gv  # noqa: E402
-from gstpeer import CheckFailed, SetupError, exit_code, log, np  # noqa: E402
+from gstpeer import CheckFailed, SetupError, log, np  # noqa: E402
 
 # Nine colours far apart in YUV (BT.601 studio range), 0xAARRGGBB.
 COLOURS = [
@@ -597,24 +597,7 @@ def main():
         print(f"usage: {sys.argv[0]} {'|'.join(CASES)}", file=sys.stderr)
         sys.stdout.flush()
         os._exit(2)
-    case = CASES[sys.argv[1]]
-    hub = None
-
-    def run():
-        nonlocal hub
-        hub = gv.Hub()
-        t0 = time.monotonic()
-        try:
-            case(hub)
-        except BaseException:
-            hub.close()
-            log(f"{sys.argv[1]}: ran {time.monotonic() - t0:.1f} s")
-            raise
-        bad = hub.close()
-        log(f"{sys.argv[1]}: ran {time.monotonic() - t0:.1f} s")
-        if bad:
-            raise CheckFailed(f"leaving failed for {bad} (DELETE did not answer 204)")
-    exit_code(run)
+    gv.run_hub(sys.argv[1], CASES[sys.argv[1]])
 
 
 if __name__ == "__main__":
