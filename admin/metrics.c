@@ -183,10 +183,13 @@ static enum MHD_Result metrics(struct ad_server *s, struct MHD_Connection *c)
 	       "Video frames left out so that late audio ticks could catch up.",
 	       st.total.video_skipped_ticks);
 	metric(&t, "video_retransmits_total", "counter",
-	       "Video packets resent for receivers' NACKs.", st.total.video_retransmits);
+	       "Video packets resent for receivers' NACKs and reported losses.", st.total.video_retransmits);
 	metric(&t, "video_nacks_queued_total", "counter",
 	       "NACKed video packets not resent: still waiting in the receiver's pacer.",
 	       st.total.video_nacks_queued);
+	metric(&t, "video_repairs_early_total", "counter",
+	       "Of the video retransmits: for packets TWCC feedback reported lost, before a NACK.",
+	       st.total.video_repairs_early);
 	metric(&t, "pacer_queued_bytes", "gauge",
 	       "Bytes waiting in receivers' pacers now.", st.total.pacer_queued_bytes);
 	metric(&t, "pacer_dropped_bytes_total", "counter",

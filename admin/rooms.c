@@ -27,6 +27,8 @@ static json_t *stats_json(const struct mx_room_stats *st)
 		json_object_set_new(j, "load_permille", json_integer((json_int_t)st->load_permille));
 		json_object_set_new(j, "video_nacks_queued",
 				    json_integer((json_int_t)st->video_nacks_queued));
+		json_object_set_new(j, "video_repairs_early",
+				    json_integer((json_int_t)st->video_repairs_early));
 		json_object_set_new(j, "pacer_queued_bytes",
 				    json_integer((json_int_t)st->pacer_queued_bytes));
 		json_object_set_new(j, "pacer_dropped_bytes",

@@ -46,7 +46,7 @@ struct mx_rate {
 	uint64_t seen_overuse_us;
 	uint32_t estimate_bps, acked_bps;
 	double loss; /* smoothed reported loss, 0..1, for Opus FEC */
-	double loss_now; /* the last loss figure, for the heavy-loss tier cap */
+	bool heavy_loss; /* a lossy link: the smallest tier, frames twice (rate.c) */
 	uint64_t loss_us;
 	uint64_t rtx_sent, rtx_dropped; /* retransmissions, and those over budget */
 	double rtx_tokens; /* bytes retransmissions may still take */

@@ -253,6 +253,7 @@ struct mx_room_stats {
 	uint64_t video_keyframes;
 	uint64_t video_retransmits; /* packets resent for NACKs */
 	uint64_t video_nacks_queued; /* NACKed packets not resent: still in the pacer */
+	uint64_t video_repairs_early; /* of the retransmits: for TWCC's lost, before a NACK */
 	uint64_t inbound_dropped; /* the inbox was full */
 	uint64_t audio_encode_us, audio_decode_us; /* time spent, summed */
 	uint64_t video_encode_us, video_decode_us, video_compose_us;

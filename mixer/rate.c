@@ -41,6 +41,8 @@
 #define RTX_SHARE 0.10 /* of the estimate, for retransmissions */
 #define RTX_SHARE_MAX 0.30
 #define HEAVY_LOSS 0.10 /* from this loss on, the smallest tier at most */
+#define HEAVY_LOSS_OFF 0.07 /* until it is under this */
+#define HEAVY_MIN_PKTS 100 /* judged over at least this many packets */
 #define RTX_MIN_BPS 20000
 #define RTX_DEPTH_S 0.25
 #define PROBE_GAIN 1.5 /* a probe goes this much over what the step needs */
@@ -66,7 +68,7 @@ static int max_level(const struct mx_room *r, const struct mx_part *p)
 		return 0;
 	/* The smallest tier on a lossy link: its frames are a packet or two,
 	 * so fewer of them are broken and repairs cost little. */
-	if (p->cap == MX_CAP_LOW || p->rate.loss_now >= HEAVY_LOSS)
+	if (p->cap == MX_CAP_LOW || p->rate.heavy_loss)
 		return 2;
 	return 2 * (int)r->cfg.n_tiers;
 }
@@ -190,17 +192,24 @@ void mx_rate_apply(struct mx_room *r, struct mx_part *p, uint64_t now)
 }
 
 /* The receiver's loss, smoothed: a new report counts at once when it is
- * worse, and old loss fades by half every 5 s. */
+ * worse, and old loss fades by half every 5 s (for Opus FEC). And whether
+ * the link is lossy (the smallest tier, frames twice): from the loss over
+ * the last 200 packets or so, on at 10 %, off under 7 %. The last TWCC
+ * window alone (40 packets) read 10 % at 5 % loss one time in seven:
+ * every such reading sent the receiver to the smallest tier and back,
+ * two keyframes over a lossy link, and froze its picture. */
 static void track_loss(struct mx_part *p, const struct tp_bwe_state *st, uint64_t now)
 {
 	struct tp_sender_stats ss;
 	double l;
 
 	tp_sender_get_stats(p->sender, &ss);
-	/* Now: TWCC's last window when it flows (per packet, every half
-	 * second), else the last receiver report. No memory: a congested
-	 * moment passed is no lossy link. */
-	p->rate.loss_now = st->has_twcc ? st->loss : ss.loss;
+	if (st->loss_avg_pkts >= HEAVY_MIN_PKTS) {
+		if (st->loss_avg >= HEAVY_LOSS)
+			p->rate.heavy_loss = true;
+		else if (st->loss_avg < HEAVY_LOSS_OFF)
+			p->rate.heavy_loss = false;
+	}
 	l = CM_MAX(ss.loss, st->has_twcc ? st->loss : 0.0);
 	if (p->rate.loss_us) {
 		double dt = (double)(now - p->rate.loss_us) / 1e6;
@@ -413,7 +422,7 @@ bool mx_rate_rtx_allowed(struct mx_part *p, size_t len, uint64_t now)
 
 bool mx_rate_lossy(const struct mx_part *p)
 {
-	return p->rate.loss >= HEAVY_LOSS || p->rate.loss_now >= HEAVY_LOSS;
+	return p->rate.heavy_loss;
 }
 
 unsigned mx_rate_fps(const struct mx_room *r, const struct mx_part *p)

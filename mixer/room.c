@@ -212,7 +212,8 @@ static void drop_part(struct mx_room *r, struct mx_part *p)
 
 /* RTCP from a participant: feedback about what tutti sends it. Receiver
  * reports, REMB and TWCC feed its bandwidth estimate (the transport's,
- * on this thread, which sends its RTP); PLI, FIR and NACK go to video. */
+ * on this thread, which sends its RTP); PLI, FIR and NACK go to video,
+ * and so do the video packets TWCC reported lost. */
 static void rtcp_input(struct mx_room *r, struct mx_part *p, const uint8_t *pkt,
 		       size_t len, uint64_t now)
 {
@@ -226,6 +227,8 @@ static void rtcp_input(struct mx_room *r, struct mx_part *p, const uint8_t *pkt,
 		if (pk.kind == TP_RTCP_K_PLI || pk.kind == TP_RTCP_K_FIR ||
 		    pk.kind == TP_RTCP_K_NACK)
 			mx_video_feedback(r, p, &pk, now);
+	/* After its NACKs: a packet they asked for is not repaired twice. */
+	mx_video_repair_lost(r, p, now);
 }
 
 /* ---- recording ------------------------------------------------------------ */

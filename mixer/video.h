@@ -40,6 +40,7 @@ struct mx_sent {
 	uint16_t rseq, tseq, rpic;
 	uint8_t rtl0;
 	int8_t tier; /* -1: empty */
+	bool resent; /* a copy went after it (a repair, or the lossy link's twice) */
 };
 
 #define MX_SENT_MAP 512
@@ -75,6 +76,9 @@ void mx_video_input(struct mx_room *r, struct mx_part *p, const uint8_t *pkt,
 /* RTCP feedback from p about tutti's video (PLI, FIR, NACK). */
 void mx_video_feedback(struct mx_room *r, struct mx_part *p,
 		       const struct tp_rtcp_pkt *pk, uint64_t now);
+/* After p's feedback: repairs of the video packets its TWCC feedback
+ * reported lost (video_send.c). */
+void mx_video_repair_lost(struct mx_room *r, struct mx_part *p, uint64_t now);
 /* Runs at every tick: NACK/PLI/REMB timers, and at the room's frame
  * interval: layout, decode, compose, encode, send. */
 void mx_video_tick(struct mx_room *r, uint64_t now);

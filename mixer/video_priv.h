@@ -14,7 +14,12 @@
 #define NACK_INTERVAL_US 40000 /* re-ask for a missing packet at most this often */
 #define NACK_BUDGET_US 400000 /* then give the frame up and ask for a keyframe */
 #define PLI_INTERVAL_US 500000
-#define KEYFRAME_INTERVAL_US 500000 /* per tier: requests are coalesced */
+/* Per tier, requests are coalesced: at most one keyframe per this (half
+ * of it on the smallest tier). A receiver on a lossy link asks again
+ * some 300 ms after a loss its NACKs did not repair; at 500 ms, a request
+ * soon after the tier's last keyframe waited up to half a second more,
+ * and the picture froze for a second (shaped_loss5). */
+#define KEYFRAME_INTERVAL_US 300000
 #define REMB_INTERVAL_US 1000000
 #define REMB_HIDDEN_BPS 100000 /* what a sender out of the layout may send */
 #define IDLE_FRAME_US 500000 /* encode at least this often, even unchanged */

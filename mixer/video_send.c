@@ -80,9 +80,11 @@ static void send_frame(struct mx_room *r, struct mx_part *p, const struct hist_p
 		};
 		send_to(r, p, hp->data, hp->len, rseq, o->last_ts, rpic, o->last_tl0,
 			false);
-		if (twice && mx_rate_rtx_allowed(p, hp->len, now))
+		if (twice && mx_rate_rtx_allowed(p, hp->len, now)) {
 			send_to(r, p, hp->data, hp->len, rseq, o->last_ts, rpic,
 				o->last_tl0, true);
+			o->sent[rseq % MX_SENT_MAP].resent = true;
+		}
 	}
 	o->frames_sent++;
 }
@@ -176,24 +178,27 @@ size_t mx_video_wire_bytes(const struct mx_video *v, size_t n)
 	return wire;
 }
 
-/* NACKed packets again, from the tier's history: on the RTX stream when
- * the receiver negotiated one (RFC 4588), else as they were; within a
- * budget of the receiver's estimate (rate.c), so that repairs do not
- * take the bandwidth the stream itself needs. */
-void mx_video_retransmit(struct mx_room *r, struct mx_part *p,
-			 const struct tp_rtcp_pkt *pk, uint64_t now)
+/* Packets again, from the tier's history: on the RTX stream when the
+ * receiver negotiated one (RFC 4588), else as they were; within a budget
+ * of the receiver's estimate (rate.c), so that repairs do not take the
+ * bandwidth the stream itself needs. For its NACKs; and early, for the
+ * packets its TWCC feedback reported lost, which comes at every frame's
+ * end: a receiver may NACK only with its regular RTCP, later than its
+ * jitter buffer waits (GStreamer's: some 200-350 ms after the loss, and
+ * it gave the frame up at 200 ms and asked for a keyframe). An early
+ * repair goes once per packet, and not for one already resent; a NACK
+ * that still comes is answered (the repair was lost too). */
+static void resend(struct mx_room *r, struct mx_part *p, const uint16_t *seqs, size_t n,
+		   bool early, uint64_t now)
 {
 	bool rtx = tp_sender_rtx_pt(p->sender) > 0;
 	struct mx_vout *o = &p->vout;
-	uint16_t seqs[128];
-	size_t n;
 
 	if (!o->started)
 		return;
-	n = tp_rtcp_nack_seqs(pk, seqs, CM_ARRAY_SIZE(seqs));
 	for (size_t i = 0; i < n; i++) {
-		const struct mx_sent *e = &o->sent[seqs[i] % MX_SENT_MAP];
-		if (e->tier < 0 || e->rseq != seqs[i])
+		struct mx_sent *e = &o->sent[seqs[i] % MX_SENT_MAP];
+		if (e->tier < 0 || e->rseq != seqs[i] || (early && e->resent))
 			continue;
 		const struct tier *t = &r->video->tiers[(int)e->tier];
 		const struct hist_pkt *hist = hist_of(t, o->codec);
@@ -216,6 +221,29 @@ void mx_video_retransmit(struct mx_room *r, struct mx_part *p,
 		if (!mx_rate_rtx_allowed(p, hp->len, now))
 			continue;
 		send_to(r, p, hp->data, hp->len, e->rseq, ts, e->rpic, e->rtl0, rtx);
+		e->resent = true;
 		__atomic_add_fetch(&r->ctr.video_retransmits, 1, __ATOMIC_RELAXED);
+		if (early)
+			__atomic_add_fetch(&r->ctr.video_repairs_early, 1, __ATOMIC_RELAXED);
 	}
+}
+
+void mx_video_retransmit(struct mx_room *r, struct mx_part *p,
+			 const struct tp_rtcp_pkt *pk, uint64_t now)
+{
+	uint16_t seqs[128];
+	size_t n = tp_rtcp_nack_seqs(pk, seqs, CM_ARRAY_SIZE(seqs));
+
+	resend(r, p, seqs, n, false, now);
+}
+
+void mx_video_repair_lost(struct mx_room *r, struct mx_part *p, uint64_t now)
+{
+	uint16_t seqs[TP_SENDER_LOST_MAX];
+	size_t n;
+
+	if (!p->sender)
+		return;
+	n = tp_sender_take_lost_video(p->sender, seqs, CM_ARRAY_SIZE(seqs));
+	resend(r, p, seqs, n, true, now);
 }

@@ -31,6 +31,9 @@
 #define ACK_RING 2048
 #define LOSS_MIN_PKTS 40 /* TWCC loss is judged over at least this many */
 #define LOSS_MIN_US 500000
+/* The loss over about this many of the last packets: a window of 40 at
+ * 5 % loss reads 10 % or more one time in seven; 200 hardly ever. */
+#define LOSS_AVG_PKTS 200.0
 #define JITTER_RISE_MS 30
 #define QUEUE_MIN_MS 40.0 /* overuse needs at least this much queued delay */
 #define MIN_BUCKETS 30 /* the delay's floor: minima of the last 30 s */
@@ -80,6 +83,7 @@ struct tp_bwe {
 	/* loss */
 	double loss_bps, loss;
 	unsigned lost_acc, total_acc;
+	double lost_avg, total_avg; /* decayed counts: loss over LOSS_AVG_PKTS */
 	uint64_t loss_since_us;
 	uint32_t last_jitter_ms;
 	bool has_jitter;
@@ -358,6 +362,9 @@ void tp_bwe_on_twcc(struct tp_bwe *b, const struct tp_bwe_pkt *pkts, size_t n,
 	if (!b->loss_since_us)
 		b->loss_since_us = now;
 	if (b->total_acc >= LOSS_MIN_PKTS && now - b->loss_since_us >= LOSS_MIN_US) {
+		double k = exp(-(double)b->total_acc / LOSS_AVG_PKTS);
+		b->lost_avg = b->lost_avg * k + b->lost_acc;
+		b->total_avg = b->total_avg * k + b->total_acc;
 		loss_update(b, (double)b->lost_acc / b->total_acc, now);
 		b->lost_acc = b->total_acc = 0;
 		b->loss_since_us = now;
@@ -381,6 +388,9 @@ void tp_bwe_on_report(struct tp_bwe *b, double fraction_lost, uint32_t jitter_ms
 	b->has_jitter = true;
 	aimd(b, now);
 	loss_update(b, fraction_lost, now);
+	/* A report covers seconds of packets: it stands for the average. */
+	b->lost_avg = fraction_lost * LOSS_AVG_PKTS;
+	b->total_avg = LOSS_AVG_PKTS;
 }
 
 void tp_bwe_on_remb(struct tp_bwe *b, uint64_t bps, uint64_t now)
@@ -436,6 +446,8 @@ void tp_bwe_get(const struct tp_bwe *b, uint64_t now, struct tp_bwe_state *out)
 	out->remb_bps = remb_fresh(b, now) ? (uint32_t)CM_MIN(b->remb_bps, 0xffffffffull) : 0;
 	out->acked_bps = b->acked_bps;
 	out->loss = b->loss;
+	out->loss_avg = b->total_avg > 0 ? b->lost_avg / b->total_avg : 0;
+	out->loss_avg_pkts = b->total_avg;
 	out->trend = CM_MIN(b->n_deltas, 60u) * b->trend * TL_GAIN;
 	out->threshold = b->threshold;
 	out->signal = b->signal;

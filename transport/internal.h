@@ -56,6 +56,8 @@ struct tp_sent_pkt {
 	bool acked; /* reported received: later feedback about it is old news */
 	uint32_t probe; /* the probe cluster it belongs to, 0 none */
 	bool padding; /* padding only (a probe's) */
+	bool video; /* an original video packet (not RTX): video_seq is its number */
+	uint16_t video_seq;
 };
 
 /* A probe cluster (pace.c): padding at a target rate for a few ticks, and
@@ -113,6 +115,8 @@ struct tp_sender {
 	 * (tp_sender_feedback runs on the sending thread too). */
 	uint16_t twcc_seq;
 	struct tp_sent_pkt *twcc_hist; /* TP_TWCC_HIST, by seq */
+	uint16_t lost_video[TP_SENDER_LOST_MAX]; /* reported lost, not yet taken */
+	unsigned n_lost_video;
 	struct tp_bwe *bwe;
 	uint64_t win_bytes, win_start_us; /* what was sent, per second */
 	uint32_t rtx_ssrc; /* 0: no RTX negotiated */

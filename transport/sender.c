@@ -252,8 +252,14 @@ static size_t stamp(struct tp_sender *s, const uint8_t *pkt, size_t len, uint8_t
 	if (m->ext_twcc) {
 		struct tp_sent_pkt *e = &s->twcc_hist[s->twcc_seq % TP_TWCC_HIST];
 		/* Bytes on the wire: RTP, the SRTP tag, UDP and IPv4. */
-		*e = (struct tp_sent_pkt){ now, s->twcc_seq, (uint16_t)(n + 16 + 28), false, 0,
-					   h.pad_len && !h.payload_len };
+		*e = (struct tp_sent_pkt){
+		    .send_us = now,
+		    .seq = s->twcc_seq,
+		    .size = (uint16_t)(n + 16 + 28),
+		    .padding = h.pad_len && !h.payload_len,
+		    .video = h.ssrc == s->out[1].ssrc,
+		    .video_seq = h.seq,
+		};
 		tp_probe_on_stamp(s, e);
 		s->twcc_seq++;
 	}
@@ -451,6 +457,15 @@ int tp_sender_send_rtx(struct tp_sender *s, struct tp_batch *b, const uint8_t *p
 
 /* ---- feedback ------------------------------------------------------------ */
 
+size_t tp_sender_take_lost_video(struct tp_sender *s, uint16_t *seqs, size_t cap)
+{
+	size_t n = CM_MIN((size_t)s->n_lost_video, cap);
+
+	memcpy(seqs, s->lost_video, n * sizeof(*seqs));
+	s->n_lost_video = 0;
+	return n;
+}
+
 static void on_twcc(struct tp_sender *s, const struct tp_rtcp_pkt *pk, uint64_t now)
 {
 	static __thread struct tp_twcc_status st[1024];
@@ -466,6 +481,12 @@ static void on_twcc(struct tp_sender *s, const struct tp_rtcp_pkt *pk, uint64_t 
 		if (!e->size || e->seq != st[i].seq || e->acked)
 			continue; /* not ours, too old, or told already */
 		e->acked = st[i].received;
+		/* A hole before packets that arrived (feedback stops at the
+		 * last one received): lost, or very late. Once per packet. */
+		if (!st[i].received && e->video && s->n_lost_video < TP_SENDER_LOST_MAX) {
+			s->lost_video[s->n_lost_video++] = e->video_seq;
+			e->video = false;
+		}
 		if (e->probe)
 			tp_probe_on_feedback(s, e, st[i].received, arrival);
 		bp[m++] = (struct tp_bwe_pkt){

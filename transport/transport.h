@@ -206,6 +206,12 @@ void tp_sender_set_pace_floor(struct tp_sender *s, uint32_t bps);
 /* Whether its video packet of sequence number seq (as sent to this
  * receiver) still waits in the pacer (the sending thread). */
 bool tp_sender_video_queued(const struct tp_sender *s, uint16_t seq);
+/* The sequence numbers of video packets (as sent to this receiver) that
+ * its TWCC feedback reported lost since the last call: up to cap of them
+ * into seqs; the count. Each packet once; retransmissions are not among
+ * them. The thread that calls tp_sender_feedback. */
+#define TP_SENDER_LOST_MAX 64 /* kept between calls */
+size_t tp_sender_take_lost_video(struct tp_sender *s, uint16_t *seqs, size_t cap);
 
 /* What a probe cluster found, from the receiver's TWCC feedback. */
 struct tp_probe_result {

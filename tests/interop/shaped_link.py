@@ -534,8 +534,11 @@ def main_case(case):
         w0, w1 = t_join + 10, t_end - 0.5
         gap, hole, cover = audio_gap_ms(pcm, t, w0, w1)
         fr = frames_in(frames, w0, w1)
-        freeze = float(np.max(np.diff(np.concatenate(([w0], fr[:, 0], [w1]))))) if len(fr) else \
-            float("inf")
+        edges = np.concatenate(([w0], fr[:, 0], [w1])) if len(fr) else np.array([w0, w1])
+        gaps = np.diff(edges)
+        freeze = float(np.max(gaps)) if len(fr) else float("inf")
+        at = float(edges[int(np.argmax(gaps))]) - t_join
+        figures["longest_freeze_at_s"] = round(at, 2)
         figures.update(audio_gap_ms=gap, audio_hole_ms=round(hole, 1), audio_cover=round(cover, 3),
                        video_fps=round(len(fr) / (w1 - w0), 2), longest_freeze_s=round(freeze, 2),
                        video_sizes=sorted({(int(w), int(h)) for _t, w, h in fr}))
@@ -543,11 +546,13 @@ def main_case(case):
         expect(cover >= 0.97, f"audio: {cover * 100:.1f} % of the time decoded")
         expect(freeze < 1.0, f"video: longest freeze {freeze:.2f} s (< 1)")
     figures["good_tiers"] = good_tiers
-    # The room's repairs: packets resent for NACKs, and NACKs left alone
-    # because the packet still waited in the receiver's pacer.
+    # The room's repairs: packets resent (for NACKs, and early for TWCC's
+    # lost), and NACKs left alone because the packet still waited in the
+    # receiver's pacer.
     rs = room_stats(hub)
     figures.update(room_retransmits=rs.get("video_retransmits"),
-                   room_nacks_queued=rs.get("video_nacks_queued"))
+                   room_nacks_queued=rs.get("video_nacks_queued"),
+                   room_repairs_early=rs.get("video_repairs_early"))
     print("FIGURES " + json.dumps(figures), flush=True)
     bad = hub.close()
     if chk:
