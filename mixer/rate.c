@@ -194,7 +194,7 @@ void mx_rate_apply(struct mx_room *r, struct mx_part *p, uint64_t now)
 /* The receiver's loss, smoothed: a new report counts at once when it is
  * worse, and old loss fades by half every 5 s (for Opus FEC). And whether
  * the link is lossy (the smallest tier, frames twice): from the loss over
- * the last 200 packets or so, on at 10 %, off under 7 %. The last TWCC
+ * the last 300 packets or so, on at 10 %, off under 7 %. The last TWCC
  * window alone (40 packets) read 10 % at 5 % loss one time in seven:
  * every such reading sent the receiver to the smallest tier and back,
  * two keyframes over a lossy link, and froze its picture. */

@@ -31,9 +31,10 @@
 #define ACK_RING 2048
 #define LOSS_MIN_PKTS 40 /* TWCC loss is judged over at least this many */
 #define LOSS_MIN_US 500000
-/* The loss over about this many of the last packets: a window of 40 at
- * 5 % loss reads 10 % or more one time in seven; 200 hardly ever. */
-#define LOSS_AVG_PKTS 200.0
+/* The loss over about this many of the last packets: at 5 % loss a
+ * window of 40 reads 10 % or more one time in seven, 300 hardly ever;
+ * 15 % loss still shows within a couple of seconds. */
+#define LOSS_AVG_PKTS 300.0
 #define JITTER_RISE_MS 30
 #define QUEUE_MIN_MS 40.0 /* overuse needs at least this much queued delay */
 #define MIN_BUCKETS 30 /* the delay's floor: minima of the last 30 s */

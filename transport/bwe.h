@@ -63,7 +63,7 @@ struct tp_bwe_state {
 	uint32_t remb_bps; /* the last REMB while fresh, else 0 */
 	uint32_t acked_bps; /* media the receiver got, from TWCC (0 unknown) */
 	double loss; /* the loss fraction last used, 0..1 */
-	/* The loss over about the last 200 packets (the last receiver
+	/* The loss over about the last 300 packets (the last receiver
 	 * report's without TWCC), and how many packets that is (decayed). */
 	double loss_avg, loss_avg_pkts;
 	double queued_ms; /* delay above its lowest of the last 30 s */

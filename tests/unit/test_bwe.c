@@ -5,7 +5,8 @@
  * bottleneck settles near its capacity; random loss without a queue does
  * not cut the rate, congestion loss does; REMB is a ceiling; without TWCC,
  * a jump of receiver-reported jitter is overuse; a probe that got through
- * lifts the estimate.
+ * lifts the estimate; the loss over the last 300 packets or so is steady
+ * where one window's is not.
  */
 #include <math.h>
 #include <stdint.h>
@@ -170,6 +171,42 @@ static void random_loss_holds_congestion_loss_cuts(void)
 	tp_bwe_free(&s.b);
 }
 
+/* 5 % random loss read window by window (40 packets, 0.5 s) now and then
+ * reads 10 % or more; the average over ~300 packets, which decides a
+ * lossy link (mixer/rate.c), never does. At 15 % it is over 10 % soon. */
+static void loss_average_is_steady(void)
+{
+	/* 80 packets/s: each window is 40 packets. */
+	struct sim s = { .b = make(768000), .t = 1000000, .seed = 6 };
+	struct tp_bwe_state st;
+	double win_max = 0, avg_max = 0;
+	int over = 0;
+
+	for (int i = 0; i < 240; i++) { /* 120 s */
+		run(&s, 0.5, 768000, 0, 0, 0.05);
+		tp_bwe_get(s.b, s.t, &st);
+		win_max = fmax(win_max, st.loss);
+		over += st.loss >= 0.10;
+		if (st.loss_avg_pkts >= 100)
+			avg_max = fmax(avg_max, st.loss_avg);
+	}
+	printf("     5%% loss: window up to %.3f (%d of 240 at 10 %% or more), 300-packet "
+	       "average up to %.3f over %.0f packets\n", win_max, over, avg_max, st.loss_avg_pkts);
+	CHECK(over > 0); /* the noise the average is for */
+	CHECK(avg_max < 0.10); /* mixer/rate.c: a lossy link from 10 % */
+	CHECK(st.loss_avg_pkts > 250 && st.loss_avg_pkts < 400);
+	int t_heavy = -1;
+	for (int i = 0; i < 20 && t_heavy < 0; i++) {
+		run(&s, 0.5, 768000, 0, 0, 0.15);
+		tp_bwe_get(s.b, s.t, &st);
+		if (st.loss_avg >= 0.10)
+			t_heavy = i;
+	}
+	printf("     then 15%% loss: average at 10 %% after %.1f s\n", (t_heavy + 1) * 0.5);
+	CHECK(t_heavy >= 0 && t_heavy < 8);
+	tp_bwe_free(&s.b);
+}
+
 static void remb_is_a_ceiling(void)
 {
 	struct sim s = { .b = make(300000), .t = 1000000, .seed = 5 };
@@ -278,6 +315,7 @@ int main(void)
 	RUN(growing_delay_is_overuse);
 	RUN(follows_a_bottleneck);
 	RUN(random_loss_holds_congestion_loss_cuts);
+	RUN(loss_average_is_steady);
 	RUN(remb_is_a_ceiling);
 	RUN(jitter_rise_without_twcc);
 	RUN(silent_receiver_falls_to_the_floor);
