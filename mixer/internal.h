@@ -148,6 +148,9 @@ struct mx_room {
 	unsigned win_ticks, win_late;
 	uint64_t win_cpu_us, fps_changed_us;
 	unsigned fps_div;
+	bool fps_judge; /* the last step down was for late ticks: judge it */
+	unsigned fps_late_before; /* the late ticks that made it */
+	uint64_t fps_futile_until_us; /* late ticks alone lower no more until then */
 	struct mx_rec *rec; /* recording, or NULL */
 	uint64_t next_join_seq;
 	struct mx_part *active_speaker; /* the loudest of the K, or NULL */

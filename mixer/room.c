@@ -40,6 +40,7 @@
 #define FPS_DIV_MAX       5   /* 15 fps down to 3 */
 #define STEP_DOWN_GAP_US  1000000
 #define STEP_UP_GAP_US    5000000
+#define FUTILE_BACKOFF_US 10000000 /* a step down that did not help: late ticks alone lower no more */
 
 /* ---- the I/O thread's side: events into the inbox ---------------------- */
 
@@ -496,21 +497,42 @@ static void overload_control(struct mx_room *r, bool late, uint64_t cpu_us, uint
 	if (r->win_ticks < WIN_TICKS)
 		return;
 	load = r->win_cpu_us * 1000 / ((uint64_t)r->win_ticks * MX_TICK_US);
+	bool undo = false;
+	if (r->fps_judge) {
+		/* The second after a step down for late ticks: if they did not
+		 * fall by a quarter, they were not the video's doing (a
+		 * machine busy with other processes, the handshakes of many
+		 * joins): the step is taken back, and late ticks alone lower
+		 * the rate no more for a while. Without this, a loaded
+		 * machine held a lecture of 1000 at 3 fps for good. */
+		r->fps_judge = false;
+		undo = load < LOAD_STEP_DOWN && r->win_late * 4 > r->fps_late_before * 3;
+	}
 	/* Late ticks lower the frame rate only when the worker's own work
 	 * is a good part of the tick: on a machine busy with other things,
 	 * less video would not bring the deadlines back. */
-	if (((r->win_late >= LATE_STEP_DOWN && load >= LOAD_LATE_MATTERS) ||
-	     load >= LOAD_STEP_DOWN) &&
-	    div < FPS_DIV_MAX &&
-	    now - r->fps_changed_us >= STEP_DOWN_GAP_US)
-		div++;
-	else if (!r->win_late && load < LOAD_STEP_UP && div > 1 &&
-		 now - r->fps_changed_us >= STEP_UP_GAP_US)
+	bool late_down = r->win_late >= LATE_STEP_DOWN && load >= LOAD_LATE_MATTERS &&
+			 now >= r->fps_futile_until_us;
+	if (undo) {
 		div--;
+		r->fps_futile_until_us = now + FUTILE_BACKOFF_US;
+		cm_info("mixer", "room %s: video back at %.1f fps: the step down did not lower "
+			"the late ticks (%u, then %u)", r->name, (double)r->cfg.fps / div,
+			r->fps_late_before, r->win_late);
+	} else if ((late_down || load >= LOAD_STEP_DOWN) && div < FPS_DIV_MAX &&
+		   now - r->fps_changed_us >= STEP_DOWN_GAP_US) {
+		div++;
+		r->fps_judge = load < LOAD_STEP_DOWN;
+		r->fps_late_before = r->win_late;
+	} else if (!r->win_late && load < LOAD_STEP_UP && div > 1 &&
+		   now - r->fps_changed_us >= STEP_UP_GAP_US) {
+		div--;
+	}
 	if (div != r->fps_div) {
-		cm_info("mixer", "room %s: video at %.1f fps (%u late ticks, worker load %llu%%)",
-			r->name, (double)r->cfg.fps / div, r->win_late,
-			(unsigned long long)load / 10);
+		if (!undo)
+			cm_info("mixer", "room %s: video at %.1f fps (%u late ticks, worker "
+				"load %llu%%)", r->name, (double)r->cfg.fps / div, r->win_late,
+				(unsigned long long)load / 10);
 		r->fps_div = div;
 		r->fps_changed_us = now;
 		mx_video_set_fps_div(r->video, div);
