@@ -311,8 +311,9 @@ static bool compose(struct mx_video *v, struct tier *t)
 		struct mx_part *p = v->shown[k];
 		const struct mx_vin *in = v->shown_in[k];
 		const struct mx_tile *tl = &t->tiles[k];
-		if (!p || !in || !in->has_pic || (!t->redraw && !in->new_pic))
+		if (!p || !in || !in->has_pic || (!t->redraw && t->drawn_no[k] == in->pic_no))
 			continue;
+		t->drawn_no[k] = in->pic_no;
 		const struct cx_picture *s = &in->pic;
 		mx_video_scale_i420(&v->dsp, c->plane, c->stride, tl->pic.x, tl->pic.y,
 				    tl->pic.w, tl->pic.h, (const uint8_t *const *)s->plane,
@@ -436,6 +437,44 @@ static void mark_used(struct mx_video *v, int ti, enum tp_codec c)
 		t->h264->used = true;
 }
 
+/* Composes and encodes up to n of the frame time's tiers still to do,
+ * the largest first. */
+static void do_tiers(struct mx_room *r, uint64_t now, unsigned n)
+{
+	struct mx_video *v = r->video;
+
+	for (unsigned t = v->n_tiers; t-- > 0 && v->stagger && n;) {
+		struct tier *tr = &v->tiers[t];
+		if (!(v->stagger & (1u << t)))
+			continue;
+		v->stagger &= ~(1u << t);
+		bool h264 = tr->h264 && tr->h264->used;
+		if (!tr->used && !h264) {
+			tr->redraw = true; /* when used again, start clean */
+			tr->work_us = 0;
+			continue;
+		}
+		n--;
+		uint64_t t0 = cm_now_us();
+		bool drew = compose(v, tr);
+		__atomic_add_fetch(&r->ctr.video_compose_us, cm_now_us() - t0, __ATOMIC_RELAXED);
+		/* New content goes to every encoder of the tier at once (a
+		 * static screen leaves frames out); keyframes and the idle
+		 * refresh each encoder by itself. */
+		tr->pending |= drew;
+		bool fresh = tr->pending && !mx_video_screen_skip(r, t, now);
+		if (fresh)
+			tr->pending = false;
+		if (tr->used &&
+		    (fresh || tr->keyframe_wanted || now - tr->last_encode_us >= IDLE_FRAME_US))
+			encode_vp8(r, t, now);
+		if (h264 && (fresh || tr->h264->keyframe_wanted ||
+			     now - tr->h264->last_encode_us >= IDLE_FRAME_US))
+			mx_video_h264_encode(r, t, now);
+		tr->work_us = cm_now_us() - t0;
+	}
+}
+
 void mx_video_tick(struct mx_room *r, uint64_t now)
 {
 	struct mx_video *v = r->video;
@@ -452,8 +491,21 @@ void mx_video_tick(struct mx_room *r, uint64_t now)
 			mx_video_repair(p, p->screen, now);
 		mx_video_remb(v, p, now);
 	}
-	if (now < v->next_frame_us)
+	/* What waited for the decode budget, from a different sender each
+	 * tick, so that none waits for good. */
+	for (size_t k = 0, n = r->n_parts; k < n; k++) {
+		struct mx_part *p = r->parts[(v->decode_rr + k) % n];
+		mx_vin_decode_later(r, p, p->vin, now);
+		if (p->screen)
+			mx_vin_decode_later(r, p, p->screen, now);
+	}
+	if (r->n_parts)
+		v->decode_rr = (v->decode_rr + 1) % r->n_parts;
+	if (now < v->next_frame_us) {
+		do_tiers(r, now, 1);
 		return;
+	}
+	do_tiers(r, now, v->n_tiers); /* the last frame time's, before this one's */
 	v->next_frame_us += interval;
 	if (v->next_frame_us < now)
 		v->next_frame_us = now + interval; /* fell behind: no burst */
@@ -484,30 +536,16 @@ void mx_video_tick(struct mx_room *r, uint64_t now)
 			receivers[r->parts[i]->vout.tier]++;
 	for (unsigned t = 0; t < MX_VIDEO_TIERS; t++)
 		__atomic_store_n(&r->ctr.video_receivers[t], receivers[t], __ATOMIC_RELAXED);
-	for (unsigned t = 0; t < v->n_tiers; t++) {
-		struct tier *tr = &v->tiers[t];
-		bool h264 = tr->h264 && tr->h264->used;
-		if (!tr->used && !h264) {
-			tr->redraw = true; /* when used again, start clean */
-			continue;
-		}
-		uint64_t t0 = cm_now_us();
-		bool drew = compose(v, tr);
-		__atomic_add_fetch(&r->ctr.video_compose_us, cm_now_us() - t0, __ATOMIC_RELAXED);
-		/* New content goes to every encoder of the tier at once (a
-		 * static screen leaves frames out); keyframes and the idle
-		 * refresh each encoder by itself. */
-		tr->pending |= drew;
-		bool fresh = tr->pending && !mx_video_screen_skip(r, t, now);
-		if (fresh)
-			tr->pending = false;
-		if (tr->used &&
-		    (fresh || tr->keyframe_wanted || now - tr->last_encode_us >= IDLE_FRAME_US))
-			encode_vp8(r, t, now);
-		if (h264 && (fresh || tr->h264->keyframe_wanted ||
-			     now - tr->h264->last_encode_us >= IDLE_FRAME_US))
-			mx_video_h264_encode(r, t, now);
-	}
+	/* A room whose tiers take long (many tiles to decode and draw, many
+	 * receivers to send to) composes and encodes one tier per tick, the
+	 * largest first: a frame's work in one tick made the next audio
+	 * tick late (meeting of 25: 14 ms of compose and encode per frame
+	 * time, beside 18 ms of decodes). A light room does all at once. */
+	uint64_t work = 0;
+	for (unsigned t = 0; t < v->n_tiers; t++)
+		work += v->tiers[t].work_us;
+	v->stagger = (1u << v->n_tiers) - 1;
+	do_tiers(r, now, work >= STAGGER_FROM_US ? 1 : v->n_tiers);
 	v->frame_no++;
 	for (size_t i = 0; i < r->n_parts; i++) {
 		r->parts[i]->vin->new_pic = false;

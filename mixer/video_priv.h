@@ -23,6 +23,8 @@
 #define REMB_INTERVAL_US 1000000
 #define REMB_HIDDEN_BPS 100000 /* what a sender out of the layout may send */
 #define IDLE_FRAME_US 500000 /* encode at least this often, even unchanged */
+#define STAGGER_FROM_US 6000 /* a frame's tiers taking this long: one per tick */
+#define DECODE_BUDGET_US 8000 /* decodes per tick; the rest wait a tick */
 #define BORDER_Y 210 /* the active speaker's tile border: a light yellow */
 #define BORDER_U 16
 #define BORDER_V 146
@@ -38,7 +40,9 @@ struct mx_vin {
 	uint32_t ssrc;
 	bool visible;
 	bool has_pic;
-	bool new_pic; /* decoded since the last compose */
+	bool new_pic; /* decoded since the last frame time (screen.c) */
+	uint32_t pic_no; /* pictures decoded: a tier draws a tile when it moved */
+	bool decode_later; /* complete frames wait for the next tick's budget */
 	struct cx_picture pic; /* valid until the next decode */
 	bool need_keyframe;
 	uint64_t last_pli_us;
@@ -79,6 +83,7 @@ struct tier {
 	uint8_t *buf; /* the canvas, I420 */
 	struct cx_picture canvas;
 	struct mx_tile tiles[MX_LAYOUT_MAX_TILES];
+	uint32_t drawn_no[MX_LAYOUT_MAX_TILES]; /* the tile's source's pic_no drawn */
 	size_t n_tiles;
 	bool redraw; /* everything, background included */
 	struct cx_vp8_pay *pay;
@@ -89,6 +94,7 @@ struct tier {
 	struct hist_pkt *hist;
 	bool used; /* has VP8 receivers this frame */
 	bool pending; /* drawn on since its last encode */
+	uint64_t work_us; /* its last frame: compose, encode and fan-out (wall clock) */
 	struct tier_h264 *h264; /* NULL until an H.264 receiver wants this tier */
 	bool h264_failed; /* no H.264 encoder could be made: not tried again */
 };
@@ -126,6 +132,13 @@ struct mx_video {
 	int screen_copy_w, screen_copy_h;
 	uint64_t screen_changed_us;
 	unsigned frame_no;
+	/* Tiers of this frame time still to compose and encode, a bit each:
+	 * a room whose video takes long spreads its tiers over ticks. */
+	unsigned stagger;
+	/* Decodes: the room tick they were counted for, their time in it,
+	 * and where the next tick starts on the senders that waited. */
+	uint64_t decode_tick, decode_tick_us;
+	size_t decode_rr;
 	uint8_t *frame_buf; /* the packetizer's output: payloads back to back */
 	size_t *frame_lens;
 };
@@ -173,6 +186,8 @@ void mx_video_ask_keyframe(struct mx_part *p, struct mx_vin *in, uint64_t now);
 int mx_video_in_codec(struct mx_part *p, enum tp_codec codec);
 /* NACKs for what is missing, within a budget; then a keyframe. */
 void mx_video_repair(struct mx_part *p, struct mx_vin *in, uint64_t now);
+/* Decodes what waited for the tick's decode budget (video_in.c). */
+void mx_vin_decode_later(struct mx_room *r, struct mx_part *p, struct mx_vin *in, uint64_t now);
 /* How much the sender may send: visible ones a lot, hidden ones little. */
 void mx_video_remb(struct mx_video *v, struct mx_part *p, uint64_t now);
 
