@@ -5,6 +5,9 @@
  * what was kept in a tick that was never paced is forgotten; with the
  * batch not deferring they go out at once. The packets go over a real
  * socket on 127.0.0.1 and are decrypted here with the sender's key.
+ * And, on the same sender: the video packets a TWCC feedback reports
+ * lost are handed out for an early repair (tp_sender_take_lost_video),
+ * each once, and never audio.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,6 +20,7 @@
 #include "check.h"
 #include "common/common.h"
 #include "transport/internal.h"
+#include "transport/rtcp.h"
 #include "transport/rtp.h"
 #include "transport/srtp.h"
 
@@ -234,6 +238,50 @@ static void a_big_tick(void)
 	tp_batch_free(&room);
 }
 
+/* Six packets (audio 0 and 3, video 1, 2, 4, 5 by make_pkt), then a TWCC
+ * feedback with 1 (video), 3 (audio) and 4 (video) missing: the lost
+ * video's sequence numbers come out once; the same feedback again, and
+ * a later one that says they arrived after all, give nothing more. */
+static void twcc_lost_video_for_early_repair(void)
+{
+	struct tp_batch *b = NULL;
+	uint8_t buf[TP_PKT_CAP], fb[256];
+	bool recv[6] = { true, false, true, false, false, true };
+	int32_t delta[6] = { 0, 0, 1000, 0, 0, 1000 };
+	uint16_t seqs[TP_SENDER_LOST_MAX];
+	int got[16];
+	size_t fb_len;
+
+	CHECK(tp_batch_new(&b, srv) == 0);
+	tp_batch_defer(b, false);
+	uint16_t base = snd->twcc_seq;
+	for (int i = 0; i < 6; i++)
+		CHECK_EQ(tp_sender_send_rtp(snd, b, buf, make_pkt(buf, sizeof(buf), 600 + i)), 0);
+	tp_batch_flush(b);
+	CHECK_EQ(receive(got, CM_ARRAY_SIZE(got)), 6);
+	CHECK_EQ(snd->twcc_seq, (uint16_t)(base + 6)); /* every one stamped */
+	CHECK_EQ(tp_rtcp_write_twcc(fb, sizeof(fb), &fb_len, 1, tp_sender_ssrc(snd, TP_SDP_VIDEO),
+				    base, 0, 0, recv, delta, 6),
+		 0);
+	tp_sender_feedback(snd, fb, fb_len, cm_now_us());
+	size_t n = tp_sender_take_lost_video(snd, seqs, CM_ARRAY_SIZE(seqs));
+	CHECK_EQ(n, 2u);
+	/* make_pkt: 600 and 603 are audio (i % 3 == 0), the rest video. */
+	CHECK_EQ(seqs[0], 601);
+	CHECK_EQ(seqs[1], 604);
+	CHECK_EQ(tp_sender_take_lost_video(snd, seqs, CM_ARRAY_SIZE(seqs)), 0u);
+	tp_sender_feedback(snd, fb, fb_len, cm_now_us());
+	CHECK_EQ(tp_sender_take_lost_video(snd, seqs, CM_ARRAY_SIZE(seqs)), 0u);
+	bool all[6] = { true, true, true, true, true, true };
+	int32_t d[6] = { 0, 1000, 1000, 1000, 1000, 1000 };
+	CHECK_EQ(tp_rtcp_write_twcc(fb, sizeof(fb), &fb_len, 1, tp_sender_ssrc(snd, TP_SDP_VIDEO),
+				    base, 0, 1, all, d, 6),
+		 0);
+	tp_sender_feedback(snd, fb, fb_len, cm_now_us());
+	CHECK_EQ(tp_sender_take_lost_video(snd, seqs, CM_ARRAY_SIZE(seqs)), 0u);
+	tp_batch_free(&b);
+}
+
 int main(void)
 {
 	int err = setup();
@@ -245,6 +293,7 @@ int main(void)
 	RUN(kept_until_paced_then_in_order);
 	RUN(kept_in_an_unpaced_tick_is_forgotten);
 	RUN(not_deferring_sends_at_once);
+	RUN(twcc_lost_video_for_early_repair); /* before the big tick fills the pacer */
 	RUN(a_big_tick);
 	close(rx_fd);
 	tp_srtp_free(&rx_ctx);
