@@ -68,6 +68,10 @@ struct room_family {
 
 static double v_participants(const struct mx_room_stats *rs) { return (double)rs->participants; }
 static double v_missed(const struct mx_room_stats *rs) { return (double)rs->missed_deadlines; }
+static double v_missed_audio(const struct mx_room_stats *rs)
+{
+	return (double)rs->missed_audio_deadlines;
+}
 static double v_load(const struct mx_room_stats *rs) { return (double)rs->load_permille / 1000.0; }
 static double v_fps(const struct mx_room_stats *rs) { return (double)rs->video_fps_now; }
 static double v_late(const struct mx_room_stats *rs) { return (double)rs->tick_late_max_us / 1e6; }
@@ -75,6 +79,9 @@ static double v_late(const struct mx_room_stats *rs) { return (double)rs->tick_l
 static const struct room_family room_families[] = {
 	{ "room_participants", "gauge", "Participants per room.", v_participants, false },
 	{ "room_deadlines_missed_total", "counter", "Missed room deadlines per room.", v_missed,
+	  false },
+	{ "room_audio_deadlines_missed_total", "counter",
+	  "Room ticks whose audio was sent after the next deadline, per room.", v_missed_audio,
 	  false },
 	{ "room_load", "gauge",
 	  "Room worker's own CPU time as a share of its tick time, last second.", v_load, true },
@@ -166,6 +173,9 @@ static enum MHD_Result metrics(struct ad_server *s, struct MHD_Connection *c)
 	metric(&t, "room_missed_deadlines_total", "counter",
 	       "Room ticks that ended after the next deadline.",
 	       st.total.missed_deadlines);
+	metric(&t, "room_missed_audio_deadlines_total", "counter",
+	       "Room ticks whose audio was sent after the next deadline.",
+	       st.total.missed_audio_deadlines);
 	metric(&t, "room_inbound_dropped_total", "counter",
 	       "Media dropped because a room's inbox was full.", st.total.inbound_dropped);
 	metric(&t, "audio_encodes_total", "counter", "Opus encodes.", st.total.audio_encodes);

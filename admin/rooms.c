@@ -13,9 +13,10 @@
 
 static json_t *stats_json(const struct mx_room_stats *st)
 {
-	json_t *j = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "ticks",
+	json_t *j = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "ticks",
 			 (json_int_t)st->ticks, "missed_deadlines",
-			 (json_int_t)st->missed_deadlines, "audio_encodes",
+			 (json_int_t)st->missed_deadlines, "missed_audio_deadlines",
+			 (json_int_t)st->missed_audio_deadlines, "audio_encodes",
 			 (json_int_t)st->audio_encodes, "audio_decodes",
 			 (json_int_t)st->audio_decodes, "video_encodes",
 			 (json_int_t)st->video_encodes, "video_decodes",

@@ -122,25 +122,61 @@ static void pace_chunk(void *arg, unsigned worker, size_t begin, size_t end)
 	__atomic_add_fetch(&f->dropped, dropped, __ATOMIC_RELAXED);
 }
 
+/* Receivers [begin, end): only what the tick kept for them so far, in
+ * order, through their pacers (the audio: it never waits there). */
+static void kept_chunk(void *arg, unsigned worker, size_t begin, size_t end)
+{
+	struct fanout *f = arg;
+	struct mx_room *r = f->r;
+	struct tp_batch *b = r->batches[worker];
+	uint64_t now = cm_now_us();
+
+	for (size_t i = begin; i < end; i++)
+		if (r->parts[i]->sender)
+			tp_sender_send_kept(r->parts[i]->sender, b, now);
+	tp_batch_flush(b);
+}
+
+/* fn over every receiver, split over the send pool; returns the overload
+ * control's adjustment. */
+static int64_t split(struct mx_room *r, cm_pool_fn *fn, struct fanout *f)
+{
+	struct cm_pool *pool = mx_engine_send_pool(r->engine);
+	uint64_t c0 = thread_cpu_us();
+	uint64_t helpers = cm_pool_run(pool, fn, f, r->n_parts, r->fanout_chunk);
+	uint64_t own = thread_cpu_us() - c0;
+
+	__atomic_add_fetch(&r->ctr.send_pool_us, helpers, __ATOMIC_RELAXED);
+	/* The overload control's measure: the fan-out as the share of it
+	 * each of the threads that split it would have, were they balanced,
+	 * in place of the room thread's own part (see room.c). */
+	return (int64_t)((own + helpers) / r->n_batches) - (int64_t)own;
+}
+
+int64_t mx_fanout_audio(struct mx_room *r)
+{
+	struct fanout f = { .r = r };
+	int64_t adjust;
+
+	if (!r->fanout_parallel) {
+		tp_batch_flush(r->batch); /* made and paced as they came */
+		return 0;
+	}
+	adjust = split(r, kept_chunk, &f);
+	/* Every chain was sent: the arena starts again for the video. */
+	tp_batch_defer(r->batch, true);
+	return adjust;
+}
+
 int64_t mx_fanout_pace(struct mx_room *r)
 {
 	struct fanout f = { .r = r };
 	int64_t adjust = 0;
 
-	if (r->fanout_parallel) {
-		struct cm_pool *pool = mx_engine_send_pool(r->engine);
-		uint64_t c0 = thread_cpu_us();
-		uint64_t helpers = cm_pool_run(pool, pace_chunk, &f, r->n_parts, r->fanout_chunk);
-		uint64_t own = thread_cpu_us() - c0;
-		/* The overload control's measure: the fan-out as the share of
-		 * it each of the threads that split it would have, were they
-		 * balanced, in place of the room thread's own part (see
-		 * room.c). */
-		adjust = (int64_t)((own + helpers) / r->n_batches) - (int64_t)own;
-		__atomic_add_fetch(&r->ctr.send_pool_us, helpers, __ATOMIC_RELAXED);
-	} else {
+	if (r->fanout_parallel)
+		adjust = split(r, pace_chunk, &f);
+	else
 		pace_chunk(&f, 0, 0, r->n_parts);
-	}
 	__atomic_store_n(&r->ctr.pacer_queued_bytes, f.queued, __ATOMIC_RELAXED);
 	if (f.dropped)
 		__atomic_add_fetch(&r->ctr.pacer_dropped_bytes, f.dropped, __ATOMIC_RELAXED);

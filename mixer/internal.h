@@ -181,13 +181,16 @@ pthread_mutex_t *mx_engine_lock(struct mx_engine *e);
 void mx_engine_publish(struct mx_engine *e, struct mx_room *r);
 
 /* fanout.c: the room's batches (one per send worker); at a tick's
- * start, whether its sends are kept for the fan-out; at its end, every
- * receiver's pacing and sending, split over the send pool when the room
- * is large. mx_fanout_pace returns what to add to the room thread's CPU
- * time of the tick for the overload control. Room thread only. */
+ * start, whether its sends are kept for the fan-out; after the audio,
+ * what was made so far sent (mx_fanout_audio: the audio leaves before
+ * the video is made); at the tick's end, every receiver's pacing and
+ * sending, split over the send pool when the room is large. Both return
+ * what to add to the room thread's CPU time of the tick for the overload
+ * control. Room thread only. */
 int mx_fanout_init(struct mx_room *r);
 void mx_fanout_fini(struct mx_room *r);
 void mx_fanout_begin(struct mx_room *r);
+int64_t mx_fanout_audio(struct mx_room *r);
 int64_t mx_fanout_pace(struct mx_room *r);
 
 /* part_info.c: what the participants API shows of p. Room thread. */

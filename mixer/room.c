@@ -475,15 +475,39 @@ static uint64_t thread_cpu_us(void)
 /* Test hook (fault injection): TUTTI_TEST_TICK_BURN="room:µs,..." makes
  * the named rooms' workers spend that much CPU in every tick, as a room
  * too heavy for the machine would. 0 when unset. */
-static uint64_t test_burn_us(const char *room)
+/* Fault injection (TUTTI_TEST_TICK_BURN="room:us[/n],..."): the room's
+ * worker burns us of CPU in its tick (every n-th tick; every tick without
+ * /n), after the audio left and the video was made, as a heavy frame
+ * would. */
+struct tick_burn {
+	uint64_t us;
+	unsigned every;
+};
+
+static struct tick_burn test_burn(const char *room)
 {
 	const char *v = getenv("TUTTI_TEST_TICK_BURN");
 	size_t n = strlen(room);
+	struct tick_burn b = { 0, 1 };
 
-	for (const char *p = v; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
-		if (!strncmp(p, room, n) && p[n] == ':')
-			return strtoull(p + n + 1, NULL, 10);
-	return 0;
+	for (const char *p = v; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+		if (strncmp(p, room, n) || p[n] != ':')
+			continue;
+		char *end;
+		b.us = strtoull(p + n + 1, &end, 10);
+		if (*end == '/')
+			b.every = (unsigned)CM_MAX(1ul, strtoul(end + 1, NULL, 10));
+		break;
+	}
+	return b;
+}
+
+static void tick_burn(const struct mx_room *r, const struct tick_burn *b, uint64_t cpu0)
+{
+	if (!b->us || r->tick % b->every)
+		return;
+	while (thread_cpu_us() - cpu0 < b->us)
+		;
 }
 
 static void overload_control(struct mx_room *r, bool late, uint64_t cpu_us, uint64_t now)
@@ -555,7 +579,7 @@ static void *room_main(void *arg)
 	pthread_setname_np(pthread_self(), tname);
 	cm_thread_media_priority();
 	cm_info("mixer", "room %s: worker started", r->name);
-	const uint64_t burn_us = test_burn_us(r->name);
+	const struct tick_burn burn = test_burn(r->name);
 	r->fps_div = 1;
 	__atomic_store_n(&r->ctr.video_fps_now, r->cfg.fps, __ATOMIC_RELAXED);
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
@@ -586,17 +610,23 @@ static void *room_main(void *arg)
 		drain(r);
 		mx_rate_tick(r, cm_now_us()); /* the clock: feedback carries it */
 		mx_audio_tick(r, now);
+		/* The audio leaves now, before the video is made: a frame's
+		 * decodes, encodes and fan-out never hold it. Its deadline is
+		 * the next tick's. */
+		int64_t cpu_adjust = mx_fanout_audio(r);
+		clock_gettime(CLOCK_MONOTONIC, &now_ts);
+		if (ts_after(&now_ts, &late_at))
+			__atomic_add_fetch(&r->ctr.missed_audio_deadlines, 1, __ATOMIC_RELAXED);
 		mx_screen_tick(r, now);
 		if (!behind)
 			mx_video_tick(r, now);
 		else
 			__atomic_add_fetch(&r->ctr.video_skipped_ticks, 1, __ATOMIC_RELAXED);
-		while (burn_us && thread_cpu_us() - cpu0 < burn_us)
-			;
+		tick_burn(r, &burn, cpu0);
 		/* Each receiver's pacer lets out what its rate allows now
 		 * (and a probe's padding); what waits is bounded, never a
 		 * reason for the tick to wait. */
-		int64_t cpu_adjust = mx_fanout_pace(r);
+		cpu_adjust += mx_fanout_pace(r);
 		tp_batch_flush(r->batch);
 		if (r->changed) {
 			r->changed = false;

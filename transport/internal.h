@@ -248,9 +248,6 @@ void tp_peer_say_goodbye(struct tp_peer *p);
  * Returns as tp_sender_send_rtp; *wire gets the bytes on the wire. */
 int tp_sender_emit(struct tp_sender *s, struct tp_batch *b, const uint8_t *pkt, size_t len,
 		   uint64_t now, size_t *wire);
-/* Sends (through the pacer, in order) what s kept in a deferring batch,
- * into out. */
-void tp_sender_send_kept(struct tp_sender *s, struct tp_batch *out, uint64_t now);
 /* A packet with transport-wide number e went out: part of the probe? */
 void tp_probe_on_stamp(struct tp_sender *s, struct tp_sent_pkt *e);
 /* TWCC said of e (a packet of ours) whether and when it arrived. */

@@ -194,6 +194,10 @@ int tp_sender_send_rtx(struct tp_sender *s, struct tp_batch *b, const uint8_t *p
  * The sender is used by one thread at a time all the same. */
 
 void tp_sender_pace(struct tp_sender *s, struct tp_batch *b, uint64_t now_us);
+/* Only what s kept so far, in order, through the pacer's decisions, into
+ * out (a tick's audio, sent before the tick's video is made); no pacing
+ * of what waits, no probe. */
+void tp_sender_send_kept(struct tp_sender *s, struct tp_batch *out, uint64_t now_us);
 /* The pacer's figures (the sending thread). */
 void tp_sender_pacer_stats(const struct tp_sender *s, uint64_t now_us,
 			   struct tp_pacer_stats *out);

@@ -114,7 +114,7 @@ struct lg_snap {
 	double cpu_s;  /* server utime + stime */
 	double self_s; /* this process */
 	double rss_mb; /* server VmHWM */
-	double missed, a_enc, v_enc, v_enc_s, v_comp_s, v_dec_s; /* tutti's /metrics */
+	double missed, missed_audio, a_enc, v_enc, v_enc_s, v_comp_s, v_dec_s; /* tutti's /metrics */
 	uint64_t t_us;
 };
 

@@ -112,11 +112,12 @@ void lg_snap_take(struct lg_snap *s, int pid, const char *host, uint16_t port)
 	getrusage(RUSAGE_SELF, &ru);
 	s->self_s = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
 		    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-	s->missed = s->a_enc = s->v_enc = s->v_enc_s = s->v_comp_s = s->v_dec_s = -1;
+	s->missed = s->missed_audio = s->a_enc = s->v_enc = s->v_enc_s = s->v_comp_s = s->v_dec_s = -1;
 	if (host &&
 	    lg_http(host, port, NULL, "GET", "/metrics", NULL, NULL, NULL, &r) == 0 &&
 	    r.status == 200) {
 		s->missed = metric(r.body, "tutti_room_missed_deadlines_total");
+		s->missed_audio = metric(r.body, "tutti_room_missed_audio_deadlines_total");
 		s->a_enc = metric(r.body, "tutti_audio_encodes_total");
 		s->v_enc = metric(r.body, "tutti_video_encodes_total");
 		s->v_enc_s = metric(r.body, "tutti_video_encode_seconds_total");
@@ -230,6 +231,9 @@ int lg_report(const struct lg_summary_in *o, const struct lg_snap *a,
 	double cpu = a->cpu_s >= 0 && b->cpu_s >= 0 ? (b->cpu_s - a->cpu_s) / secs : NAN;
 	double self = (b->self_s - a->self_s) / secs;
 	double missed = a->missed >= 0 && b->missed >= 0 ? b->missed - a->missed : NAN;
+	double missed_a = a->missed_audio >= 0 && b->missed_audio >= 0
+				  ? b->missed_audio - a->missed_audio
+				  : NAN;
 	double fps_med = pct(fps, nf, 50), fps_min = nf ? pct(fps, nf, 0) : NAN;
 	double dfps_med = pct(dfps, nd, 50), dfps_min = nd ? pct(dfps, nd, 0) : NAN;
 	double ad50 = pct(ad, nad, 50), ad95 = pct(ad, nad, 95);
@@ -259,6 +263,8 @@ int lg_report(const struct lg_summary_in *o, const struct lg_snap *a,
 	printf("| server peak RSS, MiB | %.1f |\n", b->rss_mb);
 	printf("| missed room deadlines (window / since start) | %.0f / %.0f |\n", missed,
 	       b->missed);
+	printf("| of which the audio missed (window / since start) | %.0f / %.0f |\n",
+	       missed_a, b->missed_audio);
 	if (video_expected) {
 		printf("| receivers' frame rate, median / worst (room %g fps) | %.1f / "
 		       "%.1f |\n",
@@ -312,6 +318,8 @@ int lg_report(const struct lg_summary_in *o, const struct lg_snap *a,
 		json_object_set_new(j, "server_rss_peak_mib", num(b->rss_mb));
 		json_object_set_new(j, "missed_deadlines", num(missed));
 		json_object_set_new(j, "missed_deadlines_total", num(b->missed));
+		json_object_set_new(j, "missed_audio_deadlines", num(missed_a));
+		json_object_set_new(j, "missed_audio_deadlines_total", num(b->missed_audio));
 		json_object_set_new(j, "fps_median", num(fps_med));
 		json_object_set_new(j, "fps_worst", num(fps_min));
 		json_object_set_new(j, "decoded_fps_median", num(dfps_med));
