@@ -568,6 +568,46 @@ static void overload_control(struct mx_room *r, bool late, uint64_t cpu_us, uint
 	r->win_cpu_us = 0;
 }
 
+/* Where a tick's time went (µs on the clock): how late it started, then
+ * each step. Logged at debug level when a tick's audio missed its
+ * deadline, with the tick before it (usually the cause). */
+enum { PH_DRAIN, PH_AUDIO, PH_AUDIO_SEND, PH_VIDEO, PH_SEND, PH_N };
+
+struct tick_times {
+	int64_t start_late;
+	uint64_t at, ph[PH_N];
+};
+
+static void phase(struct tick_times *t, int ph)
+{
+	uint64_t now = cm_now_us();
+
+	t->ph[ph] = now - t->at;
+	t->at = now;
+}
+
+static int tick_times_str(char *buf, size_t cap, const struct tick_times *t)
+{
+	return snprintf(buf, cap,
+			"started %+.1f ms, drain %.1f, audio %.1f, its sending %.1f, "
+			"video %.1f, sending %.1f",
+			(double)t->start_late / 1000, (double)t->ph[PH_DRAIN] / 1000,
+			(double)t->ph[PH_AUDIO] / 1000, (double)t->ph[PH_AUDIO_SEND] / 1000,
+			(double)t->ph[PH_VIDEO] / 1000, (double)t->ph[PH_SEND] / 1000);
+}
+
+static void log_audio_late(const struct mx_room *r, const struct tick_times *t,
+			   const struct tick_times *prev)
+{
+	char a[160], b[160];
+
+	if (cm_log_get_level() < CM_LOG_DEBUG)
+		return;
+	tick_times_str(a, sizeof(a), t);
+	tick_times_str(b, sizeof(b), prev);
+	cm_debug("mixer", "room %s: audio late: %s (the tick before: %s)", r->name, a, b);
+}
+
 static void *room_main(void *arg)
 {
 	struct mx_room *r = arg;
@@ -582,6 +622,7 @@ static void *room_main(void *arg)
 	const struct tick_burn burn = test_burn(r->name);
 	r->fps_div = 1;
 	__atomic_store_n(&r->ctr.video_fps_now, r->cfg.fps, __ATOMIC_RELAXED);
+	struct tick_times tt = { 0 }, tt_prev = { 0 };
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	for (;;) {
 		uint64_t now, cpu0;
@@ -606,16 +647,23 @@ static void *room_main(void *arg)
 		late_at = deadline;
 		add_ns(&late_at, MX_TICK_US * 1000L);
 		bool behind = ts_after(&now_ts, &late_at);
+		tt_prev = tt;
+		tt.at = cm_now_us();
+		tt.start_late = (int64_t)(tt.at - now);
 		mx_fanout_begin(r);
 		drain(r);
 		mx_rate_tick(r, cm_now_us()); /* the clock: feedback carries it */
+		phase(&tt, PH_DRAIN);
 		mx_audio_tick(r, now);
+		phase(&tt, PH_AUDIO);
 		/* The audio leaves now, before the video is made: a frame's
 		 * decodes, encodes and fan-out never hold it. Its deadline is
 		 * the next tick's. */
 		int64_t cpu_adjust = mx_fanout_audio(r);
+		phase(&tt, PH_AUDIO_SEND);
 		clock_gettime(CLOCK_MONOTONIC, &now_ts);
-		if (ts_after(&now_ts, &late_at))
+		bool audio_late = ts_after(&now_ts, &late_at);
+		if (audio_late)
 			__atomic_add_fetch(&r->ctr.missed_audio_deadlines, 1, __ATOMIC_RELAXED);
 		mx_screen_tick(r, now);
 		if (!behind)
@@ -623,11 +671,15 @@ static void *room_main(void *arg)
 		else
 			__atomic_add_fetch(&r->ctr.video_skipped_ticks, 1, __ATOMIC_RELAXED);
 		tick_burn(r, &burn, cpu0);
+		phase(&tt, PH_VIDEO);
 		/* Each receiver's pacer lets out what its rate allows now
 		 * (and a probe's padding); what waits is bounded, never a
 		 * reason for the tick to wait. */
 		cpu_adjust += mx_fanout_pace(r);
 		tp_batch_flush(r->batch);
+		phase(&tt, PH_SEND);
+		if (audio_late)
+			log_audio_late(r, &tt, &tt_prev);
 		if (r->changed) {
 			r->changed = false;
 			mx_engine_publish(r->engine, r);

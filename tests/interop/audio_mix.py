@@ -436,10 +436,10 @@ def tone_gap(p, f0, t_a, t_b, chk, limit_ms):
 
 def case_overload(hub, chk):
     """Room workers made to burn CPU in their ticks (TUTTI_TEST_TICK_BURN, set
-    on the server by the ctest case: "overload:13000,burst:30000/10,full:19500").
+    on the server by the ctest case: "overload:13000,burst:25000/10,full:19500").
     In "overload" (65 % of each tick burnt): the video frame rate comes down,
     the load shows in /metrics, every 20 ms tick still runs and the
-    listener's tone has no gap over 60 ms. In "burst" (30 ms in every 10th
+    listener's tone has no gap over 60 ms. In "burst" (25 ms in every 10th
     tick, after its audio): those ticks are late, the audio keeps its
     deadlines, no gap over 60 ms. In "full" (97 %): the server
     says it is overloaded and a new join gets 503 "overloaded"; when the
@@ -469,7 +469,7 @@ def case_overload(hub, chk):
     for p in (talker, lis):
         p.leave()
 
-    # "burst": every 10th tick burns 30 ms after its audio was sent, as a
+    # "burst": every 10th tick burns 25 ms after its audio was sent, as a
     # heavy video frame would. Those ticks miss their deadline, the next
     # ones start late; the audio is sent first in each tick, so it keeps
     # its deadlines (were it sent at the tick's end, every burst tick's
@@ -487,7 +487,7 @@ def case_overload(hub, chk):
     missed, missed_a = d["missed_deadlines"], d["missed_audio_deadlines"]
     log(f"burst: {missed} ticks missed their deadline, {missed_a} of them for the audio")
     chk.expect(missed >= 0.6 * d["ticks"] / 10,
-               f"only {missed} of {d['ticks']} ticks missed with 30 ms burnt in every 10th")
+               f"only {missed} of {d['ticks']} ticks missed with 25 ms burnt in every 10th")
     chk.expect(missed_a * 4 <= missed,
                f"{missed_a} ticks' audio missed its deadline of {missed} late ticks: "
                f"the audio waited for the tick's other work")
