@@ -1,11 +1,12 @@
 /*
  * A room's worker thread: wakes every 20 ms on an absolute deadline
  * (clock_nanosleep, TIMER_ABSTIME), reads its inbox in order (media from
- * the I/O thread, commands from HTTP threads), runs the audio tick and,
- * at the room's frame rate, the video one, and sends what it made in
- * sendmmsg batches; in a large room that sending is split with the
- * engine's send threads at the end of the tick (fanout.c). It never
- * blocks on I/O; each tick that ends after the next deadline is counted.
+ * the I/O thread, commands from HTTP threads), runs the audio tick and
+ * sends the audio at once, then, at the room's frame rate, the video
+ * tick, and sends what it made in sendmmsg batches; in a large room that
+ * sending is split with the engine's send threads (fanout.c). It never
+ * blocks on I/O; each tick that ends after the next deadline is counted,
+ * and each whose audio was sent after it.
  * It exists only while the room has members.
  *
  * Overload: audio never skips. A tick that starts late (the worker is
@@ -472,9 +473,6 @@ static uint64_t thread_cpu_us(void)
 	return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
 }
 
-/* Test hook (fault injection): TUTTI_TEST_TICK_BURN="room:µs,..." makes
- * the named rooms' workers spend that much CPU in every tick, as a room
- * too heavy for the machine would. 0 when unset. */
 /* Fault injection (TUTTI_TEST_TICK_BURN="room:us[/n],..."): the room's
  * worker burns us of CPU in its tick (every n-th tick; every tick without
  * /n), after the audio left and the video was made, as a heavy frame
