@@ -14,6 +14,11 @@
 #   TUTTI_TEST_LOG_LEVEL  server --log-level (default: debug)
 #   TUTTI_TEST_LOG_LINES  server log lines printed on failure (default: 400)
 #   TUTTI_TEST_KEEP=1     keep the temporary directory (server log, data dir)
+#   TUTTI_TEST_SERVER_ARGS more server flags (split on spaces)
+#   TUTTI_TEST_FANOUT     (read by the server: rooms' sending split over the send
+#                         threads, docs/threads.md); when set, a passing client
+#                         also needs the send threads to have done work
+#                         (tutti_send_pool_seconds_total > 0)
 # Needs: root (or unprivileged user namespaces), util-linux `unshare`,
 # iproute2 `ip`; curl if present (else bash's /dev/tcp is used).
 
@@ -131,6 +136,8 @@ print_log() {
 
 cmd=("$server" --http "127.0.0.1:$http_port" --media-port "$media_port"
      --data-dir "$datadir" --demo --log-level "${TUTTI_TEST_LOG_LEVEL:-debug}")
+# shellcheck disable=SC2206  # (split on purpose)
+[ -n "${TUTTI_TEST_SERVER_ARGS:-}" ] && cmd+=(${TUTTI_TEST_SERVER_ARGS})
 echo "$me: starting ${cmd[*]}"
 "${cmd[@]}" >"$serverlog" 2>&1 &
 server_pid=$!
@@ -167,6 +174,21 @@ wait "$client_pid"
 client_rc=$?
 client_pid=
 echo "$me: client exited with status $client_rc"
+
+# A split fan-out asked for must have been taken.
+if [ -n "${TUTTI_TEST_FANOUT:-}" ] && [ "$client_rc" = 0 ]; then
+    pool=$(/usr/bin/python3 -c 'import sys, urllib.request
+for l in urllib.request.urlopen(sys.argv[1] + "/metrics", timeout=5).read().decode().splitlines():
+    if l.startswith("tutti_send_pool_seconds_total "):
+        print(l.split()[1])' "$url" 2>/dev/null)
+    if awk -v s="${pool:-0}" 'BEGIN { exit !(s > 0) }'; then
+        echo "$me: the send threads spent ${pool} s on the rooms' sending"
+    else
+        echo "$me: FAIL: TUTTI_TEST_FANOUT is set but the send threads did no work" \
+             "(tutti_send_pool_seconds_total ${pool:-absent})" >&2
+        client_rc=1
+    fi
+fi
 
 # Stop the server: SIGTERM, bounded wait, must exit 0.
 server_rc=
