@@ -195,25 +195,16 @@ void mx_video_box_hrow_c(uint8_t *dst, const uint16_t *cs,
 	const uint16_t *restrict ox = c->x0, *restrict nx = c->nx;
 	int nxmin = c->nxmin;
 
-	if (x0 >= x1)
-		return;
 	if (nm->k[0] == 24 && nm->k[1] == 24) { /* 32 bits hold S * m + 2^23 */
 		uint32_t m[2] = {(uint32_t)nm->m[0], (uint32_t)nm->m[1]};
-		/* Running sums of the row (at most 4096 * 65535 < 2^32): a
-		 * span's sum is a difference, with no loop whose length
-		 * changes from one sample to the next (spans of 2 and 3
-		 * alternating mispredicted every other sample). */
-		uint32_t run[MX_VIDEO_MAX_DIM + 1], *restrict r = run, acc = 0;
-		int a = ox[x0], b = ox[x1 - 1] + nx[x1 - 1];
 
-		r[0] = 0;
-		for (int i = a; i < b; i++)
-			r[i - a + 1] = acc += cs[i];
 		for (int x = x0; x < x1; x++) {
-			int o = ox[x] - a, n = nx[x];
-			uint32_t s = r[o + n] - r[o];
+			const uint16_t *p = cs + ox[x];
+			uint32_t s = 0;
 
-			d[x] = (uint8_t)((s * m[n - nxmin] + (1u << 23)) >> 24);
+			for (int i = 0; i < nx[x]; i++)
+				s += p[i];
+			d[x] = (uint8_t)((s * m[nx[x] - nxmin] + (1u << 23)) >> 24);
 		}
 		return;
 	}
