@@ -603,7 +603,7 @@ static void log_audio_late(const struct mx_room *r, const struct tick_times *t,
 		return;
 	tick_times_str(a, sizeof(a), t);
 	tick_times_str(b, sizeof(b), prev);
-	cm_debug("mixer", "room %s: audio late: %s (the tick before: %s)", r->name, a, b);
+	cm_log(CM_LOG_DEBUG, "mixer", "room %s: audio late: %s (the tick before: %s)", r->name, a, b);
 }
 
 static void *room_main(void *arg)
@@ -659,8 +659,7 @@ static void *room_main(void *arg)
 		 * the next tick's. */
 		int64_t cpu_adjust = mx_fanout_audio(r);
 		phase(&tt, PH_AUDIO_SEND);
-		clock_gettime(CLOCK_MONOTONIC, &now_ts);
-		bool audio_late = ts_after(&now_ts, &late_at);
+		bool audio_late = tt.at > now + MX_TICK_US; /* sent after the next deadline */
 		if (audio_late)
 			__atomic_add_fetch(&r->ctr.missed_audio_deadlines, 1, __ATOMIC_RELAXED);
 		mx_screen_tick(r, now);

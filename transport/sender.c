@@ -320,7 +320,7 @@ void tp_sender_send_kept(struct tp_sender *s, struct tp_batch *out, uint64_t now
 		return;
 	s->kept_b = NULL;
 	if (tp_sender_closed(s) || s->kept_gen != kb->gen)
-		return; /* kept in a tick that was never paced: gone */
+		return; /* the peer is gone, or kept in a tick never paced */
 	for (uint32_t off = s->kept_head; off != KEPT_NONE;) {
 		const struct kept *k = (const struct kept *)(kb->arena + off);
 		/* Errors are the pacer's business here, as for a packet it
