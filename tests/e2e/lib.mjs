@@ -65,11 +65,12 @@ export function makeTest(name, limitMs) {
 }
 
 // A fake camera (solid colour, 320x240 @ 15 fps, C420 Y4M) and microphone
-// (sine tone WAV), made with GStreamer.
+// (sine tone WAV), made with GStreamer. rgb null: no camera at all (the
+// browser finds no video device; the page joins with sound only).
 export function makeMedia(t, tag, rgb, freq) {
-  const y4m = join(t.tmp, `${tag}.y4m`), wav = join(t.tmp, `${tag}.wav`);
-  const hex = '0xff' + rgb.map((c) => c.toString(16).padStart(2, '0')).join('');
-  execFileSync('gst-launch-1.0', ['-q', 'videotestsrc', 'pattern=solid-color', `foreground-color=${hex}`,
+  const y4m = rgb ? join(t.tmp, `${tag}.y4m`) : null, wav = join(t.tmp, `${tag}.wav`);
+  const hex = rgb && '0xff' + rgb.map((c) => c.toString(16).padStart(2, '0')).join('');
+  if (y4m) execFileSync('gst-launch-1.0', ['-q', 'videotestsrc', 'pattern=solid-color', `foreground-color=${hex}`,
     'num-buffers=30', '!', 'video/x-raw,width=320,height=240,framerate=15/1,format=I420', '!',
     'y4menc', '!', 'filesink', `location=${y4m}`], { stdio: 'inherit', timeout: 20000 });
   execFileSync('gst-launch-1.0', ['-q', 'audiotestsrc', 'wave=sine', `freq=${freq}`, 'volume=0.5',
@@ -84,8 +85,9 @@ export async function launch(t, media) {
     headless: true,
     args: [
       '--no-sandbox', '--disable-gpu',
-      '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
-      `--use-file-for-fake-video-capture=${media.y4m}`,
+      '--use-fake-ui-for-media-stream',
+      ...(media.y4m ? ['--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${media.y4m}`]
+                    : ['--use-fake-device-for-media-stream=device-count=0']),
       `--use-file-for-fake-audio-capture=${media.wav}`,
       '--allow-loopback-in-peer-connection',
       '--disable-features=WebRtcHideLocalIpsWithMdns',
@@ -211,7 +213,10 @@ export const TONE_DB = 30;
 // Levels are in dB relative to a full-scale sine (a sine of amplitude A
 // reads 20*log10(A)). Each window carries the wall-clock time (Date.now(),
 // the same clock as node's on this machine) at which its last sample
-// reached the page.
+// reached the page's audio graph: stamped in the worklet, on the audio
+// thread, so that a busy main thread (four browsers on two cores) does not
+// make a window look later than the page played it; `lag` says how much
+// later the main thread got it.
 //
 // The received track is also what the page plays through its <audio
 // id="remote-audio"> element (tutti.js attaches it; Chrome delivers remote
@@ -257,7 +262,7 @@ export async function audioTap(page, freqs, kind = 'recv') {
         for (let k = 0; k < len; k++) {
           this.buf[this.i++] = ch ? ch[k] : 0;
           if (this.i === ${N}) {
-            this.port.postMessage(this.buf, [this.buf.buffer]);
+            this.port.postMessage({ buf: this.buf, at: Date.now() }, [this.buf.buffer]);
             this.buf = new Float32Array(${N}); this.i = 0;
           }
         }
@@ -294,15 +299,15 @@ export async function audioTap(page, freqs, kind = 'recv') {
     tp0.goertzel = goertzel; tp0.coef = coef;
     const tp = window[KEY] = { ...tp0, ac, src, node, mute, track: r.track, windows: [], count: 0, probes, freqs };
     node.port.onmessage = (ev) => {
-      const at = Date.now();
-      const raw = ev.data, x = new Float32Array(N);
+      const at = ev.data.at, lag = Date.now() - at;
+      const raw = ev.data.buf, x = new Float32Array(N);
       let peak = 0;
       for (let n = 0; n < N; n++) { x[n] = raw[n] * hann[n]; const a = Math.abs(raw[n]); if (a > peak) peak = a; }
       tp.last = x;
       const tones = toneCoefs.map((cs) => Math.max(...cs.map((c) => goertzel(x, c))));
       const pr = probeCoefs.map((c) => goertzel(x, c)).sort((a, b) => a - b);
       const floor = pr[pr.length >> 1];
-      tp.windows.push({ seq: tp.count++, at, tones, floor, peak: 20 * Math.log10(Math.max(peak, 1e-10)) });
+      tp.windows.push({ seq: tp.count++, at, lag, tones, floor, peak: 20 * Math.log10(Math.max(peak, 1e-10)) });
       if (tp.windows.length > 900) tp.windows.splice(0, 300);
     };
     return describe();
