@@ -265,20 +265,27 @@ await t.run(async () => {
   await shot(t, prof.page, 'room-lecture-presenter.png');
 
   // Recording: the presenter starts it; every page shows so; it stops.
+  const presenterMsg = () => prof.page.locator('#presenter-msg').textContent();
+  const tRec = Date.now();
   await prof.page.click('#rec-btn');
-  for (const p of people) {
+  if (!(await until(5000, async () => /Recording started/.test(await presenterMsg()))))
+    t.fail(`the presenter's page does not say the recording started within 5 s: "${await presenterMsg()}"`);
+  else t.log(`recording: the presenter's page says it started ${Date.now() - tRec} ms after the click began`);
+  await Promise.all(people.map(async (p) => {
     const on = await until(5000, () => p.page.evaluate(() => !document.getElementById('rec-badge').hidden));
     if (!on) t.fail(`${p.tag}: does not show that the room is being recorded within 5 s`);
-  }
+  }));
   const recRoom = await adminApi(t, 'GET', `/api/v1/rooms/${ROOM}`);
   if (!recRoom.recording) t.fail('the room does not say it is being recorded');
   await shot(t, sb.page, 'room-recording.png');
   await sleep(1500);
   await prof.page.click('#rec-btn');
-  for (const p of people) {
+  if (!(await until(5000, async () => /Recording stopped/.test(await presenterMsg()))))
+    t.fail(`the presenter's page does not say the recording stopped within 5 s: "${await presenterMsg()}"`);
+  await Promise.all(people.map(async (p) => {
     const off = await until(5000, () => p.page.evaluate(() => document.getElementById('rec-badge').hidden));
     if (!off) t.fail(`${p.tag}: still shows the recording badge 5 s after it stopped`);
-  }
+  }));
   t.log('recording started and stopped from the presenter page; every page showed it');
 
   // End the class (with its confirmation step).
