@@ -53,6 +53,8 @@ struct mx_rate {
 	uint64_t rtx_refill_us;
 	/* Probing before a step up (docs/bandwidth.md) and the pacer. */
 	uint32_t probe_id; /* the cluster asked for, 0 none */
+	int probe_level; /* ... for a step up to this level */
+	double probe_want; /* ... which needed this (bit/s) then */
 	uint64_t probe_retry_us; /* no new probe before this (one went unanswered) */
 	uint64_t probes_ok, probes_failed;
 	uint64_t pacer_drops_seen; /* video packets its pacer dropped, last seen */

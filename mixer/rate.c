@@ -223,10 +223,16 @@ static void track_loss(struct mx_part *p, const struct tp_bwe_state *st, uint64_
 /* Whether the link has room for level `to`: a probe cluster (padding at
  * a little more than the level needs, a few kB in 60-200 ms) must have
  * got through at that rate without building a queue. Starts one when
- * none runs; false until its feedback says yes. Without RTX or TWCC (no
- * probe possible) the step itself is the probe, as it always was. */
-static bool probe_says_room(struct mx_room *r, struct mx_part *p, int to, uint32_t min_bytes,
-			    uint64_t now)
+ * none runs; 0 until its feedback says yes, then the level it proved
+ * room for (`to` at most). A probe is judged for the level it was sent
+ * for: the estimate may grow while its feedback comes, and make the step
+ * a larger one, which the probe never went fast enough to prove (judged
+ * by the larger level's need, such a probe counted as failed and doubled
+ * the wait: 64 kbit/s lifted to 2 Mbit/s, the largest tier came back 29-33
+ * s later instead of 15-19). Without RTX or TWCC (no probe possible) the
+ * step itself is the probe, as it always was. */
+static int probe_says_room(struct mx_room *r, struct mx_part *p, int to, uint32_t min_bytes,
+			   uint64_t now)
 {
 	struct mx_rate *rt = &p->rate;
 	double want = need(r, to, now) * UP_MARGIN;
@@ -237,40 +243,43 @@ static bool probe_says_room(struct mx_room *r, struct mx_part *p, int to, uint32
 		tp_sender_probe_result(p->sender, &pr);
 		bool ours = pr.id == rt->probe_id;
 		if (ours && !pr.done)
-			return false; /* its feedback is not in yet */
+			return 0; /* its feedback is not in yet */
 		rt->probe_id = 0;
 		if (ours && !pr.answered) {
 			/* Its feedback never covered it: no sign either way.
 			 * Ask again in a while, without a longer wait. */
 			rt->probe_retry_us = now + PROBE_RETRY_US;
-			return false;
+			return 0;
 		}
 		if (ours && now - pr.done_us <= PROBE_FRESH_US) {
-			bool room = pr.ok && pr.recv_bps >= want;
+			bool room = pr.ok && pr.recv_bps >= rt->probe_want;
 			cm_debug("mixer", "room %s: %s probe for level %d (%.0f bit/s): received "
 				 "%u bit/s, delay +%d ms, %u of %u reported packets: %s",
-				 r->name, p->id, to, want, pr.recv_bps, pr.delay_growth_ms,
-				 pr.received, pr.reported, room ? "room" : "no room");
+				 r->name, p->id, rt->probe_level, rt->probe_want, pr.recv_bps,
+				 pr.delay_growth_ms, pr.received, pr.reported,
+				 room ? "room" : "no room");
 			if (room) {
 				rt->probes_ok++;
-				return true;
+				return CM_MIN(rt->probe_level, to);
 			}
 			/* No room: wait longer before the next, as after a step
 			 * up that had to be taken back. */
 			rt->probes_failed++;
 			rt->hold_us = CM_MIN(rt->hold_us * 2, (uint64_t)HOLD_MAX_US);
 			rt->last_change_us = now;
-			return false;
+			return 0;
 		}
 		/* A stale answer (the level fell meanwhile): probe again. */
 	}
 	if (now < rt->probe_retry_us)
-		return false;
+		return 0;
 	int err = tp_sender_probe(p->sender, (uint32_t)(PROBE_GAIN * want), min_bytes, now, &id);
 	if (err == ENOTSUP)
-		return true;
+		return to;
 	if (!err) {
 		rt->probe_id = id;
+		rt->probe_level = to;
+		rt->probe_want = want;
 		/* On the smallest tier (a slow link, where a probe's few kB
 		 * count), the picture makes room for it. Not above: less
 		 * media would lower what got through, and with it the
@@ -278,7 +287,7 @@ static bool probe_says_room(struct mx_room *r, struct mx_part *p, int to, uint32
 		if (rt->level <= 2)
 			rt->thin_until_us = now + PROBE_THIN_US;
 	}
-	return false;
+	return 0;
 }
 
 static void decide(struct mx_room *r, struct mx_part *p, uint64_t now)
@@ -338,10 +347,11 @@ static void decide(struct mx_room *r, struct mx_part *p, uint64_t now)
 		 * RTX or TWCC there is no probe: such a receiver waits for
 		 * its estimate, as before.) */
 		int to = cur == 0 ? 1 : CM_MIN(fit, 2 * ((cur - 1) / 2 + 1) + 2);
-		if (probe_says_room(r, p, to, cur == 0 ? ALR_PROBE_BYTES : 0, now)) {
+		int got = probe_says_room(r, p, to, cur == 0 ? ALR_PROBE_BYTES : 0, now);
+		if (got > cur) {
 			if (held)
 				rt->hold_us = HOLD_US;
-			rt->level = to;
+			rt->level = got;
 			rt->last_change_us = rt->last_up_us = now;
 		}
 	} else if (now - rt->last_change_us >= HOLD_RESET_US) {
