@@ -176,6 +176,10 @@ static enum MHD_Result metrics(struct ad_server *s, struct MHD_Connection *c)
 	metric(&t, "room_missed_audio_deadlines_total", "counter",
 	       "Room ticks whose audio was sent after the next deadline.",
 	       st.total.missed_audio_deadlines);
+	metric(&t, "room_audio_ahead_ticks_total", "counter",
+	       "Room ticks whose audio was made and sent by the tick before, whose video ran "
+	       "into their deadline.",
+	       st.total.audio_ahead_ticks);
 	metric(&t, "room_inbound_dropped_total", "counter",
 	       "Media dropped because a room's inbox was full.", st.total.inbound_dropped);
 	metric(&t, "audio_encodes_total", "counter", "Opus encodes.", st.total.audio_encodes);

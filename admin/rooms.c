@@ -26,6 +26,8 @@ static json_t *stats_json(const struct mx_room_stats *st)
 			 (json_int_t)st->inbound_dropped);
 	if (j) {
 		json_object_set_new(j, "load_permille", json_integer((json_int_t)st->load_permille));
+		json_object_set_new(j, "audio_ahead_ticks",
+				    json_integer((json_int_t)st->audio_ahead_ticks));
 		json_object_set_new(j, "video_nacks_queued",
 				    json_integer((json_int_t)st->video_nacks_queued));
 		json_object_set_new(j, "video_repairs_early",

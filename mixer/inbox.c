@@ -65,6 +65,16 @@ struct mx_msg *mx_inbox_take(struct mx_inbox *q)
 	return list;
 }
 
+void mx_inbox_unshift(struct mx_inbox *q, struct mx_msg *first, struct mx_msg *last)
+{
+	pthread_mutex_lock(&q->lock);
+	last->next = q->head;
+	q->head = first;
+	if (!q->tail)
+		q->tail = last;
+	pthread_mutex_unlock(&q->lock);
+}
+
 void mx_inbox_recycle(struct mx_inbox *q, struct mx_msg *list)
 {
 	struct mx_msg *pooled = NULL, *last = NULL;

@@ -86,6 +86,9 @@ struct mx_msg *mx_inbox_get(struct mx_inbox *q);
 void mx_inbox_push(struct mx_inbox *q, struct mx_msg *m);
 /* Takes the whole FIFO, oldest first. */
 struct mx_msg *mx_inbox_take(struct mx_inbox *q);
+/* Puts a list taken earlier (first..last, in order) back at the head of
+ * the FIFO, before whatever came since. */
+void mx_inbox_unshift(struct mx_inbox *q, struct mx_msg *first, struct mx_msg *last);
 /* Gives a list back: pooled messages to the pool, others freed. */
 void mx_inbox_recycle(struct mx_inbox *q, struct mx_msg *list);
 bool mx_inbox_empty(struct mx_inbox *q);

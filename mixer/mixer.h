@@ -247,6 +247,7 @@ struct mx_room_stats {
 	uint64_t ticks; /* 20 ms ticks run */
 	uint64_t missed_deadlines; /* ticks that ended after the next deadline */
 	uint64_t missed_audio_deadlines; /* ticks whose audio left after the next deadline */
+	uint64_t audio_ahead_ticks; /* ticks whose audio was made by the tick before (room.c) */
 	uint64_t audio_encodes; /* Opus encodes: K + tiers per tick, not N */
 	uint64_t audio_decodes;
 	uint64_t video_decodes;

@@ -1,10 +1,13 @@
 /*
  * A room's worker thread: wakes every 20 ms on an absolute deadline
- * (clock_nanosleep, TIMER_ABSTIME), reads its inbox in order (media from
- * the I/O thread, commands from HTTP threads), runs the audio tick and
- * sends the audio at once, then, at the room's frame rate, the video
- * tick, and sends what it made in sendmmsg batches; in a large room that
- * sending is split with the engine's send threads (fanout.c). It never
+ * (clock_nanosleep, TIMER_ABSTIME), handles the audio packets in its
+ * inbox, runs the audio tick and sends the audio at once, then reads the
+ * rest of its inbox in order (media from the I/O thread, commands from
+ * HTTP threads) and, at the room's frame rate, runs the video tick, and
+ * sends what it made in sendmmsg batches (in a large room that sending is
+ * split with the engine's send threads, fanout.c). A tick whose video
+ * runs into the next deadline makes the next tick's audio before its own
+ * sending. It never
  * blocks on I/O; each tick that ends after the next deadline is counted,
  * and each whose audio was sent after it.
  * It exists only while the room has members.
@@ -435,6 +438,41 @@ static void drain(struct mx_room *r)
 	r->retired = NULL;
 }
 
+/* The audio packets of participants already in the room, handled now,
+ * ahead of the rest: so that a tick's audio waits neither for the
+ * feedback of a thousand receivers nor for a video tick. The scan stops at
+ * the first command or membership change (a join, DTLS done, a leave, a
+ * mute...): what follows it may depend on it. Everything not handled goes
+ * back to the head of the inbox, in order, for the next drain. */
+static void drain_audio(struct mx_room *r)
+{
+	struct mx_msg *m = mx_inbox_take(&r->inbox), *next;
+	struct mx_msg *keep = NULL, *keep_last = NULL, *done = NULL;
+	bool scan = true;
+
+	for (; m; m = next) {
+		next = m->next;
+		m->next = NULL;
+		if (m->kind != MX_MSG_RTP && m->kind != MX_MSG_RTCP)
+			scan = false;
+		if (scan && m->kind == MX_MSG_RTP && !m->flag && m->media == TP_SDP_AUDIO &&
+		    m->link && m->link->part) {
+			handle(r, m);
+			m->next = done;
+			done = m;
+			continue;
+		}
+		if (keep_last)
+			keep_last->next = m;
+		else
+			keep = m;
+		keep_last = m;
+	}
+	mx_inbox_recycle(&r->inbox, done);
+	if (keep)
+		mx_inbox_unshift(&r->inbox, keep, keep_last);
+}
+
 /* ---- the thread ------------------------------------------------------------ */
 
 static void add_ns(struct timespec *t, long ns)
@@ -569,7 +607,7 @@ static void overload_control(struct mx_room *r, bool late, uint64_t cpu_us, uint
 /* Where a tick's time went (µs on the clock): how late it started, then
  * each step. Logged at debug level when a tick's audio missed its
  * deadline, with the tick before it (usually the cause). */
-enum { PH_DRAIN, PH_AUDIO, PH_AUDIO_SEND, PH_VIDEO, PH_SEND, PH_N };
+enum { PH_DRAIN_AUDIO, PH_AUDIO, PH_AUDIO_SEND, PH_DRAIN, PH_VIDEO, PH_NEXT_AUDIO, PH_SEND, PH_N };
 
 struct tick_times {
 	int64_t start_late;
@@ -587,23 +625,53 @@ static void phase(struct tick_times *t, int ph)
 static int tick_times_str(char *buf, size_t cap, const struct tick_times *t)
 {
 	return snprintf(buf, cap,
-			"started %+.1f ms, drain %.1f, audio %.1f, its sending %.1f, "
-			"video %.1f, sending %.1f",
-			(double)t->start_late / 1000, (double)t->ph[PH_DRAIN] / 1000,
+			"started %+.1f ms, its audio packets %.1f, audio %.1f, its sending %.1f, "
+			"drain %.1f, video %.1f, the next tick's audio %.1f, sending %.1f",
+			(double)t->start_late / 1000, (double)t->ph[PH_DRAIN_AUDIO] / 1000,
 			(double)t->ph[PH_AUDIO] / 1000, (double)t->ph[PH_AUDIO_SEND] / 1000,
-			(double)t->ph[PH_VIDEO] / 1000, (double)t->ph[PH_SEND] / 1000);
+			(double)t->ph[PH_DRAIN] / 1000, (double)t->ph[PH_VIDEO] / 1000,
+			(double)t->ph[PH_NEXT_AUDIO] / 1000, (double)t->ph[PH_SEND] / 1000);
 }
 
 static void log_audio_late(const struct mx_room *r, const struct tick_times *t,
 			   const struct tick_times *prev)
 {
-	char a[160], b[160];
+	char a[256], b[256];
 
 	if (cm_log_get_level() < CM_LOG_DEBUG)
 		return;
 	tick_times_str(a, sizeof(a), t);
 	tick_times_str(b, sizeof(b), prev);
 	cm_log(CM_LOG_DEBUG, "mixer", "room %s: audio late: %s (the tick before: %s)", r->name, a, b);
+}
+
+/* A tick's audio: mixed, encoded and sent (mx_fanout_audio). Returns the
+ * overload control's adjustment for the sending. */
+static int64_t audio_out(struct mx_room *r, uint64_t now, struct tick_times *tt)
+{
+	int64_t adjust;
+
+	drain_audio(r);
+	phase(tt, PH_DRAIN_AUDIO);
+	mx_audio_tick(r, now);
+	phase(tt, PH_AUDIO);
+	adjust = mx_fanout_audio(r);
+	phase(tt, PH_AUDIO_SEND);
+	return adjust;
+}
+
+/* The next tick's audio, made now, and sent at once from this thread (in
+ * a split room the video's packets kept so far stay kept for the pace):
+ * it waits neither for the video's fan-out nor for the next drain. */
+static void audio_ahead(struct mx_room *r, uint64_t at, struct tick_times *tt)
+{
+	bool keeping = tp_batch_keeping(r->batch, false);
+
+	drain_audio(r);
+	mx_audio_tick(r, at);
+	tp_batch_flush(r->batch);
+	tp_batch_keeping(r->batch, keeping);
+	phase(tt, PH_NEXT_AUDIO);
 }
 
 static void *room_main(void *arg)
@@ -621,6 +689,8 @@ static void *room_main(void *arg)
 	r->fps_div = 1;
 	__atomic_store_n(&r->ctr.video_fps_now, r->cfg.fps, __ATOMIC_RELAXED);
 	struct tick_times tt = { 0 }, tt_prev = { 0 };
+	uint64_t ahead = 0; /* the tick whose audio was made ahead */
+	bool ahead_late = false; /* ... after its deadline */
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	for (;;) {
 		uint64_t now, cpu0;
@@ -649,19 +719,25 @@ static void *room_main(void *arg)
 		tt.at = cm_now_us();
 		tt.start_late = (int64_t)(tt.at - now);
 		mx_fanout_begin(r);
+		/* The audio first: its packets, the mix, and its sending, before
+		 * the rest of the inbox (feedback, commands) and the video. Its
+		 * deadline is the next tick's. Made already when the tick before
+		 * ran into this one's deadline (below). */
+		int64_t cpu_adjust = 0;
+		bool audio_late = ahead_late;
+		if (ahead != now) {
+			cpu_adjust = audio_out(r, now, &tt);
+			audio_late = tt.at > now + MX_TICK_US;
+			if (audio_late)
+				__atomic_add_fetch(&r->ctr.missed_audio_deadlines, 1,
+						   __ATOMIC_RELAXED);
+		} else {
+			tt.ph[PH_DRAIN_AUDIO] = tt.ph[PH_AUDIO] = tt.ph[PH_AUDIO_SEND] = 0;
+		}
+		ahead_late = false;
 		drain(r);
 		mx_rate_tick(r, cm_now_us()); /* the clock: feedback carries it */
 		phase(&tt, PH_DRAIN);
-		mx_audio_tick(r, now);
-		phase(&tt, PH_AUDIO);
-		/* The audio leaves now, before the video is made: a frame's
-		 * decodes, encodes and fan-out never hold it. Its deadline is
-		 * the next tick's. */
-		int64_t cpu_adjust = mx_fanout_audio(r);
-		phase(&tt, PH_AUDIO_SEND);
-		bool audio_late = tt.at > now + MX_TICK_US; /* sent after the next deadline */
-		if (audio_late)
-			__atomic_add_fetch(&r->ctr.missed_audio_deadlines, 1, __ATOMIC_RELAXED);
 		mx_screen_tick(r, now);
 		if (!behind)
 			mx_video_tick(r, now);
@@ -669,6 +745,24 @@ static void *room_main(void *arg)
 			__atomic_add_fetch(&r->ctr.video_skipped_ticks, 1, __ATOMIC_RELAXED);
 		tick_burn(r, &burn, cpu0);
 		phase(&tt, PH_VIDEO);
+		/* A video tick that ran to the next tick's deadline (a 720p
+		 * frame's decode and three encodes take 15-25 ms on this
+		 * machine) would make that tick's audio wait for this one's
+		 * fan-out and the next drain: the next tick's audio is made and
+		 * sent now instead. Only once that deadline has passed, never
+		 * before its time: made up to 3 ms early, two of six lecture
+		 * runs had an audio delay p95 of 650 ms, none of three since
+		 * (perf/RESULTS.md; the cause is not pinned down). */
+		tt.ph[PH_NEXT_AUDIO] = 0;
+		if (tt.at >= now + MX_TICK_US) {
+			ahead = now + MX_TICK_US;
+			audio_ahead(r, ahead, &tt);
+			ahead_late = tt.at > ahead + MX_TICK_US;
+			if (ahead_late)
+				__atomic_add_fetch(&r->ctr.missed_audio_deadlines, 1,
+						   __ATOMIC_RELAXED);
+			__atomic_add_fetch(&r->ctr.audio_ahead_ticks, 1, __ATOMIC_RELAXED);
+		}
 		/* Each receiver's pacer lets out what its rate allows now
 		 * (and a probe's padding); what waits is bounded, never a
 		 * reason for the tick to wait. */

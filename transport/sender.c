@@ -575,6 +575,14 @@ void tp_batch_defer(struct tp_batch *b, bool on)
 	b->used = 0;
 }
 
+bool tp_batch_keeping(struct tp_batch *b, bool on)
+{
+	bool was = b->defer;
+
+	b->defer = on;
+	return was;
+}
+
 void tp_batch_flush(struct tp_batch *b)
 {
 	unsigned off = 0;

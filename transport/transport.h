@@ -252,6 +252,11 @@ void tp_batch_flush(struct tp_batch *b);
  * earlier tick is forgotten here); off, they go out at once. Kept
  * packets are copies: the caller's buffer is free on return. */
 void tp_batch_defer(struct tp_batch *b, bool on);
+/* Turns a batch's keeping off (or back on) within a tick, forgetting
+ * nothing it kept: meanwhile sends through it go out at once, before
+ * what was kept (the next tick's audio, made while this tick's video still
+ * waits for its fan-out). Returns whether it was keeping. */
+bool tp_batch_keeping(struct tp_batch *b, bool on);
 
 /* The owning thread of the sender's RTP (one thread only): copies pkt
  * into the batch, protects it there, counts it for the sender report

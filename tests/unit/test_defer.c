@@ -3,7 +3,8 @@
  * a sender's packets are only kept; its tp_sender_pace, through another
  * batch (a send thread's), sends them all, in the order they were made;
  * what was kept in a tick that was never paced is forgotten; with the
- * batch not deferring they go out at once. The packets go over a real
+ * batch not deferring they go out at once; with keeping turned off within
+ * a tick, at once and ahead of what was kept. The packets go over a real
  * socket on 127.0.0.1 and are decrypted here with the sender's key.
  * And, on the same sender: the video packets a TWCC feedback reports
  * lost are handed out for an early repair (tp_sender_take_lost_video),
@@ -210,6 +211,41 @@ static void not_deferring_sends_at_once(void)
 	tp_batch_free(&room);
 }
 
+/* Keeping turned off within a tick (tp_batch_keeping: the next tick's
+ * audio, made while this tick's video waits for its pace): those packets
+ * go out at once, ahead of what was kept, which stays kept and goes out
+ * whole at the pace, with what was kept after keeping came back on. */
+static void keeping_off_sends_ahead_of_the_kept(void)
+{
+	struct tp_batch *room = NULL, *worker = NULL;
+	uint8_t buf[TP_PKT_CAP];
+	int got[N_PKTS];
+
+	CHECK(tp_batch_new(&room, srv) == 0);
+	CHECK(tp_batch_new(&worker, srv) == 0);
+	tp_batch_defer(room, true);
+	for (int i = 0; i < 5; i++)
+		CHECK_EQ(tp_sender_send_rtp(snd, room, buf, make_pkt(buf, sizeof(buf), 700 + i)), 0);
+	CHECK(tp_batch_keeping(room, false));
+	for (int i = 0; i < 2; i++)
+		CHECK_EQ(tp_sender_send_rtp(snd, room, buf, make_pkt(buf, sizeof(buf), 710 + i)), 0);
+	tp_batch_flush(room);
+	CHECK_EQ(receive(got, CM_ARRAY_SIZE(got)), 2);
+	CHECK_EQ(got[0], 710);
+	CHECK_EQ(got[1], 711);
+	CHECK(!tp_batch_keeping(room, true));
+	CHECK_EQ(tp_sender_send_rtp(snd, room, buf, make_pkt(buf, sizeof(buf), 705)), 0);
+	tp_batch_flush(room);
+	CHECK_EQ(receive(got, CM_ARRAY_SIZE(got)), 0); /* still kept */
+	tp_sender_pace(snd, worker, cm_now_us());
+	tp_batch_flush(worker);
+	CHECK_EQ(receive(got, CM_ARRAY_SIZE(got)), 6);
+	for (int i = 0; i < 6; i++)
+		CHECK_EQ(got[i], 700 + i);
+	tp_batch_free(&worker);
+	tp_batch_free(&room);
+}
+
 /* Many receivers' worth in one tick: the arena grows and every packet
  * still goes out once. */
 static void a_big_tick(void)
@@ -293,6 +329,7 @@ int main(void)
 	RUN(kept_until_paced_then_in_order);
 	RUN(kept_in_an_unpaced_tick_is_forgotten);
 	RUN(not_deferring_sends_at_once);
+	RUN(keeping_off_sends_ahead_of_the_kept);
 	RUN(twcc_lost_video_for_early_repair); /* before the big tick fills the pacer */
 	RUN(a_big_tick);
 	close(rx_fd);
