@@ -277,6 +277,10 @@ def section_presenters_only(ev):
           got is not None and 8.0 <= waited <= 12.5 and me(pres).get("screen") is False,
           f"ended after {waited:.1f} s" if got else "still shared after 14 s")
     call("PATCH", pres, {"screen": True})
+    # The stream sends a layout only when it differs from the last one it
+    # sent: a share that ends before the stream read it would send none.
+    # So the share is seen on the stream first, then its sharer leaves.
+    ev_room.wait(lambda e, d: e == "layout" and d.get("screen") == pid(pres))
     st, _h, _j = call("DELETE", pres)
     check("sharer_leaves_204", st == 204, f"{st}")
     got = ev_room.wait(lambda e, d: e == "layout" and d.get("screen") is None)
