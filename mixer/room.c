@@ -6,7 +6,7 @@
  * HTTP threads) and, at the room's frame rate, runs the video tick, and
  * sends what it made in sendmmsg batches (in a large room that sending is
  * split with the engine's send threads, fanout.c). A tick whose video
- * runs into the next deadline makes the next tick's audio before its own
+ * runs past the next deadline makes the next tick's audio before its own
  * sending. It never
  * blocks on I/O; each tick that ends after the next deadline is counted,
  * and each whose audio was sent after it.
@@ -745,8 +745,8 @@ static void *room_main(void *arg)
 			__atomic_add_fetch(&r->ctr.video_skipped_ticks, 1, __ATOMIC_RELAXED);
 		tick_burn(r, &burn, cpu0);
 		phase(&tt, PH_VIDEO);
-		/* A video tick that ran to the next tick's deadline (a 720p
-		 * frame's decode and three encodes take 15-25 ms on this
+		/* A video tick that ran past the next tick's deadline (a 720p
+		 * frame's decode and a tier's encode take 15-25 ms on this
 		 * machine) would make that tick's audio wait for this one's
 		 * fan-out and the next drain: the next tick's audio is made and
 		 * sent now instead. Only once that deadline has passed, never
