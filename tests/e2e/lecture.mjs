@@ -266,10 +266,13 @@ await t.run(async () => {
 
   // Recording: the presenter starts it; every page shows so; it stops.
   const presenterMsg = () => prof.page.locator('#presenter-msg').textContent();
+  // (10 s for the presenter's own page: what is checked here is that the
+  // recording starts and every page shows it, not how fast a starved
+  // browser gets its answer -- 4.6 s with a busy loop beside the four.)
   const tRec = Date.now();
   await prof.page.click('#rec-btn');
-  if (!(await until(5000, async () => /Recording started/.test(await presenterMsg()))))
-    t.fail(`the presenter's page does not say the recording started within 5 s: "${await presenterMsg()}"`);
+  if (!(await until(10000, async () => /Recording started/.test(await presenterMsg()))))
+    t.fail(`the presenter's page does not say the recording started within 10 s: "${await presenterMsg()}"`);
   else t.log(`recording: the presenter's page says it started ${Date.now() - tRec} ms after the click began`);
   await Promise.all(people.map(async (p) => {
     const on = await until(5000, () => p.page.evaluate(() => !document.getElementById('rec-badge').hidden));
@@ -280,8 +283,8 @@ await t.run(async () => {
   await shot(t, sb.page, 'room-recording.png');
   await sleep(1500);
   await prof.page.click('#rec-btn');
-  if (!(await until(5000, async () => /Recording stopped/.test(await presenterMsg()))))
-    t.fail(`the presenter's page does not say the recording stopped within 5 s: "${await presenterMsg()}"`);
+  if (!(await until(10000, async () => /Recording stopped/.test(await presenterMsg()))))
+    t.fail(`the presenter's page does not say the recording stopped within 10 s: "${await presenterMsg()}"`);
   await Promise.all(people.map(async (p) => {
     const off = await until(5000, () => p.page.evaluate(() => document.getElementById('rec-badge').hidden));
     if (!off) t.fail(`${p.tag}: still shows the recording badge 5 s after it stopped`);
