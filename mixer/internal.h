@@ -224,8 +224,9 @@ void mx_rate_apply(struct mx_room *r, struct mx_part *p, uint64_t now);
 /* May a retransmission of len bytes go to p now (the budget: a share of
  * its estimate)? Takes the bytes when it may. */
 bool mx_rate_rtx_allowed(struct mx_part *p, size_t len, uint64_t now);
-/* A link that loses 10 % or more: keyframes go twice (video.c). */
-bool mx_rate_lossy(const struct mx_part *p);
+/* A link that loses 10 % or more, with an RTX stream: each of its frames
+ * goes twice (video_send.c), and the copies count in its rates. */
+bool mx_rate_copies(const struct mx_part *p);
 /* Frames per second p is sent now (0: none). */
 unsigned mx_rate_fps(const struct mx_room *r, const struct mx_part *p);
 

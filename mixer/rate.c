@@ -40,6 +40,7 @@
 #define HEADROOM 0.70 /* of the estimate, for audio and the smallest tier's video */
 #define RTX_SHARE 0.10 /* of the estimate, for retransmissions */
 #define RTX_SHARE_MAX 0.30
+#define RTX_SHARE_COPIES 0.50 /* every frame's copy, and the repairs */
 #define HEAVY_LOSS 0.10 /* from this loss on, the smallest tier at most */
 #define HEAVY_LOSS_OFF 0.07 /* until it is under this */
 #define HEAVY_MIN_PKTS 100 /* judged over at least this many packets */
@@ -364,7 +365,8 @@ static void decide(struct mx_room *r, struct mx_part *p, uint64_t now)
 }
 
 /* The smallest tier's encoder: as much as its weakest automatic receiver
- * can take, within [30 %, 100 %] of its configured rate. */
+ * can take (a lossy one its frames twice), within [30 %, 100 %] of its
+ * configured rate. */
 static void tier0_rate(struct mx_room *r)
 {
 	double cfg = r->cfg.tiers[0].kbps, target = cfg;
@@ -377,14 +379,17 @@ static void tier0_rate(struct mx_room *r)
 		int level = p->rate.level;
 		if (level < 1)
 			continue;
-		double share = (level - 1) % 2 ? 1.0 : BASE_LAYER_SHARE;
+		/* Bytes on the wire per bit of the encoder's rate: its base
+		 * layer only at an odd level; each frame twice to a lossy link. */
+		double scale = VIDEO_OVERHEAD * ((level - 1) % 2 ? 1.0 : BASE_LAYER_SHARE) *
+			       (mx_rate_copies(p) ? 2 : 1);
+		double v = (HEADROOM * p->rate.estimate_bps - audio_bps(level)) / scale;
 		/* Never much more than what got through (the estimate may be
-		 * probing upwards): the encoder grows 5 % a second at most. */
-		double est = p->rate.estimate_bps;
+		 * probing upwards): what it is sent grows 5 % a second at most.
+		 * (Not HEADROOM of that: the rate would shrink to the floor.) */
 		if (p->rate.acked_bps)
-			est = CM_MIN(est, 1.05 * p->rate.acked_bps + 5000);
-		double v = (HEADROOM * est - audio_bps(level)) / VIDEO_OVERHEAD / share / 1000.0;
-		target = CM_MIN(target, v);
+			v = CM_MIN(v, (1.05 * p->rate.acked_bps + 5000 - audio_bps(level)) / scale);
+		target = CM_MIN(target, v / 1000.0);
 	}
 	target = CM_MAX(target, cfg * TIER0_FLOOR);
 	mx_video_set_tier_kbps(r->video, 0, (int)target);
@@ -413,8 +418,11 @@ void mx_rate_tick(struct mx_room *r, uint64_t now)
 bool mx_rate_rtx_allowed(struct mx_part *p, size_t len, uint64_t now)
 {
 	struct mx_rate *rt = &p->rate;
-	/* A lossy link needs more repairs: twice its loss, within 10-30 %. */
-	double share = CM_MIN(RTX_SHARE_MAX, CM_MAX(RTX_SHARE, 2 * rt->loss));
+	/* A lossy link needs more repairs: twice its loss, within 10-30 %;
+	 * one sent every frame twice, the copies too (the smallest tier's
+	 * encoder leaves them room: tier0_rate). */
+	double share = mx_rate_copies(p) ? RTX_SHARE_COPIES
+					 : CM_MIN(RTX_SHARE_MAX, CM_MAX(RTX_SHARE, 2 * rt->loss));
 	double rate = CM_MAX(share * rt->estimate_bps, (double)RTX_MIN_BPS) / 8.0;
 
 	if (rt->rtx_refill_us)
@@ -430,9 +438,9 @@ bool mx_rate_rtx_allowed(struct mx_part *p, size_t len, uint64_t now)
 	return true;
 }
 
-bool mx_rate_lossy(const struct mx_part *p)
+bool mx_rate_copies(const struct mx_part *p)
 {
-	return p->rate.heavy_loss;
+	return p->rate.heavy_loss && p->sender && tp_sender_rtx_pt(p->sender) > 0;
 }
 
 unsigned mx_rate_fps(const struct mx_room *r, const struct mx_part *p)

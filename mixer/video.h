@@ -40,7 +40,9 @@ struct mx_sent {
 	uint16_t rseq, tseq, rpic;
 	uint8_t rtl0;
 	int8_t tier; /* -1: empty */
-	bool resent; /* a copy went after it (a repair, or the lossy link's twice) */
+	/* Times it went (the first, the lossy link's copy, repairs), and
+	 * how many of those the receiver's TWCC reported lost. */
+	uint8_t sends, lost;
 };
 
 #define MX_SENT_MAP 512

@@ -10,6 +10,10 @@
 #include "common/common.h"
 #include "mixer/video_priv.h"
 
+/* An early repair (TWCC's lost) stops once a packet went this often:
+ * past that the receiver's jitter buffer has given its frame up. */
+#define MX_EARLY_SENDS 4
+
 /* One packet to one receiver, rewritten: its SSRC, payload type,
  * sequence number, timestamp, picture id and TL0PICIDX; as a
  * retransmission on the RTX stream when rtx is set. */
@@ -58,8 +62,7 @@ static void send_frame(struct mx_room *r, struct mx_part *p, const struct hist_p
 {
 	struct mx_vout *o = &p->vout;
 	uint16_t rpic = o->next_pic++ & 0x7fff;
-	bool twice =
-	    (key || ti == 0) && tp_sender_rtx_pt(p->sender) > 0 && mx_rate_lossy(p);
+	bool twice = (key || ti == 0) && mx_rate_copies(p);
 
 	for (size_t i = 0; i < n; i++) {
 		const struct hist_pkt *hp = &hist[(uint16_t)(first + i) % HIST];
@@ -77,13 +80,14 @@ static void send_frame(struct mx_room *r, struct mx_part *p, const struct hist_p
 		    .rpic = rpic,
 		    .rtl0 = o->last_tl0,
 		    .tier = (int8_t)ti,
+		    .sends = 1,
 		};
 		send_to(r, p, hp->data, hp->len, rseq, o->last_ts, rpic, o->last_tl0,
 			false);
 		if (twice && mx_rate_rtx_allowed(p, hp->len, now)) {
 			send_to(r, p, hp->data, hp->len, rseq, o->last_ts, rpic,
 				o->last_tl0, true);
-			o->sent[rseq % MX_SENT_MAP].resent = true;
+			o->sent[rseq % MX_SENT_MAP].sends++;
 		}
 	}
 	o->frames_sent++;
@@ -186,8 +190,10 @@ size_t mx_video_wire_bytes(const struct mx_video *v, size_t n)
  * end: a receiver may NACK only with its regular RTCP, later than its
  * jitter buffer waits (GStreamer's: some 200-350 ms after the loss, and
  * it gave the frame up at 200 ms and asked for a keyframe). An early
- * repair goes once per packet, and not for one already resent; a NACK
- * that still comes is answered (the repair was lost too). */
+ * repair goes when every copy sent so far was reported lost (a lossy
+ * receiver's copy of each frame is one: at 15 % loss both go one time in
+ * 45, and that was a frozen picture until the next keyframe), until the
+ * packet went MX_EARLY_SENDS times; a NACK is answered whatever went. */
 static void resend(struct mx_room *r, struct mx_part *p, const uint16_t *seqs, size_t n,
 		   bool early, uint64_t now)
 {
@@ -198,7 +204,9 @@ static void resend(struct mx_room *r, struct mx_part *p, const uint16_t *seqs, s
 		return;
 	for (size_t i = 0; i < n; i++) {
 		struct mx_sent *e = &o->sent[seqs[i] % MX_SENT_MAP];
-		if (e->tier < 0 || e->rseq != seqs[i] || (early && e->resent))
+		if (e->tier < 0 || e->rseq != seqs[i])
+			continue;
+		if (early && (++e->lost < e->sends || e->sends >= MX_EARLY_SENDS))
 			continue;
 		const struct tier *t = &r->video->tiers[(int)e->tier];
 		const struct hist_pkt *hist = hist_of(t, o->codec);
@@ -221,7 +229,8 @@ static void resend(struct mx_room *r, struct mx_part *p, const uint16_t *seqs, s
 		if (!mx_rate_rtx_allowed(p, hp->len, now))
 			continue;
 		send_to(r, p, hp->data, hp->len, e->rseq, ts, e->rpic, e->rtl0, rtx);
-		e->resent = true;
+		if (e->sends < UINT8_MAX)
+			e->sends++;
 		__atomic_add_fetch(&r->ctr.video_retransmits, 1, __ATOMIC_RELAXED);
 		if (early)
 			__atomic_add_fetch(&r->ctr.video_repairs_early, 1, __ATOMIC_RELAXED);

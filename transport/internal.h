@@ -56,7 +56,7 @@ struct tp_sent_pkt {
 	bool acked; /* reported received: later feedback about it is old news */
 	uint32_t probe; /* the probe cluster it belongs to, 0 none */
 	bool padding; /* padding only (a probe's) */
-	bool video; /* an original video packet (not RTX): video_seq is its number */
+	bool video; /* a video packet or its RTX copy: video_seq is the video number */
 	uint16_t video_seq;
 };
 

@@ -223,6 +223,9 @@ static size_t stamp(struct tp_sender *s, const uint8_t *pkt, size_t len, uint8_t
 	k = h.ssrc == s->out[0].ssrc ? 0 : 1; /* RTX rides with video */
 	if (!s->has[k])
 		return 0;
+	/* An RTX packet with a payload: a video packet again, its number
+	 * first (RFC 4588 4); a probe's padding has none. */
+	bool rtx = s->rtx_ssrc && h.ssrc == s->rtx_ssrc && h.payload_len >= 2;
 	const struct tp_sdp_neg_media *m = &s->media[k];
 	if (m->ext_abs_send_time) {
 		uint32_t v = tp_rtp_abs_send_time(now);
@@ -257,8 +260,8 @@ static size_t stamp(struct tp_sender *s, const uint8_t *pkt, size_t len, uint8_t
 		    .seq = s->twcc_seq,
 		    .size = (uint16_t)(n + 16 + 28),
 		    .padding = h.pad_len && !h.payload_len,
-		    .video = h.ssrc == s->out[1].ssrc,
-		    .video_seq = h.seq,
+		    .video = h.ssrc == s->out[1].ssrc || rtx,
+		    .video_seq = rtx ? cm_rd16(pkt + h.hdr_len) : h.seq,
 		};
 		tp_probe_on_stamp(s, e);
 		s->twcc_seq++;

@@ -212,8 +212,9 @@ void tp_sender_set_pace_floor(struct tp_sender *s, uint32_t bps);
 bool tp_sender_video_queued(const struct tp_sender *s, uint16_t seq);
 /* The sequence numbers of video packets (as sent to this receiver) that
  * its TWCC feedback reported lost since the last call: up to cap of them
- * into seqs; the count. Each packet once; retransmissions are not among
- * them. The thread that calls tp_sender_feedback. */
+ * into seqs; the count. Once per packet sent: a video packet whose RTX
+ * copies were lost too comes once more for each (its own number each
+ * time). The thread that calls tp_sender_feedback. */
 #define TP_SENDER_LOST_MAX 64 /* kept between calls */
 size_t tp_sender_take_lost_video(struct tp_sender *s, uint16_t *seqs, size_t cap);
 

@@ -8,7 +8,8 @@
  * socket on 127.0.0.1 and are decrypted here with the sender's key.
  * And, on the same sender: the video packets a TWCC feedback reports
  * lost are handed out for an early repair (tp_sender_take_lost_video),
- * each once, and never audio.
+ * each once, and never audio; an RTX copy reported lost counts for the
+ * packet it copies.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -318,6 +319,46 @@ static void twcc_lost_video_for_early_repair(void)
 	tp_batch_free(&b);
 }
 
+/* A lossy receiver's video packet and its RTX copy (RFC 4588: the
+ * original number first in the payload): when TWCC reports both lost,
+ * the packet's number comes out twice, so the room sees that no copy
+ * arrived; when the copy arrived, once. */
+static void twcc_lost_rtx_copy_counts(void)
+{
+	struct tp_batch *b = NULL;
+	uint8_t buf[TP_PKT_CAP], fb[256];
+	/* 802, its copy, 804; 805, its copy, 806 (make_pkt: all video). */
+	bool recv[6] = { false, false, true, false, true, true };
+	int32_t delta[6] = { 0, 0, 1000, 0, 1000, 1000 };
+	uint16_t seqs[TP_SENDER_LOST_MAX];
+	int got[16];
+	size_t fb_len, len;
+
+	CHECK(tp_sender_rtx_pt(snd) > 0); /* Chrome's offer has RTX */
+	CHECK(tp_batch_new(&b, srv) == 0);
+	tp_batch_defer(b, false);
+	uint16_t base = snd->twcc_seq;
+	for (int i = 802; i <= 805; i += 3) {
+		len = make_pkt(buf, sizeof(buf), i);
+		CHECK_EQ(tp_sender_send_rtp(snd, b, buf, len), 0);
+		CHECK_EQ(tp_sender_send_rtx(snd, b, buf, len), 0);
+		CHECK_EQ(tp_sender_send_rtp(snd, b, buf, make_pkt(buf, sizeof(buf), i + 2)), 0);
+	}
+	tp_batch_flush(b);
+	CHECK_EQ(receive(got, CM_ARRAY_SIZE(got)), 6);
+	CHECK_EQ(snd->twcc_seq, (uint16_t)(base + 6));
+	CHECK_EQ(tp_rtcp_write_twcc(fb, sizeof(fb), &fb_len, 1, tp_sender_ssrc(snd, TP_SDP_VIDEO),
+				    base, 0, 2, recv, delta, 6),
+		 0);
+	tp_sender_feedback(snd, fb, fb_len, cm_now_us());
+	size_t n = tp_sender_take_lost_video(snd, seqs, CM_ARRAY_SIZE(seqs));
+	CHECK_EQ(n, 3u);
+	CHECK_EQ(seqs[0], 802);
+	CHECK_EQ(seqs[1], 802);
+	CHECK_EQ(seqs[2], 805);
+	tp_batch_free(&b);
+}
+
 int main(void)
 {
 	int err = setup();
@@ -331,6 +372,7 @@ int main(void)
 	RUN(not_deferring_sends_at_once);
 	RUN(keeping_off_sends_ahead_of_the_kept);
 	RUN(twcc_lost_video_for_early_repair); /* before the big tick fills the pacer */
+	RUN(twcc_lost_rtx_copy_counts);
 	RUN(a_big_tick);
 	close(rx_fd);
 	tp_srtp_free(&rx_ctx);
