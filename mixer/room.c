@@ -645,6 +645,17 @@ static void log_audio_late(const struct mx_room *r, const struct tick_times *t,
 	cm_log(CM_LOG_DEBUG, "mixer", "room %s: audio late: %s (the tick before: %s)", r->name, a, b);
 }
 
+/* The audio of the tick at `tick`, sent at tt->at: late when that was
+ * past the next tick's deadline (counted). */
+static bool audio_judged_late(struct mx_room *r, uint64_t tick, const struct tick_times *tt)
+{
+	bool late = tt->at > tick + MX_TICK_US;
+
+	if (late)
+		__atomic_add_fetch(&r->ctr.missed_audio_deadlines, 1, __ATOMIC_RELAXED);
+	return late;
+}
+
 /* A tick's audio: mixed, encoded and sent (mx_fanout_audio). Returns the
  * overload control's adjustment for the sending. */
 static int64_t audio_out(struct mx_room *r, uint64_t now, struct tick_times *tt)
@@ -727,10 +738,7 @@ static void *room_main(void *arg)
 		bool audio_late = ahead_late;
 		if (ahead != now) {
 			cpu_adjust = audio_out(r, now, &tt);
-			audio_late = tt.at > now + MX_TICK_US;
-			if (audio_late)
-				__atomic_add_fetch(&r->ctr.missed_audio_deadlines, 1,
-						   __ATOMIC_RELAXED);
+			audio_late = audio_judged_late(r, now, &tt);
 		} else {
 			tt.ph[PH_DRAIN_AUDIO] = tt.ph[PH_AUDIO] = tt.ph[PH_AUDIO_SEND] = 0;
 		}
@@ -757,10 +765,7 @@ static void *room_main(void *arg)
 		if (tt.at >= now + MX_TICK_US) {
 			ahead = now + MX_TICK_US;
 			audio_ahead(r, ahead, &tt);
-			ahead_late = tt.at > ahead + MX_TICK_US;
-			if (ahead_late)
-				__atomic_add_fetch(&r->ctr.missed_audio_deadlines, 1,
-						   __ATOMIC_RELAXED);
+			ahead_late = audio_judged_late(r, ahead, &tt);
 			__atomic_add_fetch(&r->ctr.audio_ahead_ticks, 1, __ATOMIC_RELAXED);
 		}
 		/* Each receiver's pacer lets out what its rate allows now
