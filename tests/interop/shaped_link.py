@@ -87,6 +87,12 @@ class Receiver(gp.WebRTCPeer):
         self.lock = threading.Lock()
         self.audio = []       # (t, int16 array)
         self.frames = []      # (t, w, h)
+        # Audio RTP packets' times where they leave libnice (still SRTP,
+        # header in clear) and where webrtcbin hands them out (after SRTP
+        # and the jitter buffer): when the decoded audio stops, which
+        # step it stopped at.
+        self.audio_net = []
+        self.audio_out = []
         super().__init__(hub, ROOM, name, gp.launch("webrtcbin name=webrtc bundle-policy=max-bundle",
                                                      name))
         self.recvonly(OPUS_CAPS + ",encoding-params=(string)2" + TWCC_CAPS)
@@ -113,6 +119,7 @@ class Receiver(gp.WebRTCPeer):
         if not self.measure:
             self.attach(pad, [gp.fakesink()])
         elif media == "audio":
+            pad.add_probe(Gst.PadProbeType.BUFFER, self._stamp, self.audio_out)
             dec = Gst.ElementFactory.make("opusdec")
             dec.set_property("plc", True)
             dec.set_property("use-inband-fec", True)
@@ -132,6 +139,33 @@ class Receiver(gp.WebRTCPeer):
                     depay.set_property(prop, True)
             self.attach(pad, [depay, Gst.ElementFactory.make("vp8dec"),
                               gp.appsink(self._on_frame)])
+
+    def on_joined(self, answer, agent):
+        if self.measure:
+            self.probe_nicesrc(self._net_buffer, self._net_list, None)
+
+    def _stamp(self, _pad, _info, times):
+        times.append(time.monotonic())
+        return Gst.PadProbeReturn.OK
+
+    def _net_buffer(self, _pad, info, _data):
+        self._net_rtp(info.get_buffer())
+        return Gst.PadProbeReturn.OK
+
+    def _net_list(self, _pad, info, _data):
+        bl = info.get_buffer_list()
+        for i in range(bl.length()):
+            self._net_rtp(bl.get(i))
+        return Gst.PadProbeReturn.OK
+
+    def _net_rtp(self, buf):
+        ok, mi = buf.map(Gst.MapFlags.READ)
+        if ok:
+            # RTP (not RTCP: payload types 72-79 with the marker) of the
+            # audio payload type.
+            if len(mi.data) >= 12 and mi.data[0] >> 6 == 2 and mi.data[1] & 0x7f == 111:
+                self.audio_net.append(time.monotonic())
+            buf.unmap(mi)
 
     def _on_audio(self, sink):
         t = time.monotonic()
@@ -174,7 +208,7 @@ def run_client(out, secs):
     pcm = np.concatenate([a for _t, a in audio]) if audio else np.zeros(0, np.int16)
     ts = np.concatenate([np.full(len(a), t) for t, a in audio]) if audio else np.zeros(0)
     np.savez(out, pcm=pcm, t=ts, frames=np.array(frames, dtype=float).reshape(-1, 3),
-             t_join=t_join)
+             t_join=t_join, audio_net=np.array(me.audio_net), audio_out=np.array(me.audio_out))
     hub.close()
 
 
@@ -291,6 +325,21 @@ def audio_gap_ms(pcm, t, t0, t1):
     arr = np.unique(ts)
     hole = float(np.max(np.diff(arr))) * 1000 if len(arr) > 1 else float("inf")
     return float(gap), hole, len(xs) / gp.RATE / (t1 - t0)
+
+
+def audio_stop(d, t, t_join, t1):
+    """Where the client's audio stopped, when it did: the last decoded
+    buffer, and the audio RTP packets after it from the network (libnice)
+    and out of webrtcbin (after SRTP and its jitter buffer)."""
+    last = float(t[-1]) if len(t) else t_join
+    if last >= t1 - 1.0:
+        return ""
+    net = d["audio_net"] if "audio_net" in d.files else np.zeros(0)
+    out = d["audio_out"] if "audio_out" in d.files else np.zeros(0)
+    return (f"; the last decoded audio {last - t_join:.1f} s after the join; after it "
+            f"{int(np.sum(net > last))} audio RTP packets arrived (libnice) and "
+            f"{int(np.sum(out > last))} left webrtcbin (last at "
+            f"{(float(out[-1]) - t_join) if len(out) else float('nan'):.1f} s)")
 
 
 def frames_in(frames, t0, t1):
@@ -543,7 +592,8 @@ def main_case(case):
                        video_fps=round(len(fr) / (w1 - w0), 2), longest_freeze_s=round(freeze, 2),
                        video_sizes=sorted({(int(w), int(h)) for _t, w, h in fr}))
         expect(gap <= 60, f"audio: longest gap {gap:.0f} ms (<= 60)")
-        expect(cover >= 0.97, f"audio: {cover * 100:.1f} % of the time decoded")
+        expect(cover >= 0.97, f"audio: {cover * 100:.1f} % of the time decoded"
+               + ("" if cover >= 0.97 else audio_stop(d, t, t_join, w1)))
         expect(freeze < 1.0, f"video: longest freeze {freeze:.2f} s (< 1)")
     figures["good_tiers"] = good_tiers
     # The room's repairs: packets resent (for NACKs, and early for TWCC's
