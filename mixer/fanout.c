@@ -149,7 +149,7 @@ static int64_t split(struct mx_room *r, cm_pool_fn *fn, struct fanout *f)
 	__atomic_add_fetch(&r->ctr.send_pool_us, helpers, __ATOMIC_RELAXED);
 	/* The overload control's measure: the fan-out as the share of it
 	 * each of the threads that split it would have, were they balanced,
-	 * in place of the room thread's own part (see room.c). */
+	 * in place of the room thread's own part (see tick.c). */
 	return (int64_t)((own + helpers) / r->n_batches) - (int64_t)own;
 }
 

@@ -209,6 +209,16 @@ void mx_room_destroy(struct mx_room **r);
 void mx_room_end(struct mx_room *r);
 /* Under the engine lock: starts the worker if it is not running. */
 int mx_room_ensure_running(struct mx_room *r);
+/* The worker (tick.c), and what it asks of the room (room.c): the inbox
+ * handled (all of it; or only the audio packets ahead of the first
+ * command or membership change, the rest kept in order), whether it may
+ * end (nobody in the room, nothing coming), its recording closed and
+ * everyone out as it ends. */
+void *mx_room_main(void *arg);
+void mx_room_drain(struct mx_room *r);
+void mx_room_drain_audio(struct mx_room *r);
+bool mx_room_may_end(struct mx_room *r);
+void mx_room_wind_up(struct mx_room *r);
 /* New video tiers for a room with no worker (engine lock held). */
 int mx_room_retier(struct mx_room *r, const struct mx_room_cfg *cfg);
 /* The room's configured layout into its video state (worker or offline). */

@@ -247,7 +247,7 @@ struct mx_room_stats {
 	uint64_t ticks; /* 20 ms ticks run */
 	uint64_t missed_deadlines; /* ticks that ended after the next deadline */
 	uint64_t missed_audio_deadlines; /* ticks whose audio left after the next deadline */
-	uint64_t audio_ahead_ticks; /* ticks whose audio was made by the tick before (room.c) */
+	uint64_t audio_ahead_ticks; /* ticks whose audio was made by the tick before (tick.c) */
 	uint64_t audio_encodes; /* Opus encodes: K + tiers per tick, not N */
 	uint64_t audio_decodes;
 	uint64_t video_decodes;
@@ -260,7 +260,7 @@ struct mx_room_stats {
 	uint64_t audio_encode_us, audio_decode_us; /* time spent, summed */
 	uint64_t video_encode_us, video_decode_us, video_compose_us;
 	uint64_t video_receivers[MX_VIDEO_TIERS]; /* receivers per tier now */
-	/* Overload control (room.c): the room worker's own CPU time as a
+	/* Overload control (tick.c): the room worker's own CPU time as a
 	 * share of its 20 ms ticks over the last second (per mille), the
 	 * video frame rate it runs at now (lowered when ticks run late),
 	 * video frames skipped so that late audio ticks catch up, and 1
