@@ -46,6 +46,8 @@ void cm_log(enum cm_log_level level, const char *mod, const char *fmt, ...)
 
 /* CLOCK_MONOTONIC in microseconds. */
 uint64_t cm_now_us(void);
+/* The calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID) in microseconds. */
+uint64_t cm_thread_cpu_us(void);
 /* Wall clock as a 64-bit NTP timestamp (32.32), for RTCP sender reports. */
 uint64_t cm_ntp_now(void);
 

@@ -18,7 +18,6 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "common/common.h"
 
@@ -46,14 +45,6 @@ struct thread_arg {
 	struct cm_pool *p;
 	unsigned index;
 };
-
-static uint64_t thread_cpu_us(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-	return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
-}
 
 /* Takes chunks of j until none is left; worker says whose they are. */
 static void work_on(struct cm_pool_job *j, unsigned worker)
@@ -97,9 +88,9 @@ static void *pool_main(void *arg)
 		}
 		j->users++;
 		pthread_mutex_unlock(&p->lock);
-		uint64_t c0 = thread_cpu_us();
+		uint64_t c0 = cm_thread_cpu_us();
 		work_on(j, ta.index);
-		__atomic_add_fetch(&j->cpu_us, thread_cpu_us() - c0, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&j->cpu_us, cm_thread_cpu_us() - c0, __ATOMIC_RELAXED);
 		pthread_mutex_lock(&p->lock);
 		if (--j->users == 0)
 			pthread_cond_broadcast(&p->done);

@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "common/common.h"
 #include "mixer/internal.h"
@@ -49,14 +48,6 @@ struct fanout {
 	struct mx_room *r;
 	uint64_t queued, dropped; /* atomics: summed over the chunks */
 };
-
-static uint64_t thread_cpu_us(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-	return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
-}
 
 int mx_fanout_init(struct mx_room *r)
 {
@@ -142,9 +133,9 @@ static void kept_chunk(void *arg, unsigned worker, size_t begin, size_t end)
 static int64_t split(struct mx_room *r, cm_pool_fn *fn, struct fanout *f)
 {
 	struct cm_pool *pool = mx_engine_send_pool(r->engine);
-	uint64_t c0 = thread_cpu_us();
+	uint64_t c0 = cm_thread_cpu_us();
 	uint64_t helpers = cm_pool_run(pool, fn, f, r->n_parts, r->fanout_chunk);
-	uint64_t own = thread_cpu_us() - c0;
+	uint64_t own = cm_thread_cpu_us() - c0;
 
 	__atomic_add_fetch(&r->ctr.send_pool_us, helpers, __ATOMIC_RELAXED);
 	/* The overload control's measure: the fan-out as the share of it

@@ -59,14 +59,6 @@ static bool ts_after(const struct timespec *a, const struct timespec *b)
 	return a->tv_sec > b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec > b->tv_nsec);
 }
 
-static uint64_t thread_cpu_us(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-	return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
-}
-
 /* Fault injection (TUTTI_TEST_TICK_BURN="room:us[/n],..."): the room's
  * worker burns us of CPU in its tick (every n-th tick; every tick without
  * /n), after the audio left and the video was made, as a heavy frame
@@ -98,7 +90,7 @@ static void tick_burn(const struct mx_room *r, const struct tick_burn *b, uint64
 {
 	if (!b->us || r->tick % b->every)
 		return;
-	while (thread_cpu_us() - cpu0 < b->us)
+	while (cm_thread_cpu_us() - cpu0 < b->us)
 		;
 }
 
@@ -270,7 +262,7 @@ void *mx_room_main(void *arg)
 		 * back to back to catch up, each still stands for its 20 ms
 		 * (jitter buffers play out by it). */
 		now = (uint64_t)deadline.tv_sec * 1000000u + (uint64_t)deadline.tv_nsec / 1000u;
-		cpu0 = thread_cpu_us();
+		cpu0 = cm_thread_cpu_us();
 		/* Starting after the next tick's deadline: catching up. */
 		clock_gettime(CLOCK_MONOTONIC, &now_ts);
 		if (ts_after(&now_ts, &deadline)) {
@@ -351,7 +343,7 @@ void *mx_room_main(void *arg)
 		if (missed)
 			__atomic_add_fetch(&r->ctr.missed_deadlines, 1, __ATOMIC_RELAXED);
 		overload_control(r, missed,
-				 (uint64_t)((int64_t)(thread_cpu_us() - cpu0) + cpu_adjust), now);
+				 (uint64_t)((int64_t)(cm_thread_cpu_us() - cpu0) + cpu_adjust), now);
 		if (ts_after(&now_ts, &far))
 			deadline = now_ts;
 		if (r->n_parts == 0 && mx_room_may_end(r))
