@@ -93,6 +93,8 @@ class Receiver(gp.WebRTCPeer):
         # step it stopped at.
         self.audio_net = []
         self.audio_out = []
+        self.audio_depay = []   # buffers out of rtpopusdepay
+        self.audio_dec = []     # out of opusdec
         super().__init__(hub, ROOM, name, gp.launch("webrtcbin name=webrtc bundle-policy=max-bundle",
                                                      name))
         self.recvonly(OPUS_CAPS + ",encoding-params=(string)2" + TWCC_CAPS)
@@ -126,7 +128,12 @@ class Receiver(gp.WebRTCPeer):
             caps_el = Gst.ElementFactory.make("capsfilter")
             caps_el.set_property("caps", Gst.Caps.from_string(
                 "audio/x-raw,format=S16LE,rate=48000,channels=1,layout=interleaved"))
-            self.attach(pad, [Gst.ElementFactory.make("rtpopusdepay"), dec,
+            depay = Gst.ElementFactory.make("rtpopusdepay")
+            depay.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, self._stamp,
+                                                  self.audio_depay)
+            dec.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, self._stamp,
+                                                self.audio_dec)
+            self.attach(pad, [depay, dec,
                               Gst.ElementFactory.make("audioconvert"),
                               Gst.ElementFactory.make("audioresample"), caps_el,
                               gp.appsink(self._on_audio)])
@@ -144,8 +151,9 @@ class Receiver(gp.WebRTCPeer):
         if self.measure:
             self.probe_nicesrc(self._net_buffer, self._net_list, None)
 
-    def _stamp(self, _pad, _info, times):
-        times.append(time.monotonic())
+    def _stamp(self, _pad, info, times):
+        pts = info.get_buffer().pts
+        times.append((time.monotonic(), pts / 1e9 if pts != Gst.CLOCK_TIME_NONE else -1.0))
         return Gst.PadProbeReturn.OK
 
     def _net_buffer(self, _pad, info, _data):
@@ -208,7 +216,10 @@ def run_client(out, secs):
     pcm = np.concatenate([a for _t, a in audio]) if audio else np.zeros(0, np.int16)
     ts = np.concatenate([np.full(len(a), t) for t, a in audio]) if audio else np.zeros(0)
     np.savez(out, pcm=pcm, t=ts, frames=np.array(frames, dtype=float).reshape(-1, 3),
-             t_join=t_join, audio_net=np.array(me.audio_net), audio_out=np.array(me.audio_out))
+             t_join=t_join, audio_net=np.array(me.audio_net),
+             audio_out=np.array(me.audio_out, dtype=float).reshape(-1, 2),
+             audio_depay=np.array(me.audio_depay, dtype=float).reshape(-1, 2),
+             audio_dec=np.array(me.audio_dec, dtype=float).reshape(-1, 2))
     hub.close()
 
 
@@ -329,17 +340,37 @@ def audio_gap_ms(pcm, t, t0, t1):
 
 def audio_stop(d, t, t_join, t1):
     """Where the client's audio stopped, when it did: the last decoded
-    buffer, and the audio RTP packets after it from the network (libnice)
-    and out of webrtcbin (after SRTP and its jitter buffer)."""
+    buffer, and the audio after it at each step: RTP packets from the
+    network (libnice), out of webrtcbin (after SRTP and its jitter buffer),
+    out of the depayloader and the decoder; and the timestamps there."""
     last = float(t[-1]) if len(t) else t_join
     if last >= t1 - 1.0:
         return ""
-    net = d["audio_net"] if "audio_net" in d.files else np.zeros(0)
-    out = d["audio_out"] if "audio_out" in d.files else np.zeros(0)
+
+    def times(key):
+        x = d[key] if key in d.files else np.zeros(0)
+        return x[:, 0] if x.ndim == 2 else x
+
+    def after(key):
+        return int(np.sum(times(key) > last))
+
+    def pts_at(key, at):
+        # The buffer timestamps (s) of the last two before at and the first
+        # two after: a jump there would stop a decoder or a sink.
+        x = d[key] if key in d.files else np.zeros((0, 2))
+        if x.ndim != 2 or not len(x):
+            return "[]"
+        i = int(np.searchsorted(x[:, 0], at))
+        return "[" + ", ".join(f"{v:.3f}" for v in x[max(0, i - 2):i + 2, 1]) + "]"
+
+    out = times("audio_out")
     return (f"; the last decoded audio {last - t_join:.1f} s after the join; after it "
-            f"{int(np.sum(net > last))} audio RTP packets arrived (libnice) and "
-            f"{int(np.sum(out > last))} left webrtcbin (last at "
-            f"{(float(out[-1]) - t_join) if len(out) else float('nan'):.1f} s)")
+            f"{after('audio_net')} audio RTP packets arrived (libnice), "
+            f"{after('audio_out')} left webrtcbin (last at "
+            f"{(float(out[-1]) - t_join) if len(out) else float('nan'):.1f} s), "
+            f"{after('audio_depay')} left rtpopusdepay, {after('audio_dec')} opusdec; "
+            f"PTS {pts_at('audio_out', last)} out of webrtcbin, "
+            f"{pts_at('audio_dec', last)} out of opusdec, at the stop and just after")
 
 
 def frames_in(frames, t0, t1):
