@@ -383,13 +383,16 @@ static void tier0_rate(struct mx_room *r)
 		 * layer only at an odd level; each frame twice to a lossy link. */
 		double scale = VIDEO_OVERHEAD * ((level - 1) % 2 ? 1.0 : BASE_LAYER_SHARE) *
 			       (mx_rate_copies(p) ? 2 : 1);
-		double v = (HEADROOM * p->rate.estimate_bps - audio_bps(level)) / scale;
 		/* Never much more than what got through (the estimate may be
-		 * probing upwards): what it is sent grows 5 % a second at most.
-		 * (Not HEADROOM of that: the rate would shrink to the floor.) */
+		 * probing upwards). HEADROOM of that too: where it is the
+		 * bound, the rate sinks towards the floor (perf/RESULTS.md,
+		 * 15 % loss): a margin that the 128 kbit/s link needs while
+		 * its estimate runs above the link. */
+		double est = p->rate.estimate_bps;
 		if (p->rate.acked_bps)
-			v = CM_MIN(v, (1.05 * p->rate.acked_bps + 5000 - audio_bps(level)) / scale);
-		target = CM_MIN(target, v / 1000.0);
+			est = CM_MIN(est, 1.05 * p->rate.acked_bps + 5000);
+		double v = (HEADROOM * est - audio_bps(level)) / scale / 1000.0;
+		target = CM_MIN(target, v);
 	}
 	target = CM_MAX(target, cfg * TIER0_FLOOR);
 	mx_video_set_tier_kbps(r->video, 0, (int)target);
