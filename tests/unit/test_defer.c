@@ -275,6 +275,22 @@ static void a_big_tick(void)
 	tp_batch_free(&room);
 }
 
+/* A TWCC feedback (count fb_count) about the n packets stamped from base,
+ * each received or not, given to the sender; the video sequence numbers
+ * it then hands out for an early repair, into seqs; their count. */
+static size_t feedback_lost(uint16_t base, uint8_t fb_count, const bool *recv,
+			    const int32_t *delta, int n, uint16_t *seqs)
+{
+	uint8_t fb[256];
+	size_t fb_len;
+
+	CHECK_EQ(tp_rtcp_write_twcc(fb, sizeof(fb), &fb_len, 1, tp_sender_ssrc(snd, TP_SDP_VIDEO),
+				    base, 0, fb_count, recv, delta, n),
+		 0);
+	tp_sender_feedback(snd, fb, fb_len, cm_now_us());
+	return tp_sender_take_lost_video(snd, seqs, TP_SENDER_LOST_MAX);
+}
+
 /* Six packets (audio 0 and 3, video 1, 2, 4, 5 by make_pkt), then a TWCC
  * feedback with 1 (video), 3 (audio) and 4 (video) missing: the lost
  * video's sequence numbers come out once; the same feedback again, and
@@ -282,12 +298,11 @@ static void a_big_tick(void)
 static void twcc_lost_video_for_early_repair(void)
 {
 	struct tp_batch *b = NULL;
-	uint8_t buf[TP_PKT_CAP], fb[256];
+	uint8_t buf[TP_PKT_CAP];
 	bool recv[6] = { true, false, true, false, false, true };
 	int32_t delta[6] = { 0, 0, 1000, 0, 0, 1000 };
 	uint16_t seqs[TP_SENDER_LOST_MAX];
 	int got[16];
-	size_t fb_len;
 
 	CHECK(tp_batch_new(&b, srv) == 0);
 	tp_batch_defer(b, false);
@@ -297,25 +312,16 @@ static void twcc_lost_video_for_early_repair(void)
 	tp_batch_flush(b);
 	CHECK_EQ(receive(got, CM_ARRAY_SIZE(got)), 6);
 	CHECK_EQ(snd->twcc_seq, (uint16_t)(base + 6)); /* every one stamped */
-	CHECK_EQ(tp_rtcp_write_twcc(fb, sizeof(fb), &fb_len, 1, tp_sender_ssrc(snd, TP_SDP_VIDEO),
-				    base, 0, 0, recv, delta, 6),
-		 0);
-	tp_sender_feedback(snd, fb, fb_len, cm_now_us());
-	size_t n = tp_sender_take_lost_video(snd, seqs, CM_ARRAY_SIZE(seqs));
-	CHECK_EQ(n, 2u);
+	CHECK_EQ(feedback_lost(base, 0, recv, delta, 6, seqs), 2u);
 	/* make_pkt: 600 and 603 are audio (i % 3 == 0), the rest video. */
 	CHECK_EQ(seqs[0], 601);
 	CHECK_EQ(seqs[1], 604);
 	CHECK_EQ(tp_sender_take_lost_video(snd, seqs, CM_ARRAY_SIZE(seqs)), 0u);
-	tp_sender_feedback(snd, fb, fb_len, cm_now_us());
-	CHECK_EQ(tp_sender_take_lost_video(snd, seqs, CM_ARRAY_SIZE(seqs)), 0u);
+	/* The same feedback again (same feedback count). */
+	CHECK_EQ(feedback_lost(base, 0, recv, delta, 6, seqs), 0u);
 	bool all[6] = { true, true, true, true, true, true };
 	int32_t d[6] = { 0, 1000, 1000, 1000, 1000, 1000 };
-	CHECK_EQ(tp_rtcp_write_twcc(fb, sizeof(fb), &fb_len, 1, tp_sender_ssrc(snd, TP_SDP_VIDEO),
-				    base, 0, 1, all, d, 6),
-		 0);
-	tp_sender_feedback(snd, fb, fb_len, cm_now_us());
-	CHECK_EQ(tp_sender_take_lost_video(snd, seqs, CM_ARRAY_SIZE(seqs)), 0u);
+	CHECK_EQ(feedback_lost(base, 1, all, d, 6, seqs), 0u);
 	tp_batch_free(&b);
 }
 
@@ -326,13 +332,13 @@ static void twcc_lost_video_for_early_repair(void)
 static void twcc_lost_rtx_copy_counts(void)
 {
 	struct tp_batch *b = NULL;
-	uint8_t buf[TP_PKT_CAP], fb[256];
+	uint8_t buf[TP_PKT_CAP];
 	/* 802, its copy, 804; 805, its copy, 806 (make_pkt: all video). */
 	bool recv[6] = { false, false, true, false, true, true };
 	int32_t delta[6] = { 0, 0, 1000, 0, 1000, 1000 };
 	uint16_t seqs[TP_SENDER_LOST_MAX];
 	int got[16];
-	size_t fb_len, len;
+	size_t len;
 
 	CHECK(tp_sender_rtx_pt(snd) > 0); /* Chrome's offer has RTX */
 	CHECK(tp_batch_new(&b, srv) == 0);
@@ -347,12 +353,7 @@ static void twcc_lost_rtx_copy_counts(void)
 	tp_batch_flush(b);
 	CHECK_EQ(receive(got, CM_ARRAY_SIZE(got)), 6);
 	CHECK_EQ(snd->twcc_seq, (uint16_t)(base + 6));
-	CHECK_EQ(tp_rtcp_write_twcc(fb, sizeof(fb), &fb_len, 1, tp_sender_ssrc(snd, TP_SDP_VIDEO),
-				    base, 0, 2, recv, delta, 6),
-		 0);
-	tp_sender_feedback(snd, fb, fb_len, cm_now_us());
-	size_t n = tp_sender_take_lost_video(snd, seqs, CM_ARRAY_SIZE(seqs));
-	CHECK_EQ(n, 3u);
+	CHECK_EQ(feedback_lost(base, 2, recv, delta, 6, seqs), 3u);
 	CHECK_EQ(seqs[0], 802);
 	CHECK_EQ(seqs[1], 802);
 	CHECK_EQ(seqs[2], 805);
