@@ -338,6 +338,13 @@ def audio_gap_ms(pcm, t, t0, t1):
     return float(gap), hole, len(xs) / gp.RATE / (t1 - t0)
 
 
+def probe_times(d, key):
+    """The arrival times a probe of the client saved under key (its first
+    column when it saved buffer timestamps too); none when it saved none."""
+    x = d[key] if key in d.files else np.zeros(0)
+    return x[:, 0] if x.ndim == 2 else x
+
+
 def client_decode_stalls(d, t, w0, w1):
     """Holes of over 1 s in the client's decoded audio within [w0, w1)
     while audio RTP kept leaving its webrtcbin (past SRTP and the jitter
@@ -345,8 +352,7 @@ def client_decode_stalls(d, t, w0, w1):
     the server's audio had arrived. Seen 3 times in about 45 runs of the
     loss cases, once with 1070 packets out of webrtcbin during it
     (perf/RESULTS.md). Their total length (s) and number."""
-    x = d["audio_out"] if "audio_out" in d.files else np.zeros((0, 2))
-    out = x[:, 0] if x.ndim == 2 else x
+    out = probe_times(d, "audio_out")
     arr = np.concatenate(([w0], np.unique(t[(t >= w0) & (t < w1)]), [w1]))
     stalled, n = 0.0, 0
     for a, b in zip(arr[:-1], arr[1:]):
@@ -380,12 +386,8 @@ def audio_stop(d, t, t_join, t1):
     if last >= t1 - 1.0:
         return ""
 
-    def times(key):
-        x = d[key] if key in d.files else np.zeros(0)
-        return x[:, 0] if x.ndim == 2 else x
-
     def after(key):
-        return int(np.sum(times(key) > last))
+        return int(np.sum(probe_times(d, key) > last))
 
     def pts_at(key, at):
         # The buffer timestamps (s) of the last two before at and the first
@@ -396,7 +398,7 @@ def audio_stop(d, t, t_join, t1):
         i = int(np.searchsorted(x[:, 0], at))
         return "[" + ", ".join(f"{v:.3f}" for v in x[max(0, i - 2):i + 2, 1]) + "]"
 
-    out = times("audio_out")
+    out = probe_times(d, "audio_out")
     return (f"; the last decoded audio {last - t_join:.1f} s after the join; after it "
             f"{after('audio_net')} audio RTP packets arrived (libnice), "
             f"{after('audio_out')} left webrtcbin (last at "
