@@ -23,6 +23,39 @@ def load(out):
     return runs
 
 
+def stalls(out, j):
+    """The machine's stalls in a run's measured window (perf/stall_probe.c):
+    (stalls of 10 ms or more on any CPU, stalls of 5 ms or more on every CPU
+    at once, the longest of those in ms), or None without a record."""
+    path = os.path.join(out, "stalls-%s.txt" % j["label"])
+    t0, t1 = j.get("window_start_unix"), j.get("window_end_unix")
+    if t0 is None or t1 is None or not os.path.exists(path):
+        return None
+    n_cpu, per_cpu = 1, {}
+    with open(path) as fh:
+        for line in fh:
+            if line.startswith("# stall_probe:"):
+                n_cpu = int(line.split()[2])
+            elif not line.startswith("#"):
+                cpu, start, ms = line.split()
+                start, end = float(start), float(start) + float(ms) / 1e3
+                if end > t0 and start < t1:
+                    per_cpu.setdefault(int(cpu), []).append((start, end))
+    any10 = sum(1 for iv in per_cpu.values() for a, b in iv if b - a >= 0.010)
+    # every CPU stopped at once: intersect the CPUs' stall intervals
+    common = per_cpu.get(0, []) if len(per_cpu) == n_cpu else []
+    for cpu in range(1, n_cpu):
+        common = [(max(a, c), min(b, d)) for a, b in common for c, d in per_cpu[cpu]
+                  if min(b, d) > max(a, c)]
+    common = [b - a for a, b in common if b - a >= 0.005]
+    return any10, len(common), max(common, default=0) * 1e3
+
+
+def stalls_str(out, j):
+    s = stalls(out, j)
+    return "–" if s is None else "%d / %d (%.0f)" % s
+
+
 def f(v, fmt="%.1f"):
     return "–" if v is None else fmt % v
 
@@ -31,7 +64,7 @@ def pair(a, b, fmt="%.1f"):
     return "%s / %s" % (f(a, fmt), f(b, fmt))
 
 
-def lecture(runs):
+def lecture(out, runs):
     rows = sorted((j for k, j in runs.items() if k.startswith("lecture-")),
                   key=lambda j: j["participants"])
     if not rows:
@@ -39,12 +72,13 @@ def lecture(runs):
     print("| students | connected | server CPU (cores) | per participant µs/s | peak RSS MiB "
           "| missed deadlines (audio) | receivers fps med / worst | sampled decoded fps med / worst "
           "| audio lost / stalls | audio delay ms med / p95 | video delay ms med / p95 "
-          "| tutti-load CPU | server µs per packet delivered |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| tutti-load CPU | server µs per packet delivered "
+          "| machine stalls ≥ 10 ms / all CPUs at once (longest ms) |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for j in rows:
         per_pkt = (j["server_cpu"] / j["rx_pps"] * 1e6
                    if j.get("server_cpu") and j.get("rx_pps") else None)
-        print("| %d | %d | %s | %s | %s | %s | %s | %s | %d / %d | %s | %s | %s | %s |" % (
+        print("| %d | %d | %s | %s | %s | %s | %s | %s | %d / %d | %s | %s | %s | %s | %s |" % (
             j["participants"] - 1, j["connected"], f(j["server_cpu"], "%.2f"),
             f(j["server_cpu_per_participant_us"], "%.0f"), f(j["server_rss_peak_mib"], "%.0f"),
             "%s (%s)" % (f(j["missed_deadlines"], "%.0f"), f(j.get("missed_audio_deadlines"), "%.0f")),
@@ -53,11 +87,11 @@ def lecture(runs):
             j["audio_lost"], j["audio_stalls"],
             pair(j["audio_delay_ms_median"], j["audio_delay_ms_p95"]),
             pair(j["video_delay_ms_median"], j["video_delay_ms_p95"]),
-            f(j["loadgen_cpu"], "%.2f"), f(per_pkt, "%.1f")))
+            f(j["loadgen_cpu"], "%.2f"), f(per_pkt, "%.1f"), stalls_str(out, j)))
     print()
 
 
-def meeting(runs):
+def meeting(out, runs):
     t, g = runs.get("meeting"), runs.get("gst-meeting")
     if not t:
         return
@@ -78,6 +112,8 @@ def meeting(runs):
     ]
     for name, key, fmt in rows:
         print("| %s | %s | %s |" % (name, f(t.get(key), fmt), f(g.get(key), fmt) if g else "–"))
+    print("| machine stalls ≥ 10 ms / all CPUs at once (longest ms) | %s | %s |" % (
+        stalls_str(out, t), stalls_str(out, g) if g else "–"))
     if g and t.get("cpu_ms_per_output_frame") and g.get("cpu_ms_per_output_frame"):
         print("| **ratio tutti / GStreamer, CPU per output frame** | **%.2f** | |" % (
             t["cpu_ms_per_output_frame"] / g["cpu_ms_per_output_frame"]))
@@ -115,8 +151,8 @@ def audio(runs):
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "build-perf/perf-out"
     runs = load(out)
-    lecture(runs)
-    meeting(runs)
+    lecture(out, runs)
+    meeting(out, runs)
     audio(runs)
     smoke = runs.get("smoke")
     if smoke:

@@ -116,6 +116,7 @@ struct lg_snap {
 	double rss_mb; /* server VmHWM */
 	double missed, missed_audio, a_enc, v_enc, v_enc_s, v_comp_s, v_dec_s; /* tutti's /metrics */
 	uint64_t t_us;
+	double wall_s; /* CLOCK_REALTIME, to match perf/stall_probe's record */
 };
 
 /* The server's current RSS (VmRSS, MiB) and its open file descriptors

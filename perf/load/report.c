@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/common.h"
@@ -104,9 +105,12 @@ void lg_snap_take(struct lg_snap *s, int pid, const char *host, uint16_t port)
 {
 	static struct lg_http_resp r;
 	struct rusage ru;
+	struct timespec wall;
 
 	memset(s, 0, sizeof(*s));
 	s->t_us = cm_now_us();
+	clock_gettime(CLOCK_REALTIME, &wall);
+	s->wall_s = (double)wall.tv_sec + wall.tv_nsec / 1e9;
 	s->cpu_s = pid > 0 ? proc_cpu(pid) : -1;
 	s->rss_mb = pid > 0 ? proc_hwm_mb(pid) : -1;
 	getrusage(RUSAGE_SELF, &ru);
@@ -312,6 +316,8 @@ int lg_report(const struct lg_summary_in *o, const struct lg_snap *a,
 		json_object_set_new(j, "join_seconds", json_real(o->join_s));
 		json_object_set_new(j, "patches_failed", json_integer(o->patches_failed));
 		json_object_set_new(j, "seconds", json_real(secs));
+		json_object_set_new(j, "window_start_unix", json_real(a->wall_s));
+		json_object_set_new(j, "window_end_unix", json_real(b->wall_s));
 		json_object_set_new(j, "server_cpu", num(cpu));
 		json_object_set_new(j, "server_cpu_per_participant_us",
 				    num(cpu / o->n_parts * 1e6));
