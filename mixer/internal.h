@@ -144,6 +144,12 @@ struct mx_room {
 	struct mx_audio *audio;
 	struct mx_video *video;
 	uint64_t tick;
+	/* The tick under way (tick.c), for mx_room_audio_due: its time, the
+	 * tick whose audio was made ahead (and whether after its deadline),
+	 * where its time goes; NULL between ticks. */
+	uint64_t tick_now_us, ahead_us;
+	bool ahead_late;
+	struct mx_tick_times *tick_tt;
 	/* Overload control: this second's ticks, late ones and the
 	 * worker's CPU time; the video frame-rate divisor and when it last
 	 * changed. */
@@ -215,6 +221,11 @@ int mx_room_ensure_running(struct mx_room *r);
  * end (nobody in the room, nothing coming), its recording closed and
  * everyone out as it ends. */
 void *mx_room_main(void *arg);
+/* Called between the steps of a tick's video (a decode, a tier's compose
+ * or encode): once the next tick's deadline has passed, its audio is made
+ * and sent at once, so that no further video step holds it. Returns the
+ * µs that took (0: not due). */
+uint64_t mx_room_audio_due(struct mx_room *r);
 void mx_room_drain(struct mx_room *r);
 void mx_room_drain_audio(struct mx_room *r);
 bool mx_room_may_end(struct mx_room *r);

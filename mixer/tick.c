@@ -157,12 +157,13 @@ static void overload_control(struct mx_room *r, bool late, uint64_t cpu_us, uint
  * deadline, with the tick before it (usually the cause). */
 enum { PH_DRAIN_AUDIO, PH_AUDIO, PH_AUDIO_SEND, PH_DRAIN, PH_VIDEO, PH_NEXT_AUDIO, PH_SEND, PH_N };
 
-struct tick_times {
+struct mx_tick_times {
 	int64_t start_late;
 	uint64_t at, ph[PH_N];
+	uint64_t ahead[3]; /* the next tick's audio: its packets, mix, sending */
 };
 
-static void phase(struct tick_times *t, int ph)
+static void phase(struct mx_tick_times *t, int ph)
 {
 	uint64_t now = cm_now_us();
 
@@ -170,19 +171,22 @@ static void phase(struct tick_times *t, int ph)
 	t->at = now;
 }
 
-static int tick_times_str(char *buf, size_t cap, const struct tick_times *t)
+static int tick_times_str(char *buf, size_t cap, const struct mx_tick_times *t)
 {
 	return snprintf(buf, cap,
 			"started %+.1f ms, its audio packets %.1f, audio %.1f, its sending %.1f, "
-			"drain %.1f, video %.1f, the next tick's audio %.1f, sending %.1f",
+			"drain %.1f, video %.1f, the next tick's audio %.1f (%.1f + %.1f + %.1f), "
+			"sending %.1f",
 			(double)t->start_late / 1000, (double)t->ph[PH_DRAIN_AUDIO] / 1000,
 			(double)t->ph[PH_AUDIO] / 1000, (double)t->ph[PH_AUDIO_SEND] / 1000,
 			(double)t->ph[PH_DRAIN] / 1000, (double)t->ph[PH_VIDEO] / 1000,
-			(double)t->ph[PH_NEXT_AUDIO] / 1000, (double)t->ph[PH_SEND] / 1000);
+			(double)t->ph[PH_NEXT_AUDIO] / 1000, (double)t->ahead[0] / 1000,
+			(double)t->ahead[1] / 1000, (double)t->ahead[2] / 1000,
+			(double)t->ph[PH_SEND] / 1000);
 }
 
-static void log_audio_late(const struct mx_room *r, const struct tick_times *t,
-			   const struct tick_times *prev)
+static void log_audio_late(const struct mx_room *r, const struct mx_tick_times *t,
+			   const struct mx_tick_times *prev)
 {
 	char a[256], b[256];
 
@@ -193,11 +197,11 @@ static void log_audio_late(const struct mx_room *r, const struct tick_times *t,
 	cm_log(CM_LOG_DEBUG, "mixer", "room %s: audio late: %s (the tick before: %s)", r->name, a, b);
 }
 
-/* The audio of the tick at `tick`, sent at tt->at: late when that was
+/* The audio of the tick at `tick`, sent at `sent`: late when that was
  * past the next tick's deadline (counted). */
-static bool audio_judged_late(struct mx_room *r, uint64_t tick, const struct tick_times *tt)
+static bool audio_judged_late(struct mx_room *r, uint64_t tick, uint64_t sent)
 {
-	bool late = tt->at > tick + MX_TICK_US;
+	bool late = sent > tick + MX_TICK_US;
 
 	if (late)
 		__atomic_add_fetch(&r->ctr.missed_audio_deadlines, 1, __ATOMIC_RELAXED);
@@ -206,7 +210,7 @@ static bool audio_judged_late(struct mx_room *r, uint64_t tick, const struct tic
 
 /* A tick's audio: mixed, encoded and sent (mx_fanout_audio). Returns the
  * overload control's adjustment for the sending. */
-static int64_t audio_out(struct mx_room *r, uint64_t now, struct tick_times *tt)
+static int64_t audio_out(struct mx_room *r, uint64_t now, struct mx_tick_times *tt)
 {
 	int64_t adjust;
 
@@ -221,16 +225,47 @@ static int64_t audio_out(struct mx_room *r, uint64_t now, struct tick_times *tt)
 
 /* The next tick's audio, made now, and sent at once from this thread (in
  * a split room the video's packets kept so far stay kept for the pace):
- * it waits neither for the video's fan-out nor for the next drain. */
-static void audio_ahead(struct mx_room *r, uint64_t at, struct tick_times *tt)
+ * it waits neither for the rest of the video nor for its fan-out, nor for
+ * the next drain. Its time is left out of the step it interrupted. */
+static uint64_t audio_ahead(struct mx_room *r, uint64_t at, struct mx_tick_times *tt)
 {
 	bool keeping = tp_batch_keeping(r->batch, false);
+	uint64_t t0 = cm_now_us(), t1, t2, t3;
 
 	mx_room_drain_audio(r);
+	t1 = cm_now_us();
 	mx_audio_tick(r, at);
+	t2 = cm_now_us();
 	tp_batch_flush(r->batch);
 	tp_batch_keeping(r->batch, keeping);
-	phase(tt, PH_NEXT_AUDIO);
+	t3 = cm_now_us();
+	tt->ahead[0] = t1 - t0;
+	tt->ahead[1] = t2 - t1;
+	tt->ahead[2] = t3 - t2;
+	tt->ph[PH_NEXT_AUDIO] = t3 - t0;
+	tt->at += t3 - t0;
+	return t3;
+}
+
+/* A video step that ran past the next tick's deadline (a 720p frame's
+ * decode and a tier's encode take 15-25 ms on this machine) would make
+ * that tick's audio wait for the rest of the video, its fan-out and the
+ * next drain: the next tick's audio is made and sent now instead. Only
+ * once that deadline has passed, never before its time (made up to 3 ms
+ * early, two of six lecture runs had an audio delay p95 of 650 ms; one
+ * run made it only after the deadline has had one of 770 ms since, so
+ * that was not the cause: perf/RESULTS.md). Asked after each video step
+ * (mx_video_tick) and after the video. */
+uint64_t mx_room_audio_due(struct mx_room *r)
+{
+	uint64_t next = r->tick_now_us + MX_TICK_US;
+
+	if (!r->tick_tt || r->ahead_us == next || cm_now_us() < next)
+		return 0;
+	r->ahead_us = next;
+	r->ahead_late = audio_judged_late(r, next, audio_ahead(r, next, r->tick_tt));
+	__atomic_add_fetch(&r->ctr.audio_ahead_ticks, 1, __ATOMIC_RELAXED);
+	return r->tick_tt->ph[PH_NEXT_AUDIO];
 }
 
 void *mx_room_main(void *arg)
@@ -247,9 +282,10 @@ void *mx_room_main(void *arg)
 	const struct tick_burn burn = test_burn(r->name);
 	r->fps_div = 1;
 	__atomic_store_n(&r->ctr.video_fps_now, r->cfg.fps, __ATOMIC_RELAXED);
-	struct tick_times tt = { 0 }, tt_prev = { 0 };
-	uint64_t ahead = 0; /* the tick whose audio was made ahead */
-	bool ahead_late = false; /* ... after its deadline */
+	struct mx_tick_times tt = { 0 }, tt_prev = { 0 };
+	r->ahead_us = 0;
+	r->ahead_late = false;
+	r->tick_tt = &tt;
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	for (;;) {
 		uint64_t now, cpu0;
@@ -277,20 +313,23 @@ void *mx_room_main(void *arg)
 		tt_prev = tt;
 		tt.at = cm_now_us();
 		tt.start_late = (int64_t)(tt.at - now);
+		tt.ph[PH_NEXT_AUDIO] = 0;
+		memset(tt.ahead, 0, sizeof(tt.ahead));
+		r->tick_now_us = now;
 		mx_fanout_begin(r);
 		/* The audio first: its packets, the mix, and its sending, before
 		 * the rest of the inbox (feedback, commands) and the video. Its
 		 * deadline is the next tick's. Made already when the tick before
 		 * ran into this one's deadline (below). */
 		int64_t cpu_adjust = 0;
-		bool audio_late = ahead_late;
-		if (ahead != now) {
+		bool audio_late = r->ahead_late;
+		if (r->ahead_us != now) {
 			cpu_adjust = audio_out(r, now, &tt);
-			audio_late = audio_judged_late(r, now, &tt);
+			audio_late = audio_judged_late(r, now, tt.at);
 		} else {
 			tt.ph[PH_DRAIN_AUDIO] = tt.ph[PH_AUDIO] = tt.ph[PH_AUDIO_SEND] = 0;
 		}
-		ahead_late = false;
+		r->ahead_late = false;
 		mx_room_drain(r);
 		mx_rate_tick(r, cm_now_us()); /* the clock: feedback carries it */
 		phase(&tt, PH_DRAIN);
@@ -301,21 +340,7 @@ void *mx_room_main(void *arg)
 			__atomic_add_fetch(&r->ctr.video_skipped_ticks, 1, __ATOMIC_RELAXED);
 		tick_burn(r, &burn, cpu0);
 		phase(&tt, PH_VIDEO);
-		/* A video tick that ran past the next tick's deadline (a 720p
-		 * frame's decode and a tier's encode take 15-25 ms on this
-		 * machine) would make that tick's audio wait for this one's
-		 * fan-out and the next drain: the next tick's audio is made and
-		 * sent now instead. Only once that deadline has passed, never
-		 * before its time: made up to 3 ms early, two of six lecture
-		 * runs had an audio delay p95 of 650 ms, none of three since
-		 * (perf/RESULTS.md; the cause is not pinned down). */
-		tt.ph[PH_NEXT_AUDIO] = 0;
-		if (tt.at >= now + MX_TICK_US) {
-			ahead = now + MX_TICK_US;
-			audio_ahead(r, ahead, &tt);
-			ahead_late = audio_judged_late(r, ahead, &tt);
-			__atomic_add_fetch(&r->ctr.audio_ahead_ticks, 1, __ATOMIC_RELAXED);
-		}
+		mx_room_audio_due(r);
 		/* Each receiver's pacer lets out what its rate allows now
 		 * (and a probe's padding); what waits is bounded, never a
 		 * reason for the tick to wait. */
@@ -351,6 +376,7 @@ void *mx_room_main(void *arg)
 		if (__atomic_load_n(&r->stop, __ATOMIC_RELAXED) && mx_room_may_end(r))
 			break;
 	}
+	r->tick_tt = NULL;
 	mx_room_wind_up(r);
 	__atomic_store_n(&r->ctr.overloaded, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&r->ctr.load_permille, 0, __ATOMIC_RELAXED);

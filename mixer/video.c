@@ -458,6 +458,7 @@ static void do_tiers(struct mx_room *r, uint64_t now, unsigned n)
 		uint64_t t0 = cm_now_us();
 		bool drew = compose(v, tr);
 		__atomic_add_fetch(&r->ctr.video_compose_us, cm_now_us() - t0, __ATOMIC_RELAXED);
+		uint64_t aside = mx_room_audio_due(r); /* not the tier's work */
 		/* New content goes to every encoder of the tier at once (a
 		 * static screen leaves frames out); keyframes and the idle
 		 * refresh each encoder by itself. */
@@ -466,12 +467,15 @@ static void do_tiers(struct mx_room *r, uint64_t now, unsigned n)
 		if (fresh)
 			tr->pending = false;
 		if (tr->used &&
-		    (fresh || tr->keyframe_wanted || now - tr->last_encode_us >= IDLE_FRAME_US))
+		    (fresh || tr->keyframe_wanted || now - tr->last_encode_us >= IDLE_FRAME_US)) {
 			encode_vp8(r, t, now);
+			aside += mx_room_audio_due(r);
+		}
 		if (h264 && (fresh || tr->h264->keyframe_wanted ||
 			     now - tr->h264->last_encode_us >= IDLE_FRAME_US))
 			mx_video_h264_encode(r, t, now);
-		tr->work_us = cm_now_us() - t0;
+		aside += mx_room_audio_due(r);
+		tr->work_us = cm_now_us() - t0 - aside;
 	}
 }
 

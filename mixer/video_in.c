@@ -229,8 +229,10 @@ static void vin_decode(struct mx_room *r, struct mx_part *p, struct mx_vin *in, 
 
 void mx_vin_decode_later(struct mx_room *r, struct mx_part *p, struct mx_vin *in, uint64_t now)
 {
-	if (in->decode_later)
+	if (in->decode_later) {
 		vin_decode(r, p, in, now);
+		mx_room_audio_due(r);
+	}
 }
 
 void mx_video_input(struct mx_room *r, struct mx_part *p, const uint8_t *pkt,
