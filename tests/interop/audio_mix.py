@@ -345,7 +345,7 @@ def case_no_clipping(hub, chk):
         _x, _t, raw = p.audio()
         n_full, runs, longest, where = clip_runs(raw)
         peak = int(np.max(np.abs(raw.astype(np.int32)))) if len(raw) else 0
-        _xs, ts, raws = _x, _t, raw
+        ts, raws = _t, raw
         steady = raws[(ts >= t_a) & (ts < t_b)].astype(np.int32)
         speak = int(np.max(np.abs(steady))) if len(steady) else 0
         if len(steady) >= 960:
@@ -528,7 +528,7 @@ def case_vanish(hub, chk):
     freshness within 30 s (RFC 7675), frees its transport session, and the
     room goes on: the listener hears the other talker without a gap."""
     hub.create_room("vanish", speakers=3)
-    talker = hub.add(Peer(hub, "vanish", "talker", freq=LOUD[0], volume=LOUD_VOL))
+    hub.add(Peer(hub, "vanish", "talker", freq=LOUD[0], volume=LOUD_VOL))
     ghost = hub.add(Peer(hub, "vanish", "ghost", freq=LOUD[1], volume=LOUD_VOL))
     lis = hub.add(Peer(hub, "vanish", "listener", send=False))
     hub.start_all()
@@ -574,7 +574,7 @@ def case_store_locked(hub, chk):
     if not data:
         raise gp.SetupError("TUTTI_TEST_DATA_DIR is not set (run under run_with_server.sh)")
     hub.create_room("keep", speakers=3)
-    talker = hub.add(Peer(hub, "keep", "talker", freq=LOUD[0], volume=LOUD_VOL))
+    hub.add(Peer(hub, "keep", "talker", freq=LOUD[0], volume=LOUD_VOL))
     lis = hub.add(Peer(hub, "keep", "listener", send=False))
     hub.start_all()
     wait_for_audio(hub, [lis])

@@ -41,7 +41,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gstpeer as gp  # noqa: E402
-from gstpeer import OPUS_CAPS, T0, CheckFailed, Gst, GstWebRTC, log, np  # noqa: E402
+from gstpeer import OPUS_CAPS, T0, CheckFailed, Gst, log, np  # noqa: E402
 
 gp.set_log_prefix(lambda: "[%7.3f] " % (time.monotonic() - T0))
 
@@ -501,7 +501,8 @@ def main_case(case):
     if case not in ("128k", "64k", "loss5", "loss15", "stall"):
         raise gp.SetupError(f"unknown case {case}")
     hub.create_room(ROOM, speakers=3, max_participants=10)
-    senders = [hub.add(Sender(hub, f"sender{i}", f)) for i, f in enumerate(TONES)]
+    for i, f in enumerate(TONES):
+        hub.add(Sender(hub, f"sender{i}", f))
     good = hub.add(Receiver(hub, "good", measure=case == "stall"))
     hub.start_all(timeout=30.0)
     watch = Watch(hub)
