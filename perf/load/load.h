@@ -211,6 +211,7 @@ struct lg_part {
 	/* receiving */
 	struct lg_rx rx_a, rx_v;
 	uint64_t srtp_fail, rtcp_in;
+	uint64_t audio_skipped; /* ticks not sent while measuring: over MAX_BEHIND late */
 	struct cx_opus_dec *adec;
 	struct cx_vp8_asm *asm_;
 	struct cx_vp8_dec *vdec;
@@ -232,7 +233,7 @@ struct lg_run {
 	uint64_t t0_us;
 	unsigned n_speakers;
 	uint64_t onset_us[64]; /* send time of the tone of slot k, at k % 64 */
-	uint64_t onset_slot[64];
+	uint64_t onset_slot[64]; /* k + 1 once slot k's onset is recorded */
 	uint64_t vsent_us[LG_COUNTER_MOD]; /* first send of frame g, at g % 64 */
 	uint64_t vsent_g[LG_COUNTER_MOD];
 	double tile[4]; /* x, y, w, h of the tile to read, as fractions */

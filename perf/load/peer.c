@@ -200,9 +200,14 @@ static void send_audio(struct lg_run *run, struct lg_part *p, uint64_t tick, uin
 		p->after_dtx = true;
 		return;
 	}
-	if (speaking && (fr->flags & LG_F_ONSET)) {
+	/* The tone's onset is its first packet sent: its first frame, or,
+	 * when that tick was skipped (this process fell behind), the first
+	 * one after it. Recorded only at the first frame, a tone whose start
+	 * was skipped would be matched with the slot before's onset and read
+	 * one slot (1 s) too late. */
+	if (speaking && fi < LG_TONE_FRAMES && run->onset_slot[slot % 64] != slot + 1) {
 		run->onset_us[slot % 64] = now;
-		run->onset_slot[slot % 64] = slot;
+		run->onset_slot[slot % 64] = slot + 1;
 	}
 	h.marker = p->after_dtx;
 	h.seq = p->seq[0]++;
@@ -322,8 +327,12 @@ void lg_part_send(struct lg_run *run, struct lg_part *p, uint64_t now)
 	if (!p->ready)
 		return;
 	if (run->t0_us && p->send_audio) {
-		if (now > audio_due(run, p) + MAX_BEHIND * TICK_US)
-			p->next_tick = (now - run->t0_us) / TICK_US;
+		if (now > audio_due(run, p) + MAX_BEHIND * TICK_US) {
+			uint64_t to = (now - run->t0_us) / TICK_US;
+			if (run->measuring && to > p->next_tick)
+				p->audio_skipped += to - p->next_tick;
+			p->next_tick = to;
+		}
 		while (audio_due(run, p) <= now)
 			send_audio(run, p, p->next_tick++, now);
 	}
