@@ -43,7 +43,7 @@
 #define LATE_STEP_DOWN    5   /* ticks in a second whose audio was late: lower the frame rate */
 #define LOAD_LATE_MATTERS 250 /* ... when the worker's own load is at least this */
 #define LOAD_STEP_DOWN    600 /* per mille of the tick time: lower the frame rate */
-#define LOAD_STEP_UP      400 /* ... below this (and no late tick): raise it */
+#define LOAD_STEP_UP      400 /* ... below this (and no late audio): raise it */
 #define LOAD_OVERLOADED   900 /* per mille: new joins are refused */
 #define FPS_DIV_MAX       5   /* 15 fps down to 3 */
 #define STEP_DOWN_GAP_US  1000000

@@ -25,8 +25,9 @@ def load(out):
 
 def stalls(out, j):
     """The machine's stalls in a run's measured window (perf/stall_probe.c):
-    (stalls of 10 ms or more on any CPU, stalls of 5 ms or more on every CPU
-    at once, the longest of those in ms), or None without a record."""
+    (stalls of 10 ms or more, counted per CPU; stalls of 5 ms or more on
+    every CPU at once; the longest of those in ms), or None without a
+    record."""
     path = os.path.join(out, "stalls-%s.txt" % j["label"])
     t0, t1 = j.get("window_start_unix"), j.get("window_end_unix")
     if t0 is None or t1 is None or not os.path.exists(path):
