@@ -115,6 +115,7 @@ struct lg_snap {
 	double self_s; /* this process */
 	double rss_mb; /* server VmHWM */
 	double missed, missed_audio, a_enc, v_enc, v_enc_s, v_comp_s, v_dec_s; /* tutti's /metrics */
+	double v_decs, v_skipped; /* ... VP8 frames decoded, video ticks skipped (room behind) */
 	uint64_t t_us;
 	double wall_s; /* CLOCK_REALTIME, to match perf/stall_probe's record */
 };

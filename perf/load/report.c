@@ -117,6 +117,7 @@ void lg_snap_take(struct lg_snap *s, int pid, const char *host, uint16_t port)
 	s->self_s = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
 		    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 	s->missed = s->missed_audio = s->a_enc = s->v_enc = s->v_enc_s = s->v_comp_s = s->v_dec_s = -1;
+	s->v_decs = s->v_skipped = -1;
 	if (host &&
 	    lg_http(host, port, NULL, "GET", "/metrics", NULL, NULL, NULL, &r) == 0 &&
 	    r.status == 200) {
@@ -127,6 +128,8 @@ void lg_snap_take(struct lg_snap *s, int pid, const char *host, uint16_t port)
 		s->v_enc_s = metric(r.body, "tutti_video_encode_seconds_total");
 		s->v_comp_s = metric(r.body, "tutti_video_compose_seconds_total");
 		s->v_dec_s = metric(r.body, "tutti_video_decode_seconds_total");
+		s->v_decs = metric(r.body, "tutti_video_decodes_total");
+		s->v_skipped = metric(r.body, "tutti_video_skipped_ticks_total");
 	}
 }
 
@@ -245,6 +248,8 @@ int lg_report(const struct lg_summary_in *o, const struct lg_snap *a,
 	double ad50 = pct(ad, nad, 50), ad95 = pct(ad, nad, 95);
 	double vd50 = pct(vd, nvd, 50), vd95 = pct(vd, nvd, 95);
 	double v_enc = a->v_enc >= 0 ? (b->v_enc - a->v_enc) : NAN;
+	double v_decs = a->v_decs >= 0 ? b->v_decs - a->v_decs : NAN;
+	double v_skipped = a->v_skipped >= 0 ? b->v_skipped - a->v_skipped : NAN;
 	/* output frames: composed frames that reached the receivers (the
 	 * median receiver's count), else what the room's rate promises */
 	double frames_out =
@@ -280,6 +285,9 @@ int lg_report(const struct lg_summary_in *o, const struct lg_snap *a,
 		       nd, dfps_med, dfps_min);
 		printf("| video frames encoded by the server in the window | %.0f |\n",
 		       v_enc);
+		printf("| ... frames it decoded / video ticks it left out to catch up | %.0f / "
+		       "%.0f |\n",
+		       v_decs, v_skipped);
 		printf("| server CPU per output frame, ms (CPU / %.0f frames) | %.2f |\n",
 		       frames_out, cpu * secs / frames_out * 1e3);
 		if (isfinite(v_work))
@@ -366,6 +374,8 @@ int lg_report(const struct lg_summary_in *o, const struct lg_snap *a,
 		json_object_set_new(j, "receivers_without_video",
 				    json_integer((json_int_t)no_video));
 		json_object_set_new(j, "loadgen_audio_skipped", json_integer((json_int_t)a_skipped));
+		json_object_set_new(j, "video_decodes", num(v_decs));
+		json_object_set_new(j, "video_skipped_ticks", num(v_skipped));
 		json_object_set_new(j, "srtp_failures",
 				    json_integer((json_int_t)srtp_fail));
 		json_object_set_new(j, "decode_errors",
