@@ -30,7 +30,7 @@ struct tp_srtp;
 #define LG_TONE_FRAMES  15      /* 300 ms of tone at the start of a slot */
 #define LG_AUDIO_FRAMES 250     /* 5 s of silence, looped */
 
-enum { LG_F_KEY = 1, LG_F_DTX = 2, LG_F_ONSET = 4 };
+enum { LG_F_KEY = 1, LG_F_DTX = 2 }; /* (4, a tone's first frame, is no longer read) */
 
 struct lg_frame {
 	uint32_t off, len;

@@ -3,8 +3,8 @@
  * and kept in files (later runs read them back):
  *
  *   voice.lgm     one slot of a speaker: 300 ms of an 880 Hz tone, then
- *                 700 ms of silence (Opus with DTX), with RFC 6464 levels;
- *                 the first packet is flagged as the tone's onset
+ *                 700 ms of silence (Opus with DTX), with RFC 6464 levels
+ *                 (the tone is its first LG_TONE_FRAMES frames)
  *   silence.lgm   5 s of DTX silence
  *   v{180,360,720}.lgm       128 VP8 frames at 15 fps and the tier's rate,
  *                            keyframes at 0 and 64
@@ -174,8 +174,6 @@ static int make_audio(struct lg_track *t, size_t frames, size_t tone_frames)
 			break;
 		}
 		uint8_t flags = cx_opus_is_dtx((size_t)n) ? LG_F_DTX : 0;
-		if (i == 0 && tone_frames)
-			flags |= LG_F_ONSET;
 		err =
 		    track_add(t, &cap, out, (size_t)n, flags,
 			      i < tone_frames ? level_of(pcm, CX_OPUS_FRAME_20MS) : 127);
