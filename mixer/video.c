@@ -484,10 +484,8 @@ void mx_video_tick(struct mx_room *r, uint64_t now)
 	struct mx_video *v = r->video;
 	uint64_t interval = 1000000ull * (v->fps_div ? v->fps_div : 1) / v->fps;
 
-	if (!v->t0_us) {
+	if (!v->t0_us)
 		v->t0_us = now;
-		v->next_frame_us = now;
-	}
 	for (size_t i = 0; i < r->n_parts; i++) {
 		struct mx_part *p = r->parts[i];
 		mx_video_repair(p, p->vin, now);
@@ -505,14 +503,16 @@ void mx_video_tick(struct mx_room *r, uint64_t now)
 	}
 	if (r->n_parts)
 		v->decode_rr = (v->decode_rr + 1) % r->n_parts;
-	if (now < v->next_frame_us) {
+	/* A frame follows the shown senders' pictures, at the room's rate on
+	 * average (frame_clock.h). */
+	bool fresh = false;
+	for (size_t k = 0; k < v->n_shown && !fresh; k++)
+		fresh = v->shown_in[k] && v->shown_in[k]->new_pic;
+	if (!mx_frame_clock_due(&v->clock, now, interval, MX_TICK_US, fresh)) {
 		do_tiers(r, now, 1);
 		return;
 	}
 	do_tiers(r, now, v->n_tiers); /* the last frame time's, before this one's */
-	v->next_frame_us += interval;
-	if (v->next_frame_us < now)
-		v->next_frame_us = now + interval; /* fell behind: no burst */
 
 	update_layout(r, now);
 	for (unsigned t = 0; t < v->n_tiers; t++) {

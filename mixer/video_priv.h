@@ -5,6 +5,7 @@
 #ifndef TUTTI_MIXER_VIDEO_PRIV_H
 #define TUTTI_MIXER_VIDEO_PRIV_H
 
+#include "mixer/frame_clock.h"
 #include "mixer/internal.h"
 
 #define HIST 1024 /* packets kept per tier for NACKs (~5 s at 1.5 Mbit/s) */
@@ -110,7 +111,8 @@ struct mx_video {
 	unsigned fps_div; /* overload: a frame every fps_div frame times */
 	enum mx_layout_kind layout;
 	struct tier tiers[MX_VIDEO_TIERS];
-	uint64_t t0_us, next_frame_us;
+	uint64_t t0_us;
+	struct mx_frame_clock clock; /* when the next frame is composed */
 	/* The current layout's sources (in tile order: the participant and
 	 * which of its pictures, camera or screen) and highlight. */
 	struct mx_part *shown[MX_LAYOUT_MAX_TILES];
