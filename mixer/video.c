@@ -311,10 +311,18 @@ static bool compose(struct mx_video *v, struct tier *t)
 		struct mx_part *p = v->shown[k];
 		const struct mx_vin *in = v->shown_in[k];
 		const struct mx_tile *tl = &t->tiles[k];
-		if (!p || !in || !in->has_pic || (!t->redraw && t->drawn_no[k] == in->pic_no))
+		if (!p || !in || !in->has_pic)
 			continue;
-		t->drawn_no[k] = in->pic_no;
+		/* The frame time's picture, kept if a newer one came since. */
 		const struct cx_picture *s = &in->pic;
+		uint32_t no = in->pic_no;
+		if (in->snap_ok && no != in->frame_pic_no) {
+			s = &in->snap;
+			no = in->frame_pic_no;
+		}
+		if (!t->redraw && t->drawn_no[k] == no)
+			continue;
+		t->drawn_no[k] = no;
 		mx_video_scale_i420(&v->dsp, c->plane, c->stride, tl->pic.x, tl->pic.y,
 				    tl->pic.w, tl->pic.h, (const uint8_t *const *)s->plane,
 				    s->stride, s->width, s->height);
@@ -515,6 +523,15 @@ void mx_video_tick(struct mx_room *r, uint64_t now)
 	do_tiers(r, now, v->n_tiers); /* the last frame time's, before this one's */
 
 	update_layout(r, now);
+	/* The pictures this frame shows, on every tier (see snap). */
+	for (size_t i = 0; i < r->n_parts; i++) {
+		struct mx_vin *ins[2] = { r->parts[i]->vin, r->parts[i]->screen };
+		for (int k = 0; k < 2; k++)
+			if (ins[k]) {
+				ins[k]->frame_pic_no = ins[k]->pic_no;
+				ins[k]->snap_ok = false;
+			}
+	}
 	for (unsigned t = 0; t < v->n_tiers; t++) {
 		v->tiers[t].used = false;
 		if (v->tiers[t].h264)

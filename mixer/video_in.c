@@ -60,8 +60,41 @@ void mx_vin_free(struct mx_vin **pin)
 	cx_vp8_dec_free(&in->dec);
 	cx_h264_asm_free(&in->h264_asm);
 	cx_h264_dec_free(&in->h264_dec);
+	free(in->snap_buf);
 	free(in);
 	*pin = NULL;
+}
+
+/* Keeps the frame time's picture (see frame_pic_no) before a decode
+ * replaces it. Without memory, the tiers still to draw take the newer
+ * one. */
+static void keep_frame_pic(struct mx_vin *in)
+{
+	const struct cx_picture *s = &in->pic;
+	int cw = (s->width + 1) / 2, ch = (s->height + 1) / 2;
+	size_t ysz = (size_t)s->width * s->height, csz = (size_t)cw * ch;
+	size_t need = ysz + 2 * csz;
+
+	if (need > in->snap_cap) {
+		uint8_t *b = realloc(in->snap_buf, need);
+		if (!b)
+			return;
+		in->snap_buf = b;
+		in->snap_cap = need;
+	}
+	in->snap = (struct cx_picture){
+		.plane = { in->snap_buf, in->snap_buf + ysz, in->snap_buf + ysz + csz },
+		.stride = { s->width, cw, cw },
+		.width = s->width,
+		.height = s->height,
+	};
+	for (int p = 0; p < 3; p++) {
+		int w = p ? cw : s->width, h = p ? ch : s->height;
+		for (int y = 0; y < h; y++)
+			memcpy(in->snap.plane[p] + (size_t)y * in->snap.stride[p],
+			       s->plane[p] + (size_t)y * s->stride[p], (size_t)w);
+	}
+	in->snap_ok = true;
 }
 
 void mx_video_ask_keyframe(struct mx_part *p, struct mx_vin *in, uint64_t now)
@@ -209,6 +242,10 @@ static void vin_decode(struct mx_room *r, struct mx_part *p, struct mx_vin *in, 
 		if (in->need_keyframe && !key)
 			continue;
 		uint64_t t0 = cm_now_us();
+		/* A tier of the last frame still to draw this picture. */
+		if (r->video->stagger && in->has_pic && !in->snap_ok &&
+		    in->pic_no == in->frame_pic_no)
+			keep_frame_pic(in);
 		int derr = vin_h264(in) ? cx_h264_decode(in->h264_dec, data, flen, &in->pic)
 					: cx_vp8_decode(in->dec, data, flen, &in->pic);
 		uint64_t took = cm_now_us() - t0;

@@ -45,6 +45,14 @@ struct mx_vin {
 	uint32_t pic_no; /* pictures decoded: a tier draws a tile when it moved */
 	bool decode_later; /* complete frames wait for the next tick's budget */
 	struct cx_picture pic; /* valid until the next decode */
+	/* The picture of the last frame time (pic_no then), copied into snap
+	 * when a decode would replace it before that frame's last staggered
+	 * tier drew it: every tier of a frame shows the same pictures. */
+	uint32_t frame_pic_no;
+	bool snap_ok; /* snap holds picture frame_pic_no */
+	struct cx_picture snap;
+	uint8_t *snap_buf;
+	size_t snap_cap;
 	bool need_keyframe;
 	uint64_t last_pli_us;
 	uint64_t gap_since_us;
