@@ -30,6 +30,8 @@ struct tp_srtp;
 #define LG_TONE_FRAMES  15      /* 300 ms of tone at the start of a slot */
 #define LG_AUDIO_FRAMES 250     /* 5 s of silence, looped */
 
+#define LG_LATE_BINS    100
+
 enum { LG_F_KEY = 1, LG_F_DTX = 2 }; /* (4, a tone's first frame, is no longer read) */
 
 struct lg_frame {
@@ -51,6 +53,10 @@ struct lg_media {
 	struct lg_track silence;                /* DTX silence */
 	struct lg_track video[LG_RES_COUNT];    /* delta frames (keyframe at 0, 64) */
 	struct lg_track videokey[LG_RES_COUNT]; /* every frame as a keyframe */
+	/* Where the tone starts in the voice track's own first frame, decoded
+	 * (ms): the sender's Opus delay, which a receiver of that stream
+	 * without any server between would measure too. */
+	int tone_onset_ms;
 };
 
 extern const int lg_res_w[LG_RES_COUNT], lg_res_h[LG_RES_COUNT],
@@ -138,6 +144,8 @@ struct lg_summary_in {
 	const char *label, *json; /* json: the file to write, or NULL */
 	bool plain;
 	double room_fps, join_s;
+	int tone_onset_ms; /* the sender's own tone delay, not counted in the audio delay */
+	const uint32_t *late_hist; /* lg_run's */
 	unsigned patches_failed;
 	const struct lg_part *parts;
 	unsigned n_parts;
@@ -242,6 +250,11 @@ struct lg_run {
 	bool measuring;
 	uint8_t audio_ext_id;
 	bool audio_only; /* offers no video */
+	/* While measuring: how late the speakers' audio packets left this
+	 * process (1 ms bins, the last one for LG_LATE_BINS - 1 ms and more):
+	 * a jitter the server's buffers see that a client on its own machine
+	 * would not have. */
+	uint32_t late_hist[LG_LATE_BINS];
 };
 
 int lg_part_init(struct lg_part *p, unsigned idx);

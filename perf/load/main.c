@@ -481,6 +481,42 @@ static void fetch_tile(const struct opts *o)
 
 static double join_s; /* from the first join until all are connected */
 
+/* The sample: s receivers that only listen, spread evenly over the join
+ * order from the last one on (a server sends a mix to its receivers in
+ * turn: the last ones alone would read the end of its fan-out), taking
+ * the tiers in turn where they were spread; every participant when all.
+ * Each gets decoders. */
+static int mark_sample(unsigned s, bool all)
+{
+	unsigned *l = malloc((n_parts + 1) * sizeof(*l)), n = 0;
+
+	if (!l)
+		return ENOMEM;
+	for (unsigned i = 0; i < n_parts; i++)
+		if (all || (parts[i].recv && parts[i].speaker < 0 && !parts[i].presenter))
+			l[n++] = i;
+	s = CM_MIN(s, n);
+	for (unsigned j = 0; j < s; j++) {
+		unsigned k = n - 1 - (unsigned)((uint64_t)j * n / s);
+		/* the nearest one before it on tier j % 3, when tiers were spread */
+		for (unsigned d = 0; d < 3 && k >= d; d++)
+			if (parts[l[k - d]].tier < 0 || parts[l[k - d]].tier == (int)(j % 3)) {
+				k -= d;
+				break;
+			}
+		struct lg_part *p = &parts[l[k]];
+		if (p->sample)
+			continue;
+		p->sample = true;
+		if (decoders(p)) {
+			free(l);
+			return ENOMEM;
+		}
+	}
+	free(l);
+	return 0;
+}
+
 static int setup_webrtc(const struct opts *o)
 {
 	unsigned n = o->participants, first_student = o->presenter_res >= 0 ? 1 : 0;
@@ -513,16 +549,14 @@ static int setup_webrtc(const struct opts *o)
 			if (video_sender(p))
 				return ENOMEM;
 		}
-		/* the sample: the last participants that only listen (they take
-		 * turns over the tiers), or everyone when sample >= n */
-		if (o->churn_mode ? i < o->stay
-				  : o->sample >= n || (i + o->sample >= n &&
-						       p->speaker < 0 && !p->presenter)) {
+		if (o->churn_mode && i < o->stay) {
 			p->sample = true;
 			if (decoders(p))
 				return ENOMEM;
 		}
 	}
+	if (!o->churn_mode && mark_sample(o->sample >= n ? n : o->sample, o->sample >= n))
+		return ENOMEM;
 	if (o->presenter_res >= 0 && get_presenter_token(o)) {
 		fprintf(stderr, "tutti-load: no presenter token for room %s\n", o->room);
 		return EPROTO;
@@ -601,7 +635,7 @@ static int run_churn(const struct opts *o)
 static int setup_plain(const struct opts *o)
 {
 	char line[256], kind[16], res[16];
-	unsigned lport, dport, cap = 0, recvs = 0;
+	unsigned lport, dport, cap = 0;
 	FILE *f = fopen(o->plain, "r");
 
 	if (!f)
@@ -650,15 +684,7 @@ static int setup_plain(const struct opts *o)
 	}
 	fclose(f);
 	run.n_speakers = o->speakers;
-	/* the sample: the last receivers that do not speak */
-	for (unsigned i = n_parts; i-- > 0 && recvs < o->sample;)
-		if (parts[i].recv && parts[i].speaker < 0) {
-			parts[i].sample = true;
-			recvs++;
-			if (decoders(&parts[i]))
-				return ENOMEM;
-		}
-	return 0;
+	return mark_sample(o->sample, false);
 }
 
 static void progress(const char *what, uint64_t t_start)
@@ -756,6 +782,8 @@ int main(int argc, char **argv)
 	    .plain = o.plain != NULL,
 	    .room_fps = o.room_fps,
 	    .join_s = join_s,
+	    .tone_onset_ms = run.media.tone_onset_ms,
+	    .late_hist = run.late_hist,
 	    .patches_failed = patches_failed,
 	    .parts = parts,
 	    .n_parts = n_parts,

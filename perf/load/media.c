@@ -345,6 +345,30 @@ static int mk_silence(struct lg_track *t, void *arg)
 	return make_audio(t, LG_AUDIO_FRAMES, 0);
 }
 
+/* The tone's onset in the voice track as decoded (its first frame that
+ * has one), the way the receivers read it in the mix (lg_tone_onset). */
+static int tone_onset_of(const struct lg_track *t, int *ms)
+{
+	struct cx_opus_dec *d = NULL;
+	static int16_t pcm[CX_OPUS_MAX_SAMPLES];
+	int err = cx_opus_dec_new(&d, 1);
+
+	*ms = -1;
+	for (size_t i = 0; i < t->n && i < LG_TONE_FRAMES && !err && *ms < 0; i++) {
+		int n = cx_opus_decode(d, t->data + t->f[i].off, t->f[i].len, pcm,
+				       CX_OPUS_MAX_SAMPLES);
+		if (n <= 0) {
+			err = EINVAL;
+			break;
+		}
+		int on = lg_tone_onset(pcm, (size_t)n);
+		if (on >= 0)
+			*ms = (int)i * 20 + on;
+	}
+	cx_opus_dec_free(&d);
+	return err ? err : *ms < 0 ? EINVAL : 0;
+}
+
 int lg_media_load(struct lg_media *m, const char *dir)
 {
 	static const char *const names[LG_RES_COUNT] = {"v180", "v360", "v720"};
@@ -354,6 +378,8 @@ int lg_media_load(struct lg_media *m, const char *dir)
 	memset(m, 0, sizeof(*m));
 	mkdir(dir, 0755);
 	err = load_or_make(&m->voice, dir, "voice.lgm", mk_voice, NULL);
+	if (!err)
+		err = tone_onset_of(&m->voice, &m->tone_onset_ms);
 	if (!err)
 		err = load_or_make(&m->silence, dir, "silence.lgm", mk_silence, NULL);
 	for (int r = 0; r < LG_RES_COUNT && !err; r++) {

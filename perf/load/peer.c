@@ -209,6 +209,11 @@ static void send_audio(struct lg_run *run, struct lg_part *p, uint64_t tick, uin
 		run->onset_us[slot % 64] = now;
 		run->onset_slot[slot % 64] = slot + 1;
 	}
+	if (speaking && run->measuring) {
+		uint64_t due = run->t0_us + tick * TICK_US + p->stagger_us;
+		uint64_t ms = now > due ? (now - due) / 1000 : 0;
+		run->late_hist[CM_MIN(ms, (uint64_t)LG_LATE_BINS - 1)]++;
+	}
 	h.marker = p->after_dtx;
 	h.seq = p->seq[0]++;
 	if (!p->plain) {
@@ -479,7 +484,7 @@ static void on_audio(struct lg_run *run, struct lg_part *p, const struct tp_rtp_
 				best = run->onset_us[k];
 		if (best && now - best < 2000000)
 			add_sample(&p->a_delay, &p->n_a_delay, &p->cap_a_delay,
-				   (double)(now - best) / 1000.0 + on);
+				   (double)(now - best) / 1000.0 + on - run->media.tone_onset_ms);
 	}
 	p->loud_until_us = now + 200000;
 }

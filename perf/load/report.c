@@ -168,6 +168,24 @@ static double pct(double *v, size_t n, double p)
 	return v[k < n ? k : n - 1];
 }
 
+/* The p-th percentile (0-100) of a histogram of 1 ms bins, in ms; NAN
+ * when empty. */
+static double hist_pct(const uint32_t *h, size_t bins, double p)
+{
+	uint64_t n = 0, seen = 0;
+
+	for (size_t i = 0; i < bins; i++)
+		n += h[i];
+	if (!n)
+		return NAN;
+	for (size_t i = 0; i < bins; i++) {
+		seen += h[i];
+		if ((double)seen >= p / 100.0 * (double)n)
+			return (double)i;
+	}
+	return (double)(bins - 1);
+}
+
 static json_t *num(double v)
 {
 	return isfinite(v) ? json_real(v) : json_null();
@@ -301,8 +319,8 @@ int lg_report(const struct lg_summary_in *o, const struct lg_snap *a,
 	       (unsigned long long)a_lost, (unsigned long long)a_stalls,
 	       max_a_gap / 1000.0);
 	printf("| video packets lost | %llu |\n", (unsigned long long)v_lost);
-	printf("| audio delay ms, median / p95 (%zu tones) | %.1f / %.1f |\n", nad, ad50,
-	       ad95);
+	printf("| audio delay ms, median / p95 (%zu tones; the sender's own %d ms of Opus "
+	       "delay not counted) | %.1f / %.1f |\n", nad, o->tone_onset_ms, ad50, ad95);
 	printf("| video delay ms, median / p95 (%zu frames) | %.1f / %.1f |\n", nvd, vd50,
 	       vd95);
 	printf("| receivers without audio / without video | %llu / %llu |\n",
@@ -315,6 +333,10 @@ int lg_report(const struct lg_summary_in *o, const struct lg_snap *a,
 	printf("| load generator CPU, s/s | %.3f |\n", self);
 	printf("| load generator: audio ticks not sent, summed over participants (it fell over 100 ms behind) | %llu |\n",
 	       (unsigned long long)a_skipped);
+	double late50 = o->late_hist ? hist_pct(o->late_hist, LG_LATE_BINS, 50) : NAN;
+	double late98 = o->late_hist ? hist_pct(o->late_hist, LG_LATE_BINS, 98) : NAN;
+	printf("| load generator: speakers' audio sent late, ms, median / p98 (1 ms steps) | "
+	       "%.0f / %.0f |\n", late50, late98);
 	printf("| received pkt/s, Mbit/s / sent pkt/s | %.0f, %.1f / %.0f |\n",
 	       rx_pkts / secs, rx_bytes * 8 / secs / 1e6, tx_pkts / secs);
 	fflush(stdout);
@@ -363,6 +385,8 @@ int lg_report(const struct lg_summary_in *o, const struct lg_snap *a,
 		json_object_set_new(j, "video_lost", json_integer((json_int_t)v_lost));
 		json_object_set_new(j, "audio_delay_ms_median", num(ad50));
 		json_object_set_new(j, "audio_delay_ms_p95", num(ad95));
+		json_object_set_new(j, "audio_delay_sender_codec_ms",
+				    json_integer(o->tone_onset_ms));
 		json_object_set_new(j, "audio_delay_samples",
 				    json_integer((json_int_t)nad));
 		json_object_set_new(j, "video_delay_ms_median", num(vd50));
@@ -374,6 +398,8 @@ int lg_report(const struct lg_summary_in *o, const struct lg_snap *a,
 		json_object_set_new(j, "receivers_without_video",
 				    json_integer((json_int_t)no_video));
 		json_object_set_new(j, "loadgen_audio_skipped", json_integer((json_int_t)a_skipped));
+		json_object_set_new(j, "loadgen_speaker_late_ms_median", num(late50));
+		json_object_set_new(j, "loadgen_speaker_late_ms_p98", num(late98));
 		json_object_set_new(j, "video_decodes", num(v_decs));
 		json_object_set_new(j, "video_skipped_ticks", num(v_skipped));
 		json_object_set_new(j, "srtp_failures",
