@@ -341,6 +341,41 @@ static bool compose(struct mx_video *v, struct tier *t)
 	return drew;
 }
 
+/* Whether tier t can be the largest tier's canvas scaled down: that was
+ * composed for this frame time, and t is exactly a half or a quarter of
+ * it. The layout the API gives is the largest tier's; scaled down, the
+ * tiles keep exactly its proportions. */
+static bool derivable(const struct mx_video *v, const struct tier *t)
+{
+	const struct tier *top = &v->tiers[v->n_tiers - 1];
+
+	if (!v->top_ready || t == top)
+		return false;
+	for (int f = 2; f <= 4; f += 2)
+		if (top->w == f * t->w && top->h == f * t->h)
+			return true;
+	return false;
+}
+
+/* The largest tier's canvas scaled down into t's (box: every source
+ * pixel counts). Its tiles are read once per frame at the largest size,
+ * not once per tier from every sender's picture. Returns whether the
+ * canvas changed. */
+static bool derive(struct mx_video *v, struct tier *t)
+{
+	const struct tier *top = &v->tiers[v->n_tiers - 1];
+	struct cx_picture *c = &t->canvas;
+	bool drew = v->top_drew || !t->derived;
+
+	if (drew)
+		mx_video_scale_i420(&v->dsp, c->plane, c->stride, 0, 0, c->width, c->height,
+				    (const uint8_t *const *)top->canvas.plane, top->canvas.stride,
+				    top->w, top->h);
+	t->derived = true;
+	t->redraw = true; /* composed again later: from a clean canvas */
+	return drew;
+}
+
 #define DUMP_MAX 300
 
 static void dump_canvas(struct mx_video *v, unsigned ti)
@@ -464,7 +499,17 @@ static void do_tiers(struct mx_room *r, uint64_t now, unsigned n)
 		}
 		n--;
 		uint64_t t0 = cm_now_us();
-		bool drew = compose(v, tr);
+		bool drew;
+		if (derivable(v, tr)) {
+			drew = derive(v, tr);
+		} else {
+			drew = compose(v, tr);
+			tr->derived = false;
+			if (t == v->n_tiers - 1) {
+				v->top_ready = true;
+				v->top_drew = drew;
+			}
+		}
 		__atomic_add_fetch(&r->ctr.video_compose_us, cm_now_us() - t0, __ATOMIC_RELAXED);
 		uint64_t aside = mx_room_audio_due(r); /* not the tier's work */
 		/* New content goes to every encoder of the tier at once (a
@@ -485,6 +530,10 @@ static void do_tiers(struct mx_room *r, uint64_t now, unsigned n)
 		aside += mx_room_audio_due(r);
 		tr->work_us = cm_now_us() - t0 - aside;
 	}
+	v->keep_pics = false;
+	for (unsigned t = 0; t < v->n_tiers; t++)
+		if ((v->stagger & (1u << t)) && !derivable(v, &v->tiers[t]))
+			v->keep_pics = true;
 }
 
 void mx_video_tick(struct mx_room *r, uint64_t now)
@@ -566,6 +615,7 @@ void mx_video_tick(struct mx_room *r, uint64_t now)
 	for (unsigned t = 0; t < v->n_tiers; t++)
 		work += v->tiers[t].work_us;
 	v->stagger = (1u << v->n_tiers) - 1;
+	v->top_ready = false;
 	do_tiers(r, now, work >= STAGGER_FROM_US ? 1 : v->n_tiers);
 	v->frame_no++;
 	for (size_t i = 0; i < r->n_parts; i++) {

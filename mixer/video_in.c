@@ -243,7 +243,7 @@ static void vin_decode(struct mx_room *r, struct mx_part *p, struct mx_vin *in, 
 			continue;
 		uint64_t t0 = cm_now_us();
 		/* A tier of the last frame still to draw this picture. */
-		if (r->video->stagger && in->has_pic && !in->snap_ok &&
+		if (r->video->keep_pics && in->has_pic && !in->snap_ok &&
 		    in->pic_no == in->frame_pic_no)
 			keep_frame_pic(in);
 		int derr = vin_h264(in) ? cx_h264_decode(in->h264_dec, data, flen, &in->pic)

@@ -95,6 +95,7 @@ struct tier {
 	uint32_t drawn_no[MX_LAYOUT_MAX_TILES]; /* the tile's source's pic_no drawn */
 	size_t n_tiles;
 	bool redraw; /* everything, background included */
+	bool derived; /* its last canvas was the largest tier's, scaled down */
 	struct cx_vp8_pay *pay;
 	uint16_t seq;
 	uint64_t last_keyframe_us;
@@ -145,6 +146,13 @@ struct mx_video {
 	/* Tiers of this frame time still to compose and encode, a bit each:
 	 * a room whose video takes long spreads its tiers over ticks. */
 	unsigned stagger;
+	/* The largest tier was composed for this frame time (and whether it
+	 * drew anything): a tier of a half or a quarter of its size is then
+	 * its canvas scaled down, not composed again from every sender. */
+	bool top_ready, top_drew;
+	/* A tier of this frame time still to compose from the senders'
+	 * pictures (not derived): a decode keeps the picture it replaces. */
+	bool keep_pics;
 	/* Decodes: the room tick they were counted for, their time in it,
 	 * and where the next tick starts on the senders that waited. */
 	uint64_t decode_tick, decode_tick_us;

@@ -4,10 +4,10 @@
     /usr/bin/python3 video_mix.py CASE      (under run_with_server.sh)
 
 CASE is one of:
-  grid          9 participants, each a solid colour of its own, layout grid:
-                every receiver finds, at every tile's centre (GET room
-                layout, scaled to the decoded frame), the colour of the
-                participant the layout puts there. Then one of them (the
+  grid          9 participants, each a solid colour of its own, layout grid,
+                3 receivers on each tier: every receiver finds, at every
+                tile's centre (GET room layout, scaled to the decoded
+                frame), the colour of the participant the layout puts there. Then one of them (the
                 only one that sends a loud tone) becomes the big tile within
                 2 s of PATCH layout=speaker, in what every receiver decodes.
   quality       2 participants send moving patterns; what each receives on
@@ -69,18 +69,24 @@ def nearest(c, palette):
     return i, d[i]
 
 
-def pin_tier1(hub, peers, timeout=15.0):
-    """Pins every peer to tier 1 (640x360; PATCH tier, as an admin) and waits
-    until each decodes that size, then forgets what came before: without a
-    pin a receiver's tier follows its bandwidth estimate, which starts low
-    and climbs (docs/bandwidth.md)."""
-    for p in peers:
-        hub.set_tier(p, 1)
-    ok = hub.run_until(lambda: all((p.latest() or (0, 0))[1] == 640 for p in peers), timeout)
+TIER_W = {0: 320, 1: 640, 2: 1280}
+
+
+def pin_tier1(hub, peers, timeout=15.0, tiers=None):
+    """Pins every peer to tier 1 (640x360), or peer i to tiers[i] (PATCH
+    tier, as an admin), and waits until each decodes that size, then
+    forgets what came before: without a pin a receiver's tier follows its
+    bandwidth estimate, which starts low and climbs (docs/bandwidth.md)."""
+    tiers = tiers or [1] * len(peers)
+    for p, t in zip(peers, tiers):
+        hub.set_tier(p, t)
+    ok = hub.run_until(lambda: all((p.latest() or (0, 0))[1] == TIER_W[t]
+                                   for p, t in zip(peers, tiers)), timeout)
     if not ok:
-        raise CheckFailed("not every receiver got tier 1 (640x360) within "
+        raise CheckFailed("not every receiver got its tier within "
                           f"{timeout:.0f} s of the pin: " +
-                          ", ".join(f"{p.name} {(p.latest() or (0, 0, 0))[1:3]}" for p in peers))
+                          ", ".join(f"{p.name} tier {t} {(p.latest() or (0, 0, 0))[1:3]}"
+                                    for p, t in zip(peers, tiers)))
     for p in peers:
         with p.lock:
             p.frames.clear()
@@ -108,7 +114,10 @@ def case_grid(hub):
              for i, (name, argb) in enumerate(COLOURS)]
     hub.start_all()
     by_id = {p.id: i for i, p in enumerate(peers)}
-    pin_tier1(hub, peers)
+    # Receivers on every tier: the smaller two are the largest one's canvas
+    # scaled down (docs/threads.md), so each must show the same layout.
+    tiers = [i % 3 for i in range(len(peers))]
+    pin_tier1(hub, peers, timeout=20.0, tiers=tiers)
     wait_frames(hub, peers, 15, 15.0)
 
     # Every tile's centre shows its participant's colour (retry for a while:
@@ -117,7 +126,7 @@ def case_grid(hub):
     while True:
         j = hub.room(room)
         lay = j["layout"]
-        problems, report = check_grid(peers, lay, by_id, palette)
+        problems, report = check_grid(peers, lay, by_id, palette, tiers)
         if not problems or time.monotonic() > deadline:
             break
         hub.run_for(0.5)
@@ -203,7 +212,7 @@ def big_tile_points(big, lay, w, h):
     return pts
 
 
-def check_grid(peers, lay, by_id, palette):
+def check_grid(peers, lay, by_id, palette, tiers):
     problems, report = [], []
     tiles = lay["tiles"]
     if lay["kind"] != "grid":
@@ -216,13 +225,15 @@ def check_grid(peers, lay, by_id, palette):
     report.append(f"layout {lay['kind']} {lay['width']}x{lay['height']}: " + ", ".join(
         f"{peers[i].name if i is not None else '?'}@{t['x']},{t['y']},{t['w']}x{t['h']}"
         for t, i in zip(tiles, order)))
-    for p in peers:
+    for p, tier in zip(peers, tiers):
         f = p.latest()
         if f is None:
             problems.append(f"{p.name}: no decoded frame")
             continue
-        if (f[1], f[2]) != (640, 360):
-            problems.append(f"{p.name}: receives {f[1]}x{f[2]}, expected 640x360 (tier 1)")
+        want = (TIER_W[tier], TIER_W[tier] * 9 // 16)
+        if (f[1], f[2]) != want:
+            problems.append(f"{p.name}: receives {f[1]}x{f[2]}, expected "
+                            f"{want[0]}x{want[1]} (tier {tier})")
         cells = []
         for t, i in zip(tiles, order):
             c = gv.region_mean(f, *gv.tile_centre(t, lay, f[1], f[2]))
