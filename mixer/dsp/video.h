@@ -96,7 +96,9 @@ void mx_video_dsp_init_avx2(struct mx_video_dsp *dsp);
  * Scales a whole I420 picture (sw x sh, planes src[0..2]) into the w x h
  * rectangle at (x, y) of an I420 canvas (planes dst[0..2]): box when the
  * picture shrinks by 2 or more in both directions, bilinear otherwise
- * (upscales included). x and y must be even (the chroma rectangle is then
+ * (upscales included); a shrink by 2 to 3 or 4 to 6 that is not a whole
+ * number is an exact box by 2 or 4 first, then bilinear for the rest
+ * (less than 1.5), when the sizes divide. x and y must be even (the chroma rectangle is then
  * at (x / 2, y / 2), (w + 1) / 2 x (h + 1) / 2); the source chroma planes
  * are (sw + 1) / 2 x (sh + 1) / 2. All sizes 1..MX_VIDEO_MAX_DIM. Only
  * the rectangle is written: letterboxing is the caller's (fill). Borrows

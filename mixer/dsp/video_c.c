@@ -8,6 +8,7 @@
  * that no ISA can drift from another by accumulating a rounded step.
  */
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mixer/dsp/video.h"
@@ -354,16 +355,37 @@ static bool scale_i420_libyuv(uint8_t *const dst[3], const int dst_stride[3], in
 }
 #endif
 
+/* A box shrink by a factor that is not a whole number takes a scalar
+ * horizontal pass (perf/RESULTS.md: 360p->256x144 ~190 us, 360p->180p
+ * ~10): such a shrink is done as an exact box by k = 2 or 4 first, then
+ * bilinear for the rest, when that is less than 1.5 both ways (bilinear
+ * shrinking by more would skip source pixels). Returns k, or 1: one box
+ * pass. k divides the chroma planes too. */
+static int box_first_by(int w, int h, int sw, int sh)
+{
+	if (sw % w == 0 && sh % h == 0)
+		return 1;
+	for (int k = 4; k >= 2; k -= 2)
+		if (sw % (2 * k) == 0 && sh % (2 * k) == 0 && sw >= k * w && sh >= k * h &&
+		    2 * sw < 3 * k * w && 2 * sh < 3 * k * h)
+			return k;
+	return 1;
+}
+
 void mx_video_scale_i420(const struct mx_video_dsp *dsp, uint8_t *const dst[3],
 			 const int dst_stride[3], int x, int y, int w, int h,
 			 const uint8_t *const src[3], const int src_stride[3], int sw,
 			 int sh)
 {
 	int box = sw >= 2 * w && sh >= 2 * h;
+	int k = box ? box_first_by(w, h, sw, sh) : 1;
+	uint8_t *tmp = k > 1 ? malloc((size_t)(sw / k) * (size_t)(sh / k)) : NULL;
 
 #ifdef TUTTI_HAVE_LIBYUV
-	if (scale_i420_libyuv(dst, dst_stride, x, y, w, h, src, src_stride, sw, sh))
+	if (scale_i420_libyuv(dst, dst_stride, x, y, w, h, src, src_stride, sw, sh)) {
+		free(tmp);
 		return;
+	}
 #endif
 
 	for (int p = 0; p < 3; p++) {
@@ -372,8 +394,14 @@ void mx_video_scale_i420(const struct mx_video_dsp *dsp, uint8_t *const dst[3],
 		int pw = (sw + sub) >> sub, ph = (sh + sub) >> sub;
 		uint8_t *d = dst[p] + (ptrdiff_t)(y >> sub) * dst_stride[p] + (x >> sub);
 
+		if (tmp) {
+			dsp->scale_box(tmp, pw / k, pw / k, ph / k, src[p], src_stride[p], pw, ph);
+			dsp->scale_bilinear(d, dst_stride[p], dw, dh, tmp, pw / k, pw / k, ph / k);
+			continue;
+		}
 		(box ? dsp->scale_box : dsp->scale_bilinear)(d, dst_stride[p], dw, dh,
 							     src[p], src_stride[p], pw,
 							     ph);
 	}
+	free(tmp);
 }

@@ -368,13 +368,16 @@ static void i420_helper_places_planes(void)
 		sstride[p] = (int)s[p].stride;
 		memset(canvas[p], 7, sizeof(canvas[p]));
 	}
-	/* 64x48 -> 30x22 at (10, 6): a downscale by 2.1: box. */
+	/* 64x48 -> 30x22 at (10, 6): a downscale by 2.1: an exact box by 2,
+	 * then bilinear by 1.07. */
 	mx_video_scale_i420(&c, dst, dstride, 10, 6, 30, 22, src, sstride, 64, 48);
 	for (int p = 0; p < 3; p++) {
 		int x0 = p ? 5 : 10, y0 = p ? 3 : 6, w = p ? 15 : 30, h = p ? 11 : 22;
-		uint8_t want[30 * 22];
+		uint8_t want[30 * 22], half[32 * 24];
 
-		c.scale_box(want, w, w, h, s[p].p, s[p].stride, s[p].w, s[p].h);
+		c.scale_box(half, s[p].w / 2, s[p].w / 2, s[p].h / 2, s[p].p, s[p].stride,
+			    s[p].w, s[p].h);
+		c.scale_bilinear(want, w, w, h, half, s[p].w / 2, s[p].w / 2, s[p].h / 2);
 		for (int y = 0; y < (p ? 45 : 90); y++)
 			for (int x = 0; x < dstride[p]; x++) {
 				int in = x >= x0 && x < x0 + w && y >= y0 && y < y0 + h;
@@ -384,6 +387,39 @@ static void i420_helper_places_planes(void)
 			}
 		free(s[p].buf);
 	}
+}
+
+/* A shrink by 2.5 (360p into a 256x144 tile) done as a box by 2, then
+ * bilinear, stays within a few levels of the exact area average on a
+ * smooth picture, on every plane. */
+static void non_integer_shrink_close_to_box(void)
+{
+	enum { SW = 640, SH = 360, W = 256, H = 144 };
+	static uint8_t src[3][SW * SH], out[3][W * H], want[W * H];
+	const uint8_t *sp[3] = { src[0], src[1], src[2] };
+	uint8_t *dp[3] = { out[0], out[1], out[2] };
+	int ss[3] = { SW, SW / 2, SW / 2 }, ds[3] = { W, W / 2, W / 2 };
+	struct mx_video_dsp c;
+	int worst = 0;
+
+	mx_video_dsp_init(&c, mx_cpu_flags());
+	for (int p = 0; p < 3; p++)
+		for (int y = 0; y < (p ? SH / 2 : SH); y++)
+			for (int x = 0; x < (p ? SW / 2 : SW); x++)
+				src[p][y * ss[p] + x] = (uint8_t)(16 + x * 100 / SW + y * 100 / SH +
+								  (p ? 20 : 0));
+	mx_video_scale_i420(&c, dp, ds, 0, 0, W, H, sp, ss, SW, SH);
+	for (int p = 0; p < 3; p++) {
+		int w = p ? W / 2 : W, h = p ? H / 2 : H;
+		c.scale_box(want, w, w, h, src[p], ss[p], p ? SW / 2 : SW, p ? SH / 2 : SH);
+		for (int i = 0; i < w * h; i++) {
+			int d = abs(out[p][(i / w) * ds[p] + i % w] - want[i]);
+			worst = d > worst ? d : worst;
+		}
+	}
+	if (worst > 2)
+		fprintf(stderr, "2.5x shrink: %d levels from the exact box\n", worst);
+	CHECK(worst <= 2);
 }
 
 static int same_table(const struct mx_video_dsp *a, const struct mx_video_dsp *b)
@@ -435,6 +471,7 @@ int main(void)
 	RUN(c_reference_matches_definition);
 	RUN(simd_versions_match_c);
 	RUN(i420_helper_places_planes);
+	RUN(non_integer_shrink_close_to_box);
 	RUN(mask_and_force_c_select_c);
 	return check_report();
 }
