@@ -494,6 +494,7 @@ static void do_tiers(struct mx_room *r, uint64_t now, unsigned n)
 		bool h264 = tr->h264 && tr->h264->used;
 		if (!tr->used && !h264) {
 			tr->redraw = true; /* when used again, start clean */
+			tr->derived = false; /* ... or derive it afresh */
 			tr->work_us = 0;
 			continue;
 		}
