@@ -68,7 +68,7 @@ void mx_vin_free(struct mx_vin **pin)
 /* Keeps the frame time's picture (see frame_pic_no) before a decode
  * replaces it. Without memory, the tiers still to draw take the newer
  * one. */
-static void keep_frame_pic(struct mx_vin *in)
+static void keep_frame_pic(const struct mx_video_dsp *dsp, struct mx_vin *in)
 {
 	const struct cx_picture *s = &in->pic;
 	int cw = (s->width + 1) / 2, ch = (s->height + 1) / 2;
@@ -88,12 +88,9 @@ static void keep_frame_pic(struct mx_vin *in)
 		.width = s->width,
 		.height = s->height,
 	};
-	for (int p = 0; p < 3; p++) {
-		int w = p ? cw : s->width, h = p ? ch : s->height;
-		for (int y = 0; y < h; y++)
-			memcpy(in->snap.plane[p] + (size_t)y * in->snap.stride[p],
-			       s->plane[p] + (size_t)y * s->stride[p], (size_t)w);
-	}
+	for (int p = 0; p < 3; p++)
+		dsp->blit(in->snap.plane[p], in->snap.stride[p], s->plane[p], s->stride[p],
+			  p ? cw : s->width, p ? ch : s->height);
 	in->snap_ok = true;
 }
 
@@ -245,7 +242,7 @@ static void vin_decode(struct mx_room *r, struct mx_part *p, struct mx_vin *in, 
 		/* A tier of the last frame still to draw this picture. */
 		if (r->video->keep_pics && in->has_pic && !in->snap_ok &&
 		    in->pic_no == in->frame_pic_no)
-			keep_frame_pic(in);
+			keep_frame_pic(&r->video->dsp, in);
 		int derr = vin_h264(in) ? cx_h264_decode(in->h264_dec, data, flen, &in->pic)
 					: cx_vp8_decode(in->dec, data, flen, &in->pic);
 		uint64_t took = cm_now_us() - t0;
